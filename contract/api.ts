@@ -1,0 +1,164 @@
+import { initContract } from '@ts-rest/core';
+import { z } from 'zod';
+import { ChannelName } from './channel.js';
+import { ErrorBody, errorResponses } from './errors.js';
+import { Offset, PositionText, StreamPosition } from './position.js';
+import { PollQuery, PollResponse, RealtimeQuery } from './frames.js';
+import { JsonData, Publication, Tags } from './publication.js';
+
+const c = initContract();
+
+const AuthHeaders = z.object({
+  authorization: z.string().optional().describe('Bearer <API key>'),
+});
+
+export const PublishRequest = z
+  .object({
+    channel: ChannelName,
+    data: JsonData,
+    tags: Tags.optional(),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe('Retrying a publish with the same key within 5 minutes returns the first result instead of publishing twice'),
+  })
+  .strict();
+
+export const PublishResult = z.object({ channel: ChannelName }).merge(StreamPosition);
+
+export const BroadcastRequest = z
+  .object({
+    channels: z.array(ChannelName).min(1).max(1000),
+    data: JsonData,
+    tags: Tags.optional(),
+  })
+  .strict();
+
+export const BroadcastResult = z.object({
+  results: z.array(
+    z.union([
+      PublishResult,
+      z.object({ channel: ChannelName, error: ErrorBody }),
+    ]),
+  ),
+});
+
+export const HistoryQuery = z
+  .object({
+    since: PositionText.optional().describe('Only publications after this position'),
+    limit: z.coerce.number().int().min(1).max(1000).optional().describe('Default: the whole retained history'),
+    reverse: z
+      .enum(['true', 'false'])
+      .transform((v) => v === 'true')
+      .optional()
+      .describe('Newest first'),
+  })
+  .strict();
+
+export const HistoryResponse = z.object({
+  publications: z.array(Publication),
+  epoch: z.string(),
+  offset: Offset.describe('The current (latest) offset of the channel'),
+});
+
+export const ChannelsResponse = z.object({
+  channels: z.array(z.object({ channel: ChannelName, subscribers: z.number().int() })),
+});
+
+export const InfoResponse = z.object({
+  node: z.string(),
+  version: z.string(),
+  uptime: z.number().describe('seconds since the node started'),
+  connections: z.number().int(),
+  subscriptions: z.number().int(),
+  channels: z.number().int(),
+});
+
+export const api = c.router(
+  {
+    publish: {
+      method: 'POST',
+      path: '/api/publish',
+      headers: AuthHeaders,
+      body: PublishRequest,
+      responses: {
+        200: PublishResult,
+        ...errorResponses('bad_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'internal', 'unavailable'),
+      },
+      summary: 'Publish one message to a channel',
+    },
+    broadcast: {
+      method: 'POST',
+      path: '/api/broadcast',
+      headers: AuthHeaders,
+      body: BroadcastRequest,
+      responses: {
+        200: BroadcastResult,
+        ...errorResponses('bad_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'internal', 'unavailable'),
+      },
+      summary: 'Publish one message to several channels',
+    },
+    history: {
+      method: 'GET',
+      path: '/api/channels/:channel/history',
+      headers: AuthHeaders,
+      pathParams: z.object({ channel: ChannelName }),
+      query: HistoryQuery,
+      responses: {
+        200: HistoryResponse,
+        ...errorResponses('bad_request', 'unauthorized', 'unrecoverable_position', 'internal', 'unavailable'),
+      },
+      summary: 'Read the retained history of a channel',
+    },
+    channels: {
+      method: 'GET',
+      path: '/api/channels',
+      headers: AuthHeaders,
+      responses: { 200: ChannelsResponse, ...errorResponses('unauthorized') },
+      summary: 'Channels with subscribers on this node',
+    },
+    info: {
+      method: 'GET',
+      path: '/api/info',
+      headers: AuthHeaders,
+      responses: { 200: InfoResponse, ...errorResponses('unauthorized') },
+      summary: 'Node id, version, uptime and counters',
+    },
+    sse: {
+      method: 'GET',
+      path: '/sse',
+      headers: z.object({
+        'last-event-id': z.string().optional().describe('Set by EventSource on reconnect; takes precedence over cursor'),
+      }),
+      query: RealtimeQuery,
+      responses: {
+        200: c.otherResponse({ contentType: 'text/event-stream', body: z.string().describe('Events: subscribed, publication, disconnect') }),
+        ...errorResponses('bad_request', 'invalid_channel', 'invalid_cursor', 'unavailable'),
+      },
+      summary: 'Server-Sent Events stream of several channels',
+    },
+    poll: {
+      method: 'GET',
+      path: '/poll',
+      query: PollQuery,
+      responses: {
+        200: PollResponse,
+        ...errorResponses('bad_request', 'invalid_channel', 'invalid_cursor', 'unavailable'),
+      },
+      summary: 'Long-poll: returns at once when something is newer than the cursor, else waits',
+    },
+    websocket: {
+      method: 'GET',
+      path: '/ws',
+      responses: {
+        426: ErrorBody,
+      },
+      summary: 'WebSocket endpoint (send an Upgrade request); frames are described in docs/protocol.md',
+    },
+  },
+  { strictStatusCodes: true },
+);
+
+export type Api = typeof api;

@@ -1,0 +1,25 @@
+/**
+ * The one table of disconnect codes. On WebSocket they are close codes; on SSE they arrive in a
+ * `disconnect` event before the server ends the stream. The range tells the client what to do:
+ *   1000        normal close, initiated by the client: nothing to do
+ *   1001–1015   standard WebSocket codes: reconnect unless the row says otherwise
+ *   4000–4499   reconnect with backoff and recover from the last position
+ *   4500–4999   terminal: do not reconnect, the same request would fail again
+ */
+export const DISCONNECT_TABLE = {
+  normal: { code: 1000, reconnect: false, reason: 'normal closure' },
+  message_too_big: { code: 1009, reconnect: false, reason: 'frame exceeds the size limit' },
+  shutdown: { code: 4000, reconnect: true, reason: 'server is shutting down, reconnect to another node' },
+  slow_consumer: { code: 4001, reconnect: true, reason: 'client is not reading fast enough, reconnect and recover' },
+  stale: { code: 4002, reconnect: true, reason: 'no pong received in time' },
+} as const satisfies Record<string, { code: number; reconnect: boolean; reason: string }>;
+
+export type DisconnectName = keyof typeof DISCONNECT_TABLE;
+
+/** For a close code not in the table, the range decides. */
+export function shouldReconnect(code: number): boolean {
+  for (const row of Object.values(DISCONNECT_TABLE)) if (row.code === code) return row.reconnect;
+  if (code === 1000) return false;
+  if (code >= 4500 && code <= 4999) return false;
+  return true;
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * The one table of error codes. HTTP responses, WebSocket error replies, the OpenAPI document,
+ * docs/protocol.md and the client's error class all derive from it.
+ * `retryable`: the same request may succeed later without being changed.
+ */
+export const ERROR_TABLE = {
+  bad_request: { status: 400, retryable: false, message: 'The request does not match the contract' },
+  invalid_json: { status: 400, retryable: false, message: 'The body is not valid JSON' },
+  invalid_channel: { status: 400, retryable: false, message: 'A channel name is not valid' },
+  invalid_cursor: { status: 400, retryable: false, message: 'The cursor or position is malformed' },
+  invalid_frame: { status: 400, retryable: false, message: 'The WebSocket frame is not a valid command' },
+  too_many_channels: { status: 400, retryable: false, message: 'Too many channels for one connection or request' },
+  unauthorized: { status: 401, retryable: false, message: 'A valid API key is required: Authorization: Bearer <key>' },
+  not_found: { status: 404, retryable: false, message: 'No such endpoint' },
+  method_not_allowed: { status: 405, retryable: false, message: 'The endpoint does not accept this method' },
+  already_subscribed: { status: 409, retryable: false, message: 'The connection is already subscribed to this channel' },
+  not_subscribed: { status: 409, retryable: false, message: 'The connection is not subscribed to this channel' },
+  unrecoverable_position: {
+    status: 409,
+    retryable: false,
+    message: 'The position is no longer in history (epoch changed or offset too old)',
+  },
+  payload_too_large: { status: 413, retryable: false, message: 'The body or message exceeds the size limit' },
+  unsupported_media_type: { status: 415, retryable: false, message: 'The body must be application/json' },
+  upgrade_required: { status: 426, retryable: false, message: 'This endpoint speaks WebSocket only' },
+  internal: { status: 500, retryable: true, message: 'Internal server error' },
+  unavailable: { status: 503, retryable: true, message: 'The server is shutting down or its broker is unavailable' },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+export const ERROR_CODES = Object.keys(ERROR_TABLE) as [ErrorCode, ...ErrorCode[]];
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
+
+export const ErrorIssue = z.object({
+  path: z.string().describe('Where the problem is, e.g. body.channel or query.limit'),
+  message: z.string(),
+});
+
+export const ErrorBody = z
+  .object({
+    code: ErrorCodeSchema,
+    message: z.string(),
+    retryable: z.boolean(),
+    issues: z.array(ErrorIssue).optional(),
+  })
+  .describe('Every error response has this shape; `code` is from the error table in docs/protocol.md');
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export function errorBody(code: ErrorCode, message?: string, issues?: ErrorBody['issues']): ErrorBody {
+  const row = ERROR_TABLE[code];
+  const body: ErrorBody = { code, message: message ?? row.message, retryable: row.retryable };
+  if (issues && issues.length > 0) body.issues = issues;
+  return body;
+}
+
+/** Error schemas for a route, keyed by the statuses of the given codes (used by the ts-rest router). */
+export function errorResponses<C extends ErrorCode>(...codes: C[]): Record<(typeof ERROR_TABLE)[C]['status'], typeof ErrorBody> {
+  const out: Record<number, typeof ErrorBody> = {};
+  for (const c of codes) out[ERROR_TABLE[c].status] = ErrorBody;
+  return out as Record<(typeof ERROR_TABLE)[C]['status'], typeof ErrorBody>;
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { ChannelName } from './channel.js';
+import { DISCONNECT_TABLE } from './disconnect.js';
+import { ErrorBody } from './errors.js';
+import { StreamPosition } from './position.js';
+import { Publication, SubscribeResult } from './publication.js';
+
+/* ---------- WebSocket at /ws: JSON text frames ---------- */
+
+/** Command ids are chosen by the client and echoed in the reply, so replies can be matched. */
+const CommandId = z.number().int().min(1).max(2 ** 31 - 1);
+
+export const SubscribeCommand = z
+  .object({
+    id: CommandId,
+    type: z.literal('subscribe'),
+    channel: ChannelName,
+    since: StreamPosition.optional().describe('Recover every publication after this position'),
+  })
+  .strict();
+export const UnsubscribeCommand = z.object({ id: CommandId, type: z.literal('unsubscribe'), channel: ChannelName }).strict();
+export const PingCommand = z.object({ id: CommandId, type: z.literal('ping') }).strict();
+
+export const ClientFrame = z.discriminatedUnion('type', [SubscribeCommand, UnsubscribeCommand, PingCommand]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+
+export const ConnectedFrame = z.object({
+  type: z.literal('connected'),
+  client: z.string().describe('Connection id, unique in the cluster'),
+  node: z.string(),
+  version: z.string(),
+  pingInterval: z.number().int().describe('ms between server pings; the connection is stale after two missed'),
+});
+export const SubscribedFrame = SubscribeResult.extend({ id: CommandId, type: z.literal('subscribed') });
+export const UnsubscribedFrame = z.object({ id: CommandId, type: z.literal('unsubscribed'), channel: ChannelName });
+export const PongFrame = z.object({ id: CommandId, type: z.literal('pong') });
+export const ErrorFrame = ErrorBody.extend({
+  type: z.literal('error'),
+  id: CommandId.optional().describe('The id of the command that failed, when it could be read'),
+});
+export const PublicationFrame = Publication.extend({ type: z.literal('publication') });
+
+export const ServerFrame = z.discriminatedUnion('type', [
+  ConnectedFrame,
+  SubscribedFrame,
+  UnsubscribedFrame,
+  PongFrame,
+  ErrorFrame,
+  PublicationFrame,
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+
+/* ---------- SSE at /sse and long-poll at /poll ---------- */
+
+export const MAX_CHANNELS_DEFAULT = 128;
+
+/** `channels` is a comma-separated list; `cursor` has one `<epoch>:<offset>` entry per channel (see position.ts). */
+export const RealtimeQuery = z.object({
+  channels: z.string().min(1).describe('Comma-separated channel names, e.g. chat:lobby,news'),
+  cursor: z.string().optional().describe('One <epoch>:<offset> per channel, comma-separated; empty entries mean "from now"'),
+});
+
+/** SSE event names; `id:` of every subscribed/publication event is the cursor after that event. */
+export const SSE_EVENTS = {
+  subscribed: 'subscribed',
+  publication: 'publication',
+  disconnect: 'disconnect',
+} as const;
+
+export const SseSubscribedEvent = z.object({ subscriptions: z.array(SubscribeResult) });
+export const DisconnectCode = z.enum(
+  Object.keys(DISCONNECT_TABLE) as [keyof typeof DISCONNECT_TABLE, ...Array<keyof typeof DISCONNECT_TABLE>],
+);
+export const SseDisconnectEvent = z.object({ code: z.number().int(), name: DisconnectCode, reason: z.string(), reconnect: z.boolean() });
+
+export const PollQuery = RealtimeQuery.extend({
+  timeout: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .optional()
+    .describe('ms to wait when nothing is newer than the cursor; capped by the server setting'),
+});
+
+export const PollResponse = z.object({
+  cursor: z.string().describe('Send it back with the next poll'),
+  subscriptions: z
+    .array(SubscribeResult)
+    .describe('One entry per channel: where the publications of this response start, and whether they continue the cursor'),
+  publications: z.array(Publication).describe('In order per channel'),
+});
+export type PollResponse = z.infer<typeof PollResponse>;

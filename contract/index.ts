@@ -1,0 +1,9 @@
+export * from './api.js';
+export * from './channel.js';
+export * from './disconnect.js';
+export * from './errors.js';
+export * from './frames.js';
+export * from './position.js';
+export * from './publication.js';
+
+export const PROTOCOL_VERSION = '1';

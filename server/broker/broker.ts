@@ -1,0 +1,81 @@
+import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
+
+/**
+ * A Broker carries publications between nodes and keeps per-channel history.
+ * It knows nothing about transports or connections: the Hub is its only user.
+ *
+ * Rules every implementation follows (checked by test/broker-conformance.ts):
+ * - publish() resolves only once the publication is stored, with its assigned epoch and offset.
+ *   Offsets start at 1 in every epoch and grow by exactly 1.
+ * - Publications of a subscribed channel reach the handler in offset order.
+ * - subscribe()/unsubscribe() for one channel are applied in call order.
+ * - history() with `since` either returns every retained publication after it, or throws
+ *   UnrecoverablePositionError: never a silent gap.
+ */
+export interface PublishOptions {
+  tags?: Record<string, string> | undefined;
+  /** Same key on the same channel within the idempotency window → the first result, no second publication. */
+  idempotencyKey?: string | undefined;
+}
+
+export interface HistoryQuery {
+  since?: StreamPosition | undefined;
+  limit?: number | undefined;
+  reverse?: boolean | undefined;
+}
+
+export interface HistoryPage {
+  publications: Publication[];
+  /** The channel's current position (epoch and latest offset). */
+  epoch: string;
+  offset: number;
+}
+
+export interface BrokerHandler {
+  onPublication(pub: Publication): void;
+  /**
+   * The broker may have missed publications of this channel (reconnect, slow consumer):
+   * the hub must recover its subscribers from history.
+   */
+  onGap?(channel: string): void;
+}
+
+export interface Broker {
+  readonly kind: string;
+  setHandler(handler: BrokerHandler): void;
+  publish(channel: string, data: JsonData, options?: PublishOptions): Promise<Publication>;
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  history(channel: string, query?: HistoryQuery): Promise<HistoryPage>;
+  /** Current position; creates the channel's stream (and epoch) when it has none yet. */
+  position(channel: string): Promise<StreamPosition>;
+  close(): Promise<void>;
+}
+
+export class UnrecoverablePositionError extends Error {
+  override readonly name = 'UnrecoverablePositionError';
+  constructor(
+    readonly channel: string,
+    readonly requested: StreamPosition,
+    readonly current: StreamPosition,
+  ) {
+    super(
+      `position ${requested.epoch}:${requested.offset} of ${channel} is not in history (current ${current.epoch}:${current.offset})`,
+    );
+  }
+}
+
+export class BrokerUnavailableError extends Error {
+  override readonly name = 'BrokerUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Shared check: can a history whose oldest retained offset is `first` serve everything after `since`? */
+export function isRecoverable(since: StreamPosition, epoch: string, first: number, latest: number): boolean {
+  if (since.epoch !== epoch) return false;
+  if (since.offset > latest) return false;
+  // Everything after since.offset must still be retained: the oldest kept one is since.offset + 1 or older.
+  return latest === since.offset || first <= since.offset + 1;
+}

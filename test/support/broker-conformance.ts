@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Publication } from '../../contract/index.js';
+import { type Broker, UnrecoverablePositionError } from '../../server/broker/broker.js';
+
+export interface BrokerFixture {
+  broker: Broker;
+  /** A second broker on the same backbone (another node), when the implementation has one. */
+  peer?: Broker;
+  close(): Promise<void>;
+}
+
+export interface BrokerFactoryOptions {
+  historySize: number;
+  historyTtlMs: number;
+}
+
+let seq = 0;
+/** Unique channel per test so runs against a shared backbone never see each other. */
+export function freshChannel(prefix = 'conf'): string {
+  seq += 1;
+  return `${prefix}:c${process.pid}-${Date.now().toString(36)}-${seq}`;
+}
+
+/** The behaviour every Broker must have; run with describeBroker('memory', factory). */
+export function describeBroker(
+  name: string,
+  factory: (o: BrokerFactoryOptions) => Promise<BrokerFixture>,
+  capabilities: { multiNode: boolean } = { multiNode: false },
+): void {
+  describe(`Broker conformance: ${name}`, () => {
+    let fx: BrokerFixture;
+    let received: Publication[];
+
+    beforeEach(async () => {
+      fx = await factory({ historySize: 5, historyTtlMs: 60_000 });
+      received = [];
+      fx.broker.setHandler({ onPublication: (p) => received.push(p) });
+    });
+    afterEach(async () => {
+      await fx.close();
+    });
+
+    it('assigns offsets 1, 2, 3 in one epoch and returns them from publish', async () => {
+      const ch = freshChannel();
+      const a = await fx.broker.publish(ch, { n: 1 });
+      const b = await fx.broker.publish(ch, { n: 2 });
+      const c = await fx.broker.publish(ch, 'three', { tags: { kind: 'x' } });
+      expect([a.offset, b.offset, c.offset]).toEqual([1, 2, 3]);
+      expect(new Set([a.epoch, b.epoch, c.epoch]).size).toBe(1);
+      expect(c).toMatchObject({ channel: ch, data: 'three', tags: { kind: 'x' } });
+      expect(typeof c.time).toBe('number');
+    });
+
+    it('position() of a new channel is offset 0 with a stable epoch', async () => {
+      const ch = freshChannel();
+      const p1 = await fx.broker.position(ch);
+      const p2 = await fx.broker.position(ch);
+      expect(p1.offset).toBe(0);
+      expect(p2).toEqual(p1);
+      const pub = await fx.broker.publish(ch, 1);
+      expect(pub.epoch).toBe(p1.epoch);
+      expect(await fx.broker.position(ch)).toEqual({ epoch: p1.epoch, offset: 1 });
+    });
+
+    it('delivers publications of subscribed channels only, in order', async () => {
+      const ch = freshChannel();
+      const other = freshChannel();
+      await fx.broker.subscribe(ch);
+      for (let i = 1; i <= 20; i++) await fx.broker.publish(ch, i);
+      await fx.broker.publish(other, 'not for us');
+      await vi.waitFor(() => expect(received.length).toBe(20));
+      expect(received.map((p) => p.data)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(received.every((p) => p.channel === ch)).toBe(true);
+    });
+
+    it('stops delivering after unsubscribe', async () => {
+      const ch = freshChannel();
+      await fx.broker.subscribe(ch);
+      await fx.broker.publish(ch, 'a');
+      await vi.waitFor(() => expect(received.length).toBe(1));
+      await fx.broker.unsubscribe(ch);
+      await fx.broker.publish(ch, 'b');
+      const marker = freshChannel();
+      await fx.broker.subscribe(marker);
+      await fx.broker.publish(marker, 'marker');
+      await vi.waitFor(() => expect(received.map((p) => p.data)).toContain('marker'));
+      expect(received.map((p) => p.data)).toEqual(['a', 'marker']);
+    });
+
+    it('keeps a bounded history and serves it since a position', async () => {
+      const ch = freshChannel();
+      for (let i = 1; i <= 8; i++) await fx.broker.publish(ch, i);
+      const all = await fx.broker.history(ch);
+      expect(all.publications.map((p) => p.offset)).toEqual([4, 5, 6, 7, 8]);
+      expect(all.offset).toBe(8);
+      const since = await fx.broker.history(ch, { since: { epoch: all.epoch, offset: 5 } });
+      expect(since.publications.map((p) => p.data)).toEqual([6, 7, 8]);
+      const limited = await fx.broker.history(ch, { limit: 2 });
+      expect(limited.publications.map((p) => p.offset)).toEqual([4, 5]);
+      const reversed = await fx.broker.history(ch, { reverse: true, limit: 2 });
+      expect(reversed.publications.map((p) => p.offset)).toEqual([8, 7]);
+      const upToDate = await fx.broker.history(ch, { since: { epoch: all.epoch, offset: 8 } });
+      expect(upToDate.publications).toEqual([]);
+    });
+
+    it('recovers from the last offset just before the oldest retained one', async () => {
+      const ch = freshChannel();
+      for (let i = 1; i <= 8; i++) await fx.broker.publish(ch, i);
+      const { epoch } = await fx.broker.position(ch);
+      const page = await fx.broker.history(ch, { since: { epoch, offset: 3 } });
+      expect(page.publications.map((p) => p.offset)).toEqual([4, 5, 6, 7, 8]);
+    });
+
+    it('refuses a position older than the retained history', async () => {
+      const ch = freshChannel();
+      for (let i = 1; i <= 8; i++) await fx.broker.publish(ch, i);
+      const { epoch } = await fx.broker.position(ch);
+      await expect(fx.broker.history(ch, { since: { epoch, offset: 2 } })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+    });
+
+    it('refuses a position of another epoch or from the future', async () => {
+      const ch = freshChannel();
+      await fx.broker.publish(ch, 1);
+      const { epoch } = await fx.broker.position(ch);
+      await expect(fx.broker.history(ch, { since: { epoch: 'otherepoch', offset: 0 } })).rejects.toBeInstanceOf(
+        UnrecoverablePositionError,
+      );
+      await expect(fx.broker.history(ch, { since: { epoch, offset: 99 } })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+    });
+
+    it('returns the first result for a repeated idempotency key', async () => {
+      const ch = freshChannel();
+      const a = await fx.broker.publish(ch, 'once', { idempotencyKey: 'k1' });
+      const b = await fx.broker.publish(ch, 'once', { idempotencyKey: 'k1' });
+      expect(b.offset).toBe(a.offset);
+      expect(b.epoch).toBe(a.epoch);
+      const page = await fx.broker.history(ch);
+      expect(page.publications).toHaveLength(1);
+    });
+
+    // Registered only for brokers that span nodes: a memory broker has no peer to agree with.
+    if (!capabilities.multiNode) return;
+    it('shares offsets and delivery with a peer on the same backbone', async () => {
+      if (!fx.peer) throw new Error(`${name} declares multiNode but its fixture has no peer`);
+      const peerReceived: Publication[] = [];
+      fx.peer.setHandler({ onPublication: (p) => peerReceived.push(p) });
+      const ch = freshChannel();
+      await fx.peer.subscribe(ch);
+      await fx.broker.publish(ch, 'from node a');
+      const fromPeer = await fx.peer.publish(ch, 'from node b');
+      expect(fromPeer.offset).toBe(2);
+      await vi.waitFor(() => expect(peerReceived.map((p) => p.data)).toEqual(['from node a', 'from node b']));
+      const page = await fx.peer.history(ch);
+      expect(page.publications.map((p) => p.offset)).toEqual([1, 2]);
+    });
+  });
+}
