@@ -67,7 +67,8 @@ export const SSE_EVENTS = {
   disconnect: 'disconnect',
 } as const;
 
-export const SseSubscribedEvent = z.object({ subscriptions: z.array(SubscribeResult) });
+/** One `subscribed` event per channel, before that channel's first publication. */
+export const SseSubscribedEvent = SubscribeResult;
 export const DisconnectCode = z.enum(
   Object.keys(DISCONNECT_TABLE) as [keyof typeof DISCONNECT_TABLE, ...Array<keyof typeof DISCONNECT_TABLE>],
 );
