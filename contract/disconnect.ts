@@ -12,6 +12,7 @@ export const DISCONNECT_TABLE = {
   shutdown: { code: 4000, reconnect: true, reason: 'server is shutting down, reconnect to another node' },
   slow_consumer: { code: 4001, reconnect: true, reason: 'client is not reading fast enough, reconnect and recover' },
   stale: { code: 4002, reconnect: true, reason: 'no pong received in time' },
+  insufficient_state: { code: 4003, reconnect: true, reason: 'the server lost track of a channel, reconnect and recover' },
 } as const satisfies Record<string, { code: number; reconnect: boolean; reason: string }>;
 
 export type DisconnectName = keyof typeof DISCONNECT_TABLE;

@@ -1,0 +1,172 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { api } from '../contract/index.js';
+import type { Broker } from './broker/broker.js';
+import { MemoryBroker } from './broker/memory.js';
+import type { Config } from './config.js';
+import { HubbubError } from './errors.js';
+import { mountContract, type RouterHandlers } from './http/adapter.js';
+import { apiHandlers, toHubbubError } from './http/api-handlers.js';
+import { clientBundle } from './http/client-bundle.js';
+import { mountStatic } from './http/static.js';
+import { Hub } from './hub/hub.js';
+import { type Logger, consoleLogger } from './logger.js';
+import { TRANSPORTS } from './transports/index.js';
+import type { Transport, TransportEnv } from './transports/transport.js';
+import { VERSION } from './version.js';
+
+export interface HubbubDeps {
+  broker?: Broker;
+  logger?: Logger;
+  /** Check every REST response against the contract (tests turn it on). */
+  validateResponses?: boolean;
+}
+
+export interface HubbubApp {
+  readonly hub: Hub;
+  readonly broker: Broker;
+  readonly nodeId: string;
+  /** Base URL once listening, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly port: number;
+  listen(port?: number, host?: string): Promise<void>;
+  /** Stops serving (clients get the shutdown code) but keeps hub and broker, so listen() can follow. */
+  stop(): Promise<void>;
+  /** stop() and close the broker. */
+  close(): Promise<void>;
+}
+
+export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
+  const logger = deps.logger ?? consoleLogger;
+  const nodeId = config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+  const broker = deps.broker ?? new MemoryBroker({ historySize: config.historySize, historyTtlMs: config.historyTtl * 1000 });
+  const hub = new Hub(broker, { logger });
+  const started = Date.now();
+  let closing = false;
+  let clientSeq = 0;
+
+  const env: TransportEnv = {
+    hub,
+    config,
+    node: { id: nodeId, version: VERSION },
+    isClosing: () => closing,
+    newClientId: () => `${nodeId}-${(++clientSeq).toString(36)}`,
+    log: (m, err) => logger.warn(m, err),
+  };
+  const transports: Transport[] = TRANSPORTS.map((factory) => factory(env));
+
+  const koa = new Koa();
+  koa.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const e = toHubbubError(err);
+      if (e.code === 'internal') logger.warn(`${ctx.method} ${ctx.path} failed`, err);
+      ctx.status = e.status;
+      ctx.body = e.toBody();
+    }
+  });
+
+  const router = new Router();
+  const expected = Buffer.from(`Bearer ${config.apiKey}`);
+  const handlers = {
+    ...apiHandlers({
+      hub,
+      maxMessageBytes: config.maxMessageBytes,
+      info: () => ({
+        node: nodeId,
+        version: VERSION,
+        uptime: (Date.now() - started) / 1000,
+        connections: transports.reduce((n, t) => n + t.connections, 0),
+      }),
+    }),
+    ...Object.fromEntries(transports.map((t) => [t.route, t.handle])),
+  } as RouterHandlers<typeof api>;
+  mountContract(router, api, handlers, {
+    // Broadcast bodies carry channel lists besides the data, which has its own limit.
+    maxBodyBytes: config.maxMessageBytes + 64 * 1024,
+    validateResponses: deps.validateResponses ?? false,
+    guard(route, ctx) {
+      if (!route.path.startsWith('/api/')) return;
+      const given = Buffer.from(ctx.get('authorization'));
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HubbubError('unauthorized');
+    },
+  });
+  mountStatic(router, { clientBundle });
+  koa.use(router.routes());
+  koa.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new HubbubError('method_not_allowed'),
+      notImplemented: () => new HubbubError('method_not_allowed'),
+    }),
+  );
+  koa.use(async (ctx) => {
+    throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
+  });
+
+  const upgrades = new Map<string, Transport>();
+  for (const t of transports) if (t.upgrade) upgrades.set(api[t.route].path, t);
+
+  let server: Server | undefined;
+  let port = 0;
+
+  function newServer(): Server {
+    const s = createServer(koa.callback());
+    s.on('upgrade', (req, socket, head) => {
+      const path = (req.url ?? '/').split('?')[0]!;
+      const t = upgrades.get(path);
+      if (!t?.upgrade) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      t.upgrade(req, socket, head);
+    });
+    return s;
+  }
+
+  async function stop(): Promise<void> {
+    const s = server;
+    if (!s) return;
+    closing = true;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    await Promise.all(transports.map((t) => t.shutdown('shutdown')));
+    s.closeIdleConnections();
+    const deadline = setTimeout(() => s.closeAllConnections(), config.shutdownTimeout * 1000);
+    await closed;
+    clearTimeout(deadline);
+    server = undefined;
+    closing = false;
+  }
+
+  return {
+    hub,
+    broker,
+    nodeId,
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    async listen(p = config.port, host = config.host) {
+      if (server) throw new Error('already listening');
+      const s = newServer();
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(p, host, () => resolve());
+      });
+      server = s;
+      port = (s.address() as AddressInfo).port;
+    },
+    stop,
+    async close() {
+      await stop();
+      await hub.settle();
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import type { ZodIssue } from 'zod';
+import { ERROR_TABLE, type ErrorBody, type ErrorCode, errorBody } from '../contract/index.js';
+
+/** An error with a code from the contract's table; HTTP status and retryable come from the table. */
+export class HubbubError extends Error {
+  override readonly name = 'HubbubError';
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly issues?: ErrorBody['issues'],
+    options?: { cause?: unknown },
+  ) {
+    super(message ?? ERROR_TABLE[code].message, options);
+  }
+
+  get status(): number {
+    return ERROR_TABLE[this.code].status;
+  }
+
+  toBody(): ErrorBody {
+    return errorBody(this.code, this.message, this.issues);
+  }
+}
+
+export function issuesOf(issues: readonly ZodIssue[], prefix: string): NonNullable<ErrorBody['issues']> {
+  return issues.map((i) => ({ path: [prefix, ...i.path].filter((p) => p !== '').join('.'), message: i.message }));
+}
+
+/** A validation failure that only concerns channel names gets the more precise invalid_channel code. */
+export function validationError(issues: readonly ZodIssue[], prefix: string, fallback: ErrorCode = 'bad_request'): HubbubError {
+  const onlyChannels =
+    issues.length > 0 &&
+    issues.every((i) => i.path.some((p) => p === 'channel' || p === 'channels') && i.code === 'invalid_string');
+  return new HubbubError(onlyChannels ? 'invalid_channel' : fallback, undefined, issuesOf(issues, prefix));
+}

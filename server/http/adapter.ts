@@ -1,0 +1,66 @@
+import type Router from '@koa/router';
+import { type AppRoute, type AppRouter, type ServerInferRequest, type ServerInferResponses, checkZodSchema, isAppRoute, validateResponse } from '@ts-rest/core';
+import type { Context } from 'koa';
+import { HubbubError, validationError } from '../errors.js';
+import { readJsonBody } from './body.js';
+
+/** Returned by a handler that wrote the response itself (SSE streams, long-polls on a raw socket). */
+export const RESPONDED = Symbol('responded');
+
+export type RouteHandler<R extends AppRoute> = (
+  req: ServerInferRequest<R>,
+  ctx: Context,
+) => Promise<ServerInferResponses<R> | typeof RESPONDED>;
+
+export type RouterHandlers<T extends AppRouter> = {
+  [K in keyof T]: T[K] extends AppRoute ? RouteHandler<T[K]> : never;
+};
+
+export interface AdapterOptions {
+  maxBodyBytes: number;
+  /** Check every response against the contract (on in tests; a mismatch is a 500). */
+  validateResponses?: boolean;
+  /** Runs before validation, e.g. the API key check; throw a HubbubError to refuse. */
+  guard?: (route: AppRoute, ctx: Context) => void;
+}
+
+/**
+ * A thin ts-rest → Koa adapter: each contract route is mounted on @koa/router, its params,
+ * query, headers and body are validated against the contract, and bad input becomes a
+ * HubbubError (400 + zod issues, 413, 415) rendered by the error middleware.
+ */
+export function mountContract<T extends AppRouter>(
+  router: Router,
+  contract: T,
+  handlers: RouterHandlers<T>,
+  options: AdapterOptions,
+): void {
+  for (const key of Object.keys(contract) as Array<keyof T & string>) {
+    const route = contract[key] as AppRoute | AppRouter;
+    if (!isAppRoute(route)) throw new Error(`nested routers are not supported (${key})`);
+    const handler = handlers[key] as unknown as RouteHandler<AppRoute>;
+    const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
+    router[method](route.path, async (ctx) => {
+      options.guard?.(route, ctx);
+      const req = {
+        params: parse(ctx.params, route.pathParams, 'params'),
+        query: parse(ctx.query, 'query' in route ? route.query : undefined, 'query'),
+        headers: parse(ctx.headers, route.headers, 'headers', true),
+        body: 'body' in route ? parse(await readJsonBody(ctx.req, options.maxBodyBytes), route.body, 'body') : undefined,
+      };
+      const result = await handler(req as never, ctx);
+      if (result === RESPONDED) return;
+      const response = result as { status: number; body?: unknown };
+      const checked = options.validateResponses ? validateResponse({ appRoute: route, response }) : response;
+      ctx.status = checked.status;
+      ctx.body = checked.body;
+    });
+  }
+}
+
+function parse(data: unknown, schema: unknown, where: string, passThroughExtraKeys = false): unknown {
+  if (!schema) return data;
+  const result = checkZodSchema(data, schema, { passThroughExtraKeys });
+  if (!result.success) throw validationError(result.error.issues, where);
+  return result.data;
+}

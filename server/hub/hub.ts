@@ -1,0 +1,263 @@
+import type { JsonData, Publication, StreamPosition, SubscribeResult } from '../../contract/index.js';
+import { type Broker, type HistoryPage, type HistoryQuery, type PublishOptions, UnrecoverablePositionError } from '../broker/broker.js';
+import { type Codec, CodecRegistry } from './codec.js';
+import type { Subscriber } from './subscriber.js';
+
+export interface HubLogger {
+  warn(message: string, err?: unknown): void;
+}
+
+export interface HubOptions {
+  /** Live publications buffered per subscriber while its recovery is read from history. */
+  maxPendingPerSubscriber?: number;
+  logger?: HubLogger;
+}
+
+interface ChannelEntry {
+  readonly name: string;
+  readonly live: Set<Subscriber>;
+  /** Subscribers whose backlog is being read: live publications wait here, then merge by offset. */
+  readonly pending: Map<Subscriber, Publication[]>;
+  ready: Promise<void>;
+  /** Last position delivered live; detects duplicates and gaps from the broker. */
+  last: StreamPosition | undefined;
+  /** Publications held while a gap is being filled from history. */
+  resync: Publication[] | undefined;
+}
+
+export class SubscriptionAbortedError extends Error {
+  override readonly name = 'SubscriptionAbortedError';
+}
+
+/**
+ * The hub owns the local channel → subscribers registry. It subscribes a channel at the
+ * broker on its first local subscriber and unsubscribes after its last, merges recovery
+ * backlogs with live traffic by offset, and fans each publication out encoded once per codec.
+ */
+export class Hub {
+  private readonly channels = new Map<string, ChannelEntry>();
+  /** Broker subscribe/unsubscribe calls for one channel run in call order. */
+  private readonly brokerOps = new Map<string, Promise<void>>();
+  private readonly codecs = new CodecRegistry();
+  private readonly maxPending: number;
+  private readonly logger: HubLogger;
+
+  constructor(
+    readonly broker: Broker,
+    options: HubOptions = {},
+  ) {
+    this.maxPending = options.maxPendingPerSubscriber ?? 10_000;
+    this.logger = options.logger ?? { warn: (m, e) => console.warn(`[hub] ${m}`, e ?? '') };
+    broker.setHandler({
+      onPublication: (pub) => this.onBrokerPublication(pub),
+      onGap: (channel) => {
+        const entry = this.channels.get(channel);
+        if (entry && !entry.resync) void this.fillGap(entry, []);
+      },
+    });
+  }
+
+  codec<F>(name: string, encode: (pub: Publication) => F): Codec<F> {
+    return this.codecs.register(name, encode);
+  }
+
+  publish(channel: string, data: JsonData, options?: PublishOptions): Promise<Publication> {
+    return this.broker.publish(channel, data, options);
+  }
+
+  history(channel: string, query?: HistoryQuery): Promise<HistoryPage> {
+    return this.broker.history(channel, query);
+  }
+
+  /**
+   * Subscribes and calls `sub.onSubscribed` then `sub.onPublication` for every missed publication
+   * (when `since` is recoverable) and every live one after it, in offset order, with no duplicate.
+   */
+  async subscribe(channel: string, sub: Subscriber, since?: StreamPosition): Promise<SubscribeResult> {
+    const entry = this.entry(channel);
+    const buffer: Publication[] = [];
+    entry.pending.set(sub, buffer);
+    try {
+      await entry.ready;
+      let result: SubscribeResult;
+      let backlog: Publication[] = [];
+      if (since) {
+        try {
+          backlog = (await this.broker.history(channel, { since })).publications;
+          result = { channel, epoch: since.epoch, offset: since.offset, recovered: true };
+        } catch (err) {
+          if (!(err instanceof UnrecoverablePositionError)) throw err;
+          result = { channel, ...err.current, recovered: false };
+        }
+      } else {
+        result = { channel, ...(await this.broker.position(channel)), recovered: false };
+      }
+      if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
+      sub.onSubscribed(result);
+      let last: StreamPosition = { epoch: result.epoch, offset: result.offset };
+      for (;;) {
+        for (const pub of backlog) last = this.deliverOne(sub, pub, last);
+        // Live publications that arrived meanwhile: drop what the backlog had, stop at a hole.
+        while (buffer.length > 0 && buffer[0]!.epoch === last.epoch && buffer[0]!.offset <= last.offset + 1) {
+          last = this.deliverOne(sub, buffer.shift()!, last);
+        }
+        if (buffer.length === 0) break;
+        if (buffer[0]!.epoch !== last.epoch) {
+          // History was reset under us: our position means nothing any more.
+          entry.pending.delete(sub);
+          this.release(entry);
+          sub.onUnrecoverable(channel);
+          return result;
+        }
+        // A hole between backlog and live traffic: read it from history.
+        backlog = (await this.broker.history(channel, { since: last })).publications;
+        if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
+      }
+      entry.pending.delete(sub);
+      entry.live.add(sub);
+      entry.last ??= last;
+      return result;
+    } catch (err) {
+      if (entry.pending.get(sub) === buffer) entry.pending.delete(sub);
+      this.release(entry);
+      if (err instanceof UnrecoverablePositionError) {
+        sub.onUnrecoverable(channel);
+        throw new SubscriptionAbortedError(`history of ${channel} moved on while subscribing`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  unsubscribe(channel: string, sub: Subscriber): boolean {
+    const entry = this.channels.get(channel);
+    if (!entry) return false;
+    const removed = entry.live.delete(sub) || entry.pending.delete(sub);
+    this.release(entry);
+    return removed;
+  }
+
+  /** Channels with local subscribers and their counts. */
+  channelCounts(): Array<{ channel: string; subscribers: number }> {
+    const out: Array<{ channel: string; subscribers: number }> = [];
+    for (const e of this.channels.values()) out.push({ channel: e.name, subscribers: e.live.size + e.pending.size });
+    return out;
+  }
+
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const e of this.channels.values()) n += e.live.size + e.pending.size;
+    return n;
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  /** Waits for queued broker subscribe/unsubscribe calls (used on shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.brokerOps.values()]);
+  }
+
+  private entry(channel: string): ChannelEntry {
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      entry = { name: channel, live: new Set(), pending: new Map(), ready: Promise.resolve(), last: undefined, resync: undefined };
+      entry.ready = this.brokerOp(channel, () => this.broker.subscribe(channel));
+      this.channels.set(channel, entry);
+    }
+    return entry;
+  }
+
+  private release(entry: ChannelEntry): void {
+    if (entry.live.size > 0 || entry.pending.size > 0) return;
+    if (this.channels.get(entry.name) !== entry) return;
+    this.channels.delete(entry.name);
+    void this.brokerOp(entry.name, () => this.broker.unsubscribe(entry.name)).catch((err) =>
+      this.logger.warn(`broker unsubscribe of ${entry.name} failed`, err),
+    );
+  }
+
+  private brokerOp(channel: string, op: () => Promise<void>): Promise<void> {
+    const previous = this.brokerOps.get(channel) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(op);
+    const tracked = next.finally(() => {
+      if (this.brokerOps.get(channel) === tracked) this.brokerOps.delete(channel);
+    });
+    tracked.catch(() => undefined);
+    this.brokerOps.set(channel, tracked);
+    return next;
+  }
+
+  private deliverOne(sub: Subscriber, pub: Publication, last: StreamPosition): StreamPosition {
+    if (pub.epoch === last.epoch && pub.offset <= last.offset) return last;
+    sub.onPublication(sub.codec.encode(pub), pub);
+    return { epoch: pub.epoch, offset: pub.offset };
+  }
+
+  private onBrokerPublication(pub: Publication): void {
+    const entry = this.channels.get(pub.channel);
+    if (!entry) return;
+    if (entry.resync) {
+      entry.resync.push(pub);
+      return;
+    }
+    const last = entry.last;
+    if (last && pub.epoch === last.epoch) {
+      if (pub.offset <= last.offset) return;
+      if (pub.offset > last.offset + 1) {
+        void this.fillGap(entry, [pub]);
+        return;
+      }
+    } else if (last) {
+      // A new epoch: the history the live subscribers were following is gone.
+      this.dropLive(entry);
+    }
+    this.accept(entry, pub);
+  }
+
+  private accept(entry: ChannelEntry, pub: Publication): void {
+    entry.last = { epoch: pub.epoch, offset: pub.offset };
+    for (const [sub, buffer] of entry.pending) {
+      if (buffer.length >= this.maxPending) {
+        entry.pending.delete(sub);
+        sub.onUnrecoverable(entry.name);
+      } else buffer.push(pub);
+    }
+    // One frame per codec for this publication, shared by all its subscribers.
+    const frames: unknown[] = [];
+    for (const sub of entry.live) {
+      const slot = sub.codec.slot;
+      let frame = frames[slot];
+      if (frame === undefined) frame = frames[slot] = sub.codec.encode(pub);
+      sub.onPublication(frame, pub);
+    }
+  }
+
+  /** The broker skipped offsets: read the hole from history, then replay what arrived meanwhile. */
+  private async fillGap(entry: ChannelEntry, held: Publication[]): Promise<void> {
+    entry.resync = held;
+    try {
+      if (entry.last) {
+        const page = await this.broker.history(entry.name, { since: entry.last });
+        for (const pub of page.publications) {
+          if (this.channels.get(entry.name) !== entry) return;
+          if (pub.offset > entry.last!.offset) this.accept(entry, pub);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof UnrecoverablePositionError)) this.logger.warn(`gap recovery of ${entry.name} failed`, err);
+      this.dropLive(entry);
+      entry.last = err instanceof UnrecoverablePositionError ? err.current : undefined;
+    }
+    const replay = entry.resync ?? [];
+    entry.resync = undefined;
+    for (const pub of replay) this.onBrokerPublication(pub);
+  }
+
+  private dropLive(entry: ChannelEntry): void {
+    const subs = [...entry.live];
+    entry.live.clear();
+    for (const sub of subs) sub.onUnrecoverable(entry.name);
+    this.release(entry);
+  }
+}

@@ -1,0 +1,16 @@
+import type { Publication, SubscribeResult } from '../../contract/index.js';
+import type { Codec } from './codec.js';
+
+/** One subscription target: a connection of some transport. The hub never knows which. */
+export interface Subscriber<F = unknown> {
+  readonly codec: Codec<F>;
+  /** Called once per subscription, before its first publication. */
+  onSubscribed(result: SubscribeResult): void;
+  /** `frame` is `codec.encode(pub)`, shared with every other subscriber of the same transport. */
+  onPublication(frame: F, pub: Publication): void;
+  /**
+   * The hub cannot keep this channel gap-free for the subscriber (history moved on, epoch changed):
+   * drop it with a reconnect-and-recover code so the client resubscribes from its own position.
+   */
+  onUnrecoverable(channel: string): void;
+}

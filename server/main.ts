@@ -1,0 +1,45 @@
+import { createHubbub } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { consoleLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`hubbub: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = createHubbub(config, { logger: consoleLogger });
+  await app.listen();
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  consoleLogger.info(`node ${app.nodeId} listening on http://${shown}:${app.port} (broker: ${app.broker.kind})`);
+  consoleLogger.info(`demo http://${shown}:${app.port}/   API docs http://${shown}:${app.port}/docs`);
+  if (config.apiKeyGenerated) {
+    consoleLogger.info(`no HUBBUB_API_KEY set: generated API key for this run: ${config.apiKey}`);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    consoleLogger.info(`${signal}: closing clients with a reconnect code, finishing in-flight requests`);
+    app.close().then(
+      () => process.exit(0),
+      (err) => {
+        consoleLogger.warn('shutdown failed', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error('hubbub: failed to start:', err);
+  process.exit(1);
+});

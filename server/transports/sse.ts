@@ -1,0 +1,142 @@
+import type { ServerResponse } from 'node:http';
+import {
+  DISCONNECT_TABLE,
+  type DisconnectName,
+  type Publication,
+  SSE_EVENTS,
+  type StreamPosition,
+  type SubscribeResult,
+  formatCursor,
+} from '../../contract/index.js';
+import { RESPONDED } from '../http/adapter.js';
+import { HubbubError } from '../errors.js';
+import { SubscriptionAbortedError } from '../hub/hub.js';
+import type { Subscriber } from '../hub/subscriber.js';
+import { parseRealtimeRequest } from './realtime-request.js';
+import type { Transport, TransportEnv } from './transport.js';
+
+/**
+ * The shared part of a publication event. The `id:` line is the connection's cursor, which differs
+ * per connection when it has several channels, so it is kept apart: a one-channel stream can use
+ * `singleId` as is, and nothing is encoded per subscriber.
+ */
+interface SseFrame {
+  singleId: string;
+  body: string;
+}
+
+const encode = (pub: Publication): SseFrame => ({
+  singleId: `id: ${pub.epoch}:${pub.offset}\n`,
+  body: `event: ${SSE_EVENTS.publication}\ndata: ${JSON.stringify(pub)}\n\n`,
+});
+
+class SseConnection implements Subscriber<SseFrame> {
+  readonly positions: Array<StreamPosition | undefined>;
+  private readonly index = new Map<string, number>();
+  closed = false;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly codec: Subscriber<SseFrame>['codec'],
+    readonly channels: string[],
+    private readonly env: TransportEnv,
+    private readonly onClosed: (c: SseConnection) => void,
+  ) {
+    this.positions = channels.map(() => undefined);
+    channels.forEach((c, i) => this.index.set(c, i));
+  }
+
+  onSubscribed(result: SubscribeResult): void {
+    this.positions[this.index.get(result.channel)!] = { epoch: result.epoch, offset: result.offset };
+    this.write(`id: ${formatCursor(this.positions)}\nevent: ${SSE_EVENTS.subscribed}\ndata: ${JSON.stringify(result)}\n\n`);
+  }
+
+  onPublication(frame: SseFrame, pub: Publication): void {
+    this.positions[this.index.get(pub.channel)!] = { epoch: pub.epoch, offset: pub.offset };
+    if (this.closed) return;
+    if (this.res.writableLength > this.env.config.maxQueueBytes) return this.disconnect('slow_consumer');
+    const id = this.channels.length === 1 ? frame.singleId : `id: ${formatCursor(this.positions)}\n`;
+    // Corked so the id line and the shared body leave in one write.
+    this.res.cork();
+    this.res.write(id);
+    this.res.write(frame.body);
+    this.res.uncork();
+  }
+
+  onUnrecoverable(): void {
+    this.disconnect('insufficient_state');
+  }
+
+  write(text: string): void {
+    if (!this.closed) this.res.write(text);
+  }
+
+  disconnect(reason: DisconnectName): void {
+    if (this.closed) return;
+    const row = DISCONNECT_TABLE[reason];
+    this.write(`event: ${SSE_EVENTS.disconnect}\ndata: ${JSON.stringify({ code: row.code, name: reason, reason: row.reason, reconnect: row.reconnect })}\n\n`);
+    this.closed = true;
+    this.res.end();
+    this.onClosed(this);
+  }
+}
+
+/** Server-Sent Events: several channels per stream; every event id is a cursor, so Last-Event-ID resumes. */
+export function createSseTransport(env: TransportEnv): Transport<'sse'> {
+  const { hub, config } = env;
+  const codec = hub.codec('sse', encode);
+  const connections = new Set<SseConnection>();
+
+  const release = (conn: SseConnection) => {
+    if (!connections.delete(conn)) return;
+    conn.closed = true;
+    for (const channel of conn.channels) hub.unsubscribe(channel, conn);
+  };
+
+  const heartbeat = setInterval(() => {
+    for (const c of connections) c.write(': ping\n\n');
+  }, config.pingInterval * 1000);
+  heartbeat.unref();
+
+  return {
+    name: 'sse',
+    route: 'sse',
+    capabilities: { bidirectional: false, streaming: true, upgrade: false },
+    async handle({ query, headers }, ctx) {
+      if (env.isClosing()) throw new HubbubError('unavailable', 'the server is shutting down');
+      // EventSource sends Last-Event-ID on its own reconnects: it is newer than the URL's cursor.
+      const cursor = headers['last-event-id'] || query.cursor;
+      const request = parseRealtimeRequest(query.channels, cursor, config.maxChannels);
+      ctx.respond = false;
+      const res = ctx.res;
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      res.write(`retry: 1000\n: hubbub ${env.node.id}\n\n`);
+      const conn = new SseConnection(res, codec, request.channels, env, release);
+      connections.add(conn);
+      ctx.req.on('close', () => release(conn));
+      for (let i = 0; i < request.channels.length && !conn.closed; i++) {
+        try {
+          await hub.subscribe(request.channels[i]!, conn, request.since[i]);
+        } catch (err) {
+          if (err instanceof SubscriptionAbortedError) break;
+          env.log(`sse subscribe to ${request.channels[i]} failed`, err);
+          // The stream already started: tell the client to come back and recover.
+          conn.disconnect('insufficient_state');
+        }
+      }
+      return RESPONDED;
+    },
+    async shutdown(reason) {
+      clearInterval(heartbeat);
+      for (const c of [...connections]) c.disconnect(reason);
+    },
+    get connections() {
+      return connections.size;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Api, DisconnectName } from '../../contract/index.js';
+import type { Config } from '../config.js';
+import type { RouteHandler } from '../http/adapter.js';
+import type { Hub } from '../hub/hub.js';
+
+export interface TransportCapabilities {
+  /** The client can send commands on the same connection. */
+  bidirectional: boolean;
+  /** The server pushes publications as they happen, without a new request per batch. */
+  streaming: boolean;
+  /** The connection request must go to the WebSocket upgrade handler. */
+  upgrade: boolean;
+}
+
+export interface TransportEnv {
+  hub: Hub;
+  config: Config;
+  node: { id: string; version: string };
+  /** True once the node is shutting down: refuse new connections with `unavailable`. */
+  isClosing(): boolean;
+  newClientId(): string;
+  log(message: string, err?: unknown): void;
+}
+
+export type TransportRoute = 'websocket' | 'sse' | 'poll';
+
+/**
+ * One client-connection wire. Transports know the hub, never the broker; the app mounts
+ * `handle` on the contract route named by `route`, and `upgrade` on its path when present.
+ */
+export interface Transport<R extends TransportRoute = TransportRoute> {
+  readonly name: string;
+  readonly route: R;
+  readonly capabilities: TransportCapabilities;
+  handle(...args: Parameters<RouteHandler<Api[R]>>): ReturnType<RouteHandler<Api[R]>>;
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Close every connection with this disconnect code; resolves when they are gone. */
+  shutdown(reason: DisconnectName): Promise<void>;
+  readonly connections: number;
+}
+
+export type TransportFactory = (env: TransportEnv) => Transport;
