@@ -62,6 +62,10 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   koa.use(async (ctx, next) => {
     try {
       await next();
+      // Nothing answered: not a route of ours (405s are thrown by allowedMethods below).
+      if (ctx.status === 404 && ctx.body == null && ctx.respond !== false) {
+        throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
+      }
     } catch (err) {
       const e = toHubbubError(err);
       if (e.code === 'internal') logger.warn(`${ctx.method} ${ctx.path} failed`, err);
@@ -104,9 +108,6 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       notImplemented: () => new HubbubError('method_not_allowed'),
     }),
   );
-  koa.use(async (ctx) => {
-    throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
-  });
 
   const upgrades = new Map<string, Transport>();
   for (const t of transports) if (t.upgrade) upgrades.set(api[t.route].path, t);

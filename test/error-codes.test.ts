@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ERROR_TABLE, type ErrorCode, ErrorBody, type JsonData } from '../contract/index.js';
+import { BrokerUnavailableError } from '../server/broker/broker.js';
+import { MemoryBroker } from '../server/broker/memory.js';
+import { type TestServer, TEST_API_KEY, startServer } from './support/server.js';
+import { connectWs } from './support/ws-client.js';
+
+/** A memory broker whose publish fails the way a real backbone can. */
+class FailingBroker extends MemoryBroker {
+  constructor(private readonly failure: () => Error) {
+    super({ historySize: 10, historyTtlMs: 60_000, sweepIntervalMs: 0 });
+  }
+  override async publish(_channel: string, _data: JsonData): Promise<never> {
+    throw this.failure();
+  }
+}
+
+type Produced = { status: number; body: unknown };
+const json = async (res: Response): Promise<Produced> => ({ status: res.status, body: await res.json() });
+const post = (srv: TestServer, path: string, body: string, headers: Record<string, string> = {}) =>
+  srv.api(path, { method: 'POST', body, headers }).then(json);
+
+async function wsError(srv: TestServer, frames: unknown[]): Promise<Produced> {
+  const peer = await connectWs(srv.wsUrl);
+  for (const f of frames) peer.send(f);
+  const err = await peer.next('error');
+  await peer.close();
+  const { type: _t, id: _id, ...body } = err;
+  return { status: ERROR_TABLE[err.code].status, body };
+}
+
+/** How to make the server answer with each code. Every row of ERROR_TABLE must be here. */
+const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker) => Promise<TestServer>) => Promise<Produced>> = {
+  bad_request: (srv) => post(srv, '/api/publish', JSON.stringify({ data: 1 })),
+  invalid_json: (srv) => post(srv, '/api/publish', '{"channel": "a", '),
+  invalid_channel: (srv) => post(srv, '/api/publish', JSON.stringify({ channel: 'no spaces allowed', data: 1 })),
+  invalid_cursor: (srv) => fetch(`${srv.url}/poll?channels=a,b&cursor=nonsense`).then(json),
+  invalid_frame: (srv) => wsError(srv, ['{not json']),
+  too_many_channels: (srv) =>
+    fetch(`${srv.url}/sse?channels=${Array.from({ length: 129 }, (_, i) => `c${i}`).join(',')}`).then(json),
+  unauthorized: (srv) => fetch(`${srv.url}/api/info`, { headers: { authorization: 'Bearer wrong' } }).then(json),
+  not_found: (srv) => fetch(`${srv.url}/no/such/thing`).then(json),
+  method_not_allowed: (srv) => srv.api('/api/publish', { method: 'DELETE' }).then(json),
+  already_subscribed: (srv) =>
+    wsError(srv, [
+      { id: 1, type: 'subscribe', channel: 'dup' },
+      { id: 2, type: 'subscribe', channel: 'dup' },
+    ]),
+  not_subscribed: (srv) => wsError(srv, [{ id: 1, type: 'unsubscribe', channel: 'never' }]),
+  unrecoverable_position: async (srv) => {
+    await srv.publish('h', 1);
+    return srv.api('/api/channels/h/history?since=oldepoch:0').then(json);
+  },
+  payload_too_large: (srv) => post(srv, '/api/publish', JSON.stringify({ channel: 'big', data: 'x'.repeat(70_000) })),
+  unsupported_media_type: (srv) => post(srv, '/api/publish', 'channel=a', { 'content-type': 'text/plain' }),
+  upgrade_required: (srv) => fetch(`${srv.url}/ws`).then(json),
+  internal: async (_srv, setBroker) => {
+    const failing = await setBroker(new FailingBroker(() => new Error('disk on fire')));
+    return post(failing, '/api/publish', JSON.stringify({ channel: 'a', data: 1 }));
+  },
+  unavailable: async (_srv, setBroker) => {
+    const failing = await setBroker(new FailingBroker(() => new BrokerUnavailableError('nats is down')));
+    return post(failing, '/api/publish', JSON.stringify({ channel: 'a', data: 1 }));
+  },
+};
+
+describe('error codes', () => {
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  it('has a producer for every row of the error table', () => {
+    expect(Object.keys(PRODUCERS).sort()).toEqual(Object.keys(ERROR_TABLE).sort());
+  });
+
+  it.each(Object.keys(ERROR_TABLE) as ErrorCode[])('%s: status, code and body come from the table', async (code) => {
+    const srv = await startServer();
+    servers.push(srv);
+    const setBroker = async (broker: MemoryBroker) => {
+      const s = await startServer({}, { broker });
+      servers.push(s);
+      return s;
+    };
+    const { status, body } = await PRODUCERS[code](srv, setBroker);
+    expect(status).toBe(ERROR_TABLE[code].status);
+    const parsed = ErrorBody.parse(body);
+    expect(parsed.code).toBe(code);
+    expect(parsed.retryable).toBe(ERROR_TABLE[code].retryable);
+    expect(parsed.message.length).toBeGreaterThan(0);
+    // The node keeps serving after the bad request.
+    expect((await srv.publish('after', 'ok')).offset).toBe(1);
+  });
+
+  it('lists the zod issues with their paths on a contract violation', async () => {
+    await using srv = await startServer();
+    const { body } = await post(srv, '/api/publish', JSON.stringify({ channel: 'ok', data: 1, extra: true }));
+    const parsed = ErrorBody.parse(body);
+    expect(parsed.code).toBe('bad_request');
+    expect(parsed.issues?.[0]?.path).toBe('body');
+    expect(parsed.issues?.[0]?.message).toMatch(/extra/);
+  });
+
+  it('accepts the key only as an exact bearer token', async () => {
+    await using srv = await startServer();
+    for (const header of [TEST_API_KEY, `bearer ${TEST_API_KEY}`, `Bearer ${TEST_API_KEY}x`, '']) {
+      const res = await fetch(`${srv.url}/api/info`, { headers: { authorization: header } });
+      expect(res.status).toBe(401);
+    }
+  });
+});
