@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): installs what is missing, then runs the typecheck,
+# vitest and Playwright, and ends with a line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .tmp
+
+missing=()
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "== installing ${missing[*]} with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
+      echo "apt-get install ${missing[*]} failed"; echo "0 passed, 1 failed"; exit 1; }
+  else
+    echo "missing: ${missing[*]}. Install them with: sudo apt-get install -y ${missing[*]}"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+fi
+
+echo "== typecheck (tsc --noEmit)"
+if npx tsc --noEmit -p tsconfig.json; then typecheck=0; else typecheck=1; fi
+
+echo "== vitest"
+rm -f .tmp/vitest.json .tmp/playwright.json
+npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json
+echo "== playwright (Debian chromium)"
+PLAYWRIGHT_JSON_OUTPUT_NAME=.tmp/playwright.json npx playwright test
+
+npx tsx test/summarize.ts "$typecheck" .tmp/vitest.json .tmp/playwright.json

@@ -1,0 +1,110 @@
+import { describe, expect, it, vi } from 'vitest';
+import { DISCONNECT_TABLE, parseCursor } from '../contract/index.js';
+import { startServer } from './support/server.js';
+import { type SseEvent, readSse } from './support/sse-reader.js';
+
+async function stream(url: string, headers: Record<string, string> = {}) {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers, signal: abort.signal });
+  const events: SseEvent[] = [];
+  let ended = false;
+  const pump = (async () => {
+    try {
+      for await (const ev of readSse(res.body!)) events.push(ev);
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+    }
+    ended = true;
+  })();
+  return {
+    res,
+    events,
+    ended: () => ended,
+    close: async () => {
+      abort.abort();
+      await pump;
+    },
+  };
+}
+
+describe('SSE transport', () => {
+  it('sends the headers that keep proxies from buffering', async () => {
+    await using srv = await startServer();
+    const s = await stream(`${srv.url}/sse?channels=a`);
+    expect(s.res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(s.res.headers.get('x-accel-buffering')).toBe('no');
+    expect(s.res.headers.get('cache-control')).toContain('no-cache');
+    await s.close();
+  });
+
+  it('makes every event id a cursor over all channels of the stream', async () => {
+    await using srv = await startServer();
+    const s = await stream(`${srv.url}/sse?channels=a,b`);
+    await vi.waitFor(() => expect(s.events.filter((e) => e.event === 'subscribed')).toHaveLength(2));
+    await srv.publish('b', 'one');
+    await srv.publish('a', 'two');
+    await vi.waitFor(() => expect(s.events.filter((e) => e.event === 'publication')).toHaveLength(2));
+    const last = s.events.at(-1)!;
+    const positions = parseCursor(last.id!, 2)!;
+    expect(positions.map((p) => p?.offset)).toEqual([1, 1]);
+    await s.close();
+  });
+
+  it('resumes from Last-Event-ID exactly where the previous stream stopped', async () => {
+    await using srv = await startServer();
+    const first = await stream(`${srv.url}/sse?channels=x,y`);
+    await srv.publish('x', 1);
+    await srv.publish('y', 2);
+    await vi.waitFor(() => expect(first.events.filter((e) => e.event === 'publication')).toHaveLength(2));
+    const lastId = first.events.at(-1)!.id!;
+    await first.close();
+    await srv.publish('x', 3);
+    await srv.publish('y', 4);
+    // The query cursor is older; the header wins, as it does when EventSource reconnects.
+    const again = await stream(`${srv.url}/sse?channels=x,y&cursor=,`, { 'last-event-id': lastId });
+    await vi.waitFor(() => expect(again.events.filter((e) => e.event === 'publication')).toHaveLength(2));
+    const subscribed = again.events.filter((e) => e.event === 'subscribed').map((e) => JSON.parse(e.data));
+    expect(subscribed.map((r) => r.recovered)).toEqual([true, true]);
+    expect(again.events.filter((e) => e.event === 'publication').map((e) => JSON.parse(e.data).data)).toEqual([3, 4]);
+    await again.close();
+  });
+
+  it('sends heartbeat comments', async () => {
+    await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
+    const res = await fetch(`${srv.url}/sse?channels=a`);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes(': ping')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toMatch(/^retry: \d+\n/);
+    await reader.cancel();
+  });
+
+  it('ends the stream with a disconnect event carrying the shutdown code', async () => {
+    await using srv = await startServer();
+    const s = await stream(`${srv.url}/sse?channels=a`);
+    await vi.waitFor(() => expect(s.events).toHaveLength(1));
+    await srv.app.stop();
+    await vi.waitFor(() => expect(s.ended()).toBe(true));
+    const ev = s.events.at(-1)!;
+    expect(ev.event).toBe('disconnect');
+    expect(JSON.parse(ev.data)).toEqual({
+      code: DISCONNECT_TABLE.shutdown.code,
+      name: 'shutdown',
+      reason: DISCONNECT_TABLE.shutdown.reason,
+      reconnect: true,
+    });
+  });
+
+  it.each([
+    ['channels=a,a', 'bad_request'],
+    ['channels=a&cursor=x:1:2', 'invalid_cursor'],
+    ['channels=a,b&cursor=e:1', 'invalid_cursor'],
+    ['channels=', 'bad_request'],
+    ['cursor=e:1', 'bad_request'],
+  ])('refuses %s before the stream starts', async (query, code) => {
+    await using srv = await startServer();
+    const res = await fetch(`${srv.url}/sse?${query}`);
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe(code);
+  });
+});
