@@ -1,0 +1,44 @@
+import type { ClientInferRequest, ClientInferResponseBody, ServerInferRequest } from '@ts-rest/core';
+import { describe, expectTypeOf, it } from 'vitest';
+import type { Api, ClientFrame, ErrorCode, JsonData, Publication, ServerFrame } from '../contract/index.js';
+
+/** Type-level pins of the contract: a change here changes what every client compiles against. */
+describe('contract types', () => {
+  it('publish takes a channel, any JSON data and optional tags/idempotency key', () => {
+    // The server sees validated data (never undefined); callers may pass any value and get a 400.
+    expectTypeOf<ServerInferRequest<Api['publish']>['body']['data']>().toEqualTypeOf<JsonData>();
+    type Body = ClientInferRequest<Api['publish']>['body'];
+    expectTypeOf<Body>().toEqualTypeOf<{
+      channel: string;
+      data: unknown;
+      tags?: Record<string, string> | undefined;
+      idempotencyKey?: string | undefined;
+    }>();
+    expectTypeOf<ClientInferResponseBody<Api['publish'], 200>>().toEqualTypeOf<{ channel: string; epoch: string; offset: number }>();
+  });
+
+  it('data is any JSON value but never undefined', () => {
+    expectTypeOf<undefined>().not.toMatchTypeOf<JsonData>();
+    expectTypeOf<{ a: 1 }>().toMatchTypeOf<JsonData>();
+    expectTypeOf<null>().toMatchTypeOf<JsonData>();
+  });
+
+  it('history parses since as a position and reverse as a boolean on the server', () => {
+    type Query = ServerInferRequest<Api['history']>['query'];
+    expectTypeOf<Query['since']>().toEqualTypeOf<{ epoch: string; offset: number } | undefined>();
+    expectTypeOf<Query['reverse']>().toEqualTypeOf<boolean | undefined>();
+    expectTypeOf<ClientInferRequest<Api['history']>['params']>().toEqualTypeOf<{ channel: string }>();
+  });
+
+  it('error responses carry a code from the table', () => {
+    type E = ClientInferResponseBody<Api['publish'], 413>;
+    expectTypeOf<E['code']>().toEqualTypeOf<ErrorCode>();
+    expectTypeOf<'no_such_code'>().not.toMatchTypeOf<ErrorCode>();
+  });
+
+  it('frames are discriminated unions', () => {
+    expectTypeOf<ClientFrame['type']>().toEqualTypeOf<'subscribe' | 'unsubscribe' | 'ping'>();
+    expectTypeOf<ServerFrame['type']>().toEqualTypeOf<'connected' | 'subscribed' | 'unsubscribed' | 'pong' | 'error' | 'publication'>();
+    expectTypeOf<Extract<ServerFrame, { type: 'publication' }>>().toMatchTypeOf<Publication>();
+  });
+});

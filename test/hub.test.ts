@@ -1,0 +1,203 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Publication, StreamPosition, SubscribeResult } from '../contract/index.js';
+import type { BrokerHandler, HistoryPage, HistoryQuery } from '../server/broker/broker.js';
+import { MemoryBroker } from '../server/broker/memory.js';
+import { Hub } from '../server/hub/hub.js';
+import type { Subscriber } from '../server/hub/subscriber.js';
+import { memoryLogger } from '../server/logger.js';
+
+/**
+ * A memory broker whose live delivery can be cut, as a NATS reconnect or a slow consumer would,
+ * and whose history reads can be held open to interleave live traffic with a recovery.
+ */
+class LossyBroker extends MemoryBroker {
+  dropLive = false;
+  subscribeCalls: string[] = [];
+  unsubscribeCalls: string[] = [];
+  historyGate: Promise<void> | undefined;
+  hubHandler!: BrokerHandler;
+
+  constructor(historySize = 100) {
+    super({ historySize, historyTtlMs: 60_000, sweepIntervalMs: 0 });
+  }
+  override setHandler(handler: BrokerHandler): void {
+    this.hubHandler = handler;
+    super.setHandler({ onPublication: (p) => (this.dropLive ? undefined : handler.onPublication(p)) });
+  }
+  override async subscribe(channel: string) {
+    this.subscribeCalls.push(channel);
+    return super.subscribe(channel);
+  }
+  override async unsubscribe(channel: string) {
+    this.unsubscribeCalls.push(channel);
+    return super.unsubscribe(channel);
+  }
+  override async history(channel: string, query?: HistoryQuery): Promise<HistoryPage> {
+    const page = await super.history(channel, query);
+    if (this.historyGate) await this.historyGate;
+    return page;
+  }
+}
+
+function recorder(hub: Hub, codecName = 'test') {
+  const encoded: number[] = [];
+  const codec = hub.codec(codecName, (p: Publication) => {
+    encoded.push(p.offset);
+    return `frame-${p.offset}`;
+  });
+  const make = () => {
+    const sub = {
+      codec,
+      results: [] as SubscribeResult[],
+      pubs: [] as Publication[],
+      frames: [] as string[],
+      lost: [] as string[],
+      onSubscribed: (r: SubscribeResult) => sub.results.push(r),
+      onPublication: (f: string, p: Publication) => {
+        sub.frames.push(f);
+        sub.pubs.push(p);
+      },
+      onUnrecoverable: (c: string) => sub.lost.push(c),
+    } satisfies Subscriber<string> & Record<string, unknown>;
+    return sub;
+  };
+  return { encoded, make };
+}
+
+const offsets = (pubs: Publication[]) => pubs.map((p) => p.offset);
+
+describe('Hub', () => {
+  it('subscribes at the broker on the first local subscriber and unsubscribes after the last', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const { make } = recorder(hub);
+    const a = make();
+    const b = make();
+    await hub.subscribe('c', a);
+    await hub.subscribe('c', b);
+    expect(broker.subscribeCalls).toEqual(['c']);
+    hub.unsubscribe('c', a);
+    expect(broker.unsubscribeCalls).toEqual([]);
+    hub.unsubscribe('c', b);
+    await hub.settle();
+    expect(broker.unsubscribeCalls).toEqual(['c']);
+    expect(hub.channelCount).toBe(0);
+  });
+
+  it('encodes each publication once per codec, whatever the number of subscribers', async () => {
+    const hub = new Hub(new LossyBroker());
+    const one = recorder(hub, 'one');
+    const two = recorder(hub, 'two');
+    const subs = [one.make(), one.make(), one.make(), two.make(), two.make()];
+    for (const s of subs) await hub.subscribe('c', s);
+    await hub.publish('c', 'x');
+    await hub.publish('c', 'y');
+    expect(one.encoded).toEqual([1, 2]);
+    expect(two.encoded).toEqual([1, 2]);
+    expect(subs.every((s) => s.frames.join() === 'frame-1,frame-2')).toBe(true);
+  });
+
+  it('fills a gap in live delivery from history, in order', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const sub = recorder(hub).make();
+    await hub.subscribe('c', sub);
+    await hub.publish('c', 1);
+    broker.dropLive = true;
+    await hub.publish('c', 2);
+    await hub.publish('c', 3);
+    broker.dropLive = false;
+    await hub.publish('c', 4);
+    await vi.waitFor(() => expect(offsets(sub.pubs)).toEqual([1, 2, 3, 4]));
+    await hub.publish('c', 5);
+    expect(offsets(sub.pubs)).toEqual([1, 2, 3, 4, 5]);
+    expect(sub.lost).toEqual([]);
+  });
+
+  it('recovers when the broker reports a possible gap', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const sub = recorder(hub).make();
+    await hub.subscribe('c', sub);
+    broker.dropLive = true;
+    await hub.publish('c', 1);
+    broker.dropLive = false;
+    broker.hubHandler.onGap?.('c');
+    await vi.waitFor(() => expect(offsets(sub.pubs)).toEqual([1]));
+  });
+
+  it('drops subscribers with onUnrecoverable when the gap is no longer in history', async () => {
+    const broker = new LossyBroker(2);
+    const hub = new Hub(broker, { logger: memoryLogger() });
+    const sub = recorder(hub).make();
+    await hub.subscribe('c', sub);
+    await hub.publish('c', 1);
+    broker.dropLive = true;
+    for (let i = 2; i <= 5; i++) await hub.publish('c', i);
+    broker.dropLive = false;
+    await hub.publish('c', 6);
+    await vi.waitFor(() => expect(sub.lost).toEqual(['c']));
+    expect(offsets(sub.pubs)).toEqual([1]);
+  });
+
+  it('ignores a duplicate live delivery', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const sub = recorder(hub).make();
+    await hub.subscribe('c', sub);
+    const p = await hub.publish('c', 1);
+    broker.hubHandler.onPublication(p);
+    expect(offsets(sub.pubs)).toEqual([1]);
+  });
+
+  it('merges a recovery backlog with live publications that arrive during the history read', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const { make } = recorder(hub);
+    const watcher = make();
+    await hub.subscribe('c', watcher);
+    for (let i = 1; i <= 3; i++) await hub.publish('c', i);
+    const since: StreamPosition = { epoch: watcher.pubs[0]!.epoch, offset: 1 };
+    let open!: () => void;
+    broker.historyGate = new Promise<void>((r) => (open = r));
+    const late = make();
+    const subscribing = hub.subscribe('c', late, since);
+    await vi.waitFor(() => expect(hub.subscriptionCount).toBe(2));
+    await hub.publish('c', 4);
+    await hub.publish('c', 5);
+    open();
+    const result = await subscribing;
+    broker.historyGate = undefined;
+    await hub.publish('c', 6);
+    expect(result).toMatchObject({ offset: 1, recovered: true });
+    expect(late.results).toHaveLength(1);
+    expect(offsets(late.pubs)).toEqual([2, 3, 4, 5, 6]);
+  });
+
+  it('tells live subscribers when the epoch changes under them', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const sub = recorder(hub).make();
+    await hub.subscribe('c', sub);
+    await hub.publish('c', 1);
+    broker.hubHandler.onPublication({ channel: 'c', epoch: 'reset', offset: 1, data: 'new life', time: 0 });
+    expect(sub.lost).toEqual(['c']);
+  });
+
+  it('does not deliver to a subscriber that left while its recovery was read', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const sub = recorder(hub).make();
+    await hub.publish('c', 1);
+    const { epoch } = await broker.position('c');
+    let open!: () => void;
+    broker.historyGate = new Promise<void>((r) => (open = r));
+    const subscribing = hub.subscribe('c', sub, { epoch, offset: 0 });
+    await vi.waitFor(() => expect(hub.subscriptionCount).toBe(1));
+    hub.unsubscribe('c', sub);
+    open();
+    await expect(subscribing).rejects.toThrow(/unsubscribed/);
+    expect(sub.results).toEqual([]);
+    expect(sub.pubs).toEqual([]);
+  });
+});
