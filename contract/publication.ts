@@ -2,13 +2,15 @@ import { z } from 'zod';
 import { ChannelName } from './channel.js';
 import { Epoch, Offset } from './position.js';
 
-/** Any JSON value; `undefined` (a missing field) is not one. */
+/**
+ * Any JSON value; `undefined` (a missing field) is not one. `{} | null` rather than a recursive
+ * JSON type, so callers can pass their own interfaces without index signatures.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export type JsonData = {} | null;
 export const JsonData = z
-  .unknown()
-  .refine((v) => v !== undefined, { message: 'data is required' })
+  .custom<JsonData>((v) => v !== undefined, { message: 'data is required' })
   .describe('Any JSON value');
-/** A JSON value: anything but undefined. */
-export type JsonData = z.infer<typeof JsonData>;
 
 export const Tags = z
   .record(z.string().max(256))

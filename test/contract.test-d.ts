@@ -5,19 +5,21 @@ import type { Api, ClientFrame, ErrorCode, JsonData, Publication, ServerFrame } 
 /** Type-level pins of the contract: a change here changes what every client compiles against. */
 describe('contract types', () => {
   it('publish takes a channel, any JSON data and optional tags/idempotency key', () => {
-    // The server sees validated data (never undefined); callers may pass any value and get a 400.
     expectTypeOf<ServerInferRequest<Api['publish']>['body']['data']>().toEqualTypeOf<JsonData>();
     type Body = ClientInferRequest<Api['publish']>['body'];
     expectTypeOf<Body>().toEqualTypeOf<{
       channel: string;
-      data: unknown;
+      data: JsonData;
       tags?: Record<string, string> | undefined;
       idempotencyKey?: string | undefined;
     }>();
     expectTypeOf<ClientInferResponseBody<Api['publish'], 200>>().toEqualTypeOf<{ channel: string; epoch: string; offset: number }>();
   });
 
-  it('data is any JSON value but never undefined', () => {
+  it('data is any JSON value but never undefined, and cannot be left out', () => {
+    // @ts-expect-error data is required
+    const missing: ClientInferRequest<Api['publish']>['body'] = { channel: 'a' };
+    void missing;
     expectTypeOf<undefined>().not.toMatchTypeOf<JsonData>();
     expectTypeOf<{ a: 1 }>().toMatchTypeOf<JsonData>();
     expectTypeOf<null>().toMatchTypeOf<JsonData>();
