@@ -1,0 +1,138 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
+import type { JsonData, Publication } from '../../contract/index.js';
+
+/**
+ * Wire format of one stored publication: position and time in headers (so the publish path
+ * can read a channel's head without parsing its payload), data and tags as a JSON body.
+ */
+export const Header = {
+  epoch: 'Hubbub-Epoch',
+  offset: 'Hubbub-Offset',
+  time: 'Hubbub-Time',
+  /** Stream sequence of the previous publication of the channel: lets history walk backwards. */
+  prevSeq: 'Hubbub-Prev-Seq',
+} as const;
+
+const EPOCH = /^[A-Za-z0-9_-]{1,32}$/;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class NatsDecodeError extends Error {
+  override readonly name = 'NatsDecodeError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The latest stored publication of a channel, as the publish path needs it. */
+export interface Head {
+  seq: number;
+  epoch: string;
+  offset: number;
+}
+
+export interface DecodedPublication {
+  pub: Publication;
+  prevSeq: number;
+}
+
+export function newEpoch(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** Idempotency keys are scoped per channel by hashing both; the digest is both the Nats-Msg-Id and a subject token. */
+export function idempotencyDigest(channel: string, key: string): string {
+  return createHash('sha256').update(channel).update('\0').update(key).digest('base64url');
+}
+
+export function encodePublication(
+  pub: Publication,
+  prevSeq: number,
+): { headers: MsgHdrs; body: Uint8Array } {
+  const h = natsHeaders();
+  h.set(Header.epoch, pub.epoch);
+  h.set(Header.offset, String(pub.offset));
+  h.set(Header.time, String(pub.time));
+  h.set(Header.prevSeq, String(prevSeq));
+  const body: { d: JsonData; t?: Record<string, string> } = { d: pub.data };
+  if (pub.tags) body.t = pub.tags;
+  return { headers: h, body: encoder.encode(JSON.stringify(body)) };
+}
+
+function intHeader(h: MsgHdrs, name: string, min: number): number {
+  const raw = h.get(name);
+  const n = Number(raw);
+  if (raw === '' || !Number.isSafeInteger(n) || n < min) throw new NatsDecodeError(`bad ${name} header: ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function epochHeader(h: MsgHdrs): string {
+  const epoch = h.get(Header.epoch);
+  if (!EPOCH.test(epoch)) throw new NatsDecodeError(`bad ${Header.epoch} header: ${JSON.stringify(epoch)}`);
+  return epoch;
+}
+
+export function decodeHead(seq: number, h: MsgHdrs | undefined): Head {
+  if (!h) throw new NatsDecodeError(`message ${seq} has no headers`);
+  return { seq, epoch: epochHeader(h), offset: intHeader(h, Header.offset, 1) };
+}
+
+export function decodePublication(channel: string, h: MsgHdrs | undefined, data: Uint8Array): DecodedPublication {
+  if (!h) throw new NatsDecodeError(`publication of ${channel} has no headers`);
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(data));
+  } catch (cause) {
+    throw new NatsDecodeError(`publication of ${channel} has a body that is not JSON`, { cause });
+  }
+  if (typeof body !== 'object' || body === null || !('d' in body)) {
+    throw new NatsDecodeError(`publication of ${channel} has no data`);
+  }
+  const { d, t } = body as { d: JsonData; t?: unknown };
+  const pub: Publication = {
+    channel,
+    offset: intHeader(h, Header.offset, 1),
+    epoch: epochHeader(h),
+    data: d,
+    time: intHeader(h, Header.time, 0),
+  };
+  if (t !== undefined) {
+    if (typeof t !== 'object' || t === null || Object.values(t).some((v) => typeof v !== 'string')) {
+      throw new NatsDecodeError(`publication of ${channel} has malformed tags`);
+    }
+    pub.tags = t as Record<string, string>;
+  }
+  return { pub, prevSeq: intHeader(h, Header.prevSeq, 0) };
+}
+
+/** Epoch records (`<prefix>.epoch.<token>`) hold a bare epoch string. */
+export function decodeEpochRecord(data: Uint8Array): string {
+  const epoch = decoder.decode(data);
+  if (!EPOCH.test(epoch)) throw new NatsDecodeError(`bad epoch record ${JSON.stringify(epoch)}`);
+  return epoch;
+}
+
+export interface IdempotencyRecord {
+  epoch: string;
+  offset: number;
+  time: number;
+}
+
+export function encodeIdempotencyRecord(r: IdempotencyRecord): Uint8Array {
+  return encoder.encode(JSON.stringify({ e: r.epoch, o: r.offset, t: r.time }));
+}
+
+export function decodeIdempotencyRecord(data: Uint8Array): IdempotencyRecord {
+  let v: unknown;
+  try {
+    v = JSON.parse(decoder.decode(data));
+  } catch (cause) {
+    throw new NatsDecodeError('idempotency record is not JSON', { cause });
+  }
+  const r = v as { e?: unknown; o?: unknown; t?: unknown };
+  if (typeof r.e !== 'string' || !EPOCH.test(r.e) || !Number.isSafeInteger(r.o) || !Number.isSafeInteger(r.t)) {
+    throw new NatsDecodeError(`malformed idempotency record ${decoder.decode(data)}`);
+  }
+  return { epoch: r.e, offset: r.o as number, time: r.t as number };
+}

@@ -1,0 +1,88 @@
+import type { Publication } from '../../contract/index.js';
+import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable } from './broker.js';
+import { type Head, type DecodedPublication, decodePublication } from './nats-codec.js';
+import type { ChannelStore, RawMessage } from './nats-store.js';
+
+export interface HistoryReader {
+  store: ChannelStore;
+  historySize: number;
+  /** Up to this many missing publications are read one by one backwards; more go through a consumer. */
+  walkLimit: number;
+  /** Called for a stored message that cannot be decoded, before the read fails. */
+  onDecodeError(err: unknown, where: string): void;
+}
+
+/** history() of the Broker interface over the channel's stored messages. */
+export async function readHistory(r: HistoryReader, channel: string, query: HistoryQuery): Promise<HistoryPage> {
+  const since = query.since;
+  const found = await r.store.head(channel);
+  if (!found) {
+    // Nothing stored: the position is the next generation's epoch at offset 0.
+    const epoch = await r.store.peekEpoch(channel);
+    if (since && !isRecoverable(since, epoch, 1, 0)) {
+      throw new UnrecoverablePositionError(channel, since, { epoch, offset: 0 });
+    }
+    return { publications: [], epoch, offset: 0 };
+  }
+  const { head, msg } = found;
+  const current = { epoch: head.epoch, offset: head.offset };
+  if (since && (since.epoch !== head.epoch || since.offset > head.offset)) {
+    throw new UnrecoverablePositionError(channel, since, current);
+  }
+  const wanted = since ? head.offset - since.offset : r.historySize;
+  let pubs: Publication[] = [];
+  if (wanted > 0) {
+    pubs = wanted <= r.walkLimit ? await walkBack(r, channel, head, msg, wanted) : await readRetained(r, channel, head);
+  }
+  if (pubs.length > r.historySize) pubs = pubs.slice(pubs.length - r.historySize);
+  const first = pubs[0]?.offset ?? head.offset + 1;
+  if (since && !isRecoverable(since, head.epoch, first, head.offset)) {
+    throw new UnrecoverablePositionError(channel, since, current);
+  }
+  let out = since ? pubs.filter((p) => p.offset > since.offset) : pubs;
+  if (query.reverse) out = out.reverse();
+  if (query.limit !== undefined) out = out.slice(0, query.limit);
+  return { publications: out, ...current };
+}
+
+function decode(r: HistoryReader, channel: string, m: RawMessage): DecodedPublication {
+  try {
+    return decodePublication(channel, m.headers, m.data);
+  } catch (err) {
+    r.onDecodeError(err, `stream sequence ${m.seq}`);
+    throw err;
+  }
+}
+
+/**
+ * Follows the Prev-Seq links from the head: one direct read per publication, cheap when a
+ * client is only a few publications behind. Retention removes a channel's oldest messages
+ * first, so the first missing link is where the retained history starts.
+ */
+async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawMessage, count: number): Promise<Publication[]> {
+  let cur = decode(r, channel, msg);
+  const out = [cur.pub];
+  while (out.length < count && cur.prevSeq > 0) {
+    const prev = await r.store.bySeq(cur.prevSeq);
+    if (!prev || prev.subject !== msg.subject) break;
+    const d = decode(r, channel, prev);
+    if (d.pub.epoch !== head.epoch || d.pub.offset !== cur.pub.offset - 1) break;
+    out.push(d.pub);
+    cur = d;
+  }
+  return out.reverse();
+}
+
+/** Every retained publication up to the head, oldest first, as one contiguous run ending at the head. */
+async function readRetained(r: HistoryReader, channel: string, head: Head): Promise<Publication[]> {
+  const msgs = await r.store.retained(r.store.space.history(channel));
+  const pubs = msgs
+    .map((m) => decode(r, channel, m).pub)
+    // Published after the head was read: not part of this page.
+    .filter((p) => p.epoch === head.epoch && p.offset <= head.offset);
+  // Offsets are contiguous by construction; keep only the run that ends at the head if they are not.
+  let start = pubs.length - 1;
+  while (start > 0 && pubs[start - 1]!.offset === pubs[start]!.offset - 1) start--;
+  if (pubs.length > 0 && pubs[pubs.length - 1]!.offset !== head.offset) return [];
+  return pubs.slice(Math.max(0, start));
+}
