@@ -14,14 +14,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = createHubbub(config, { logger: consoleLogger });
-  await app.listen();
-  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  consoleLogger.info(`node ${app.nodeId} listening on http://${shown}:${app.port} (broker: ${app.broker.kind})`);
-  consoleLogger.info(`demo http://${shown}:${app.port}/   API docs http://${shown}:${app.port}/docs`);
-  if (config.apiKeyGenerated) {
-    consoleLogger.info(`no HUBBUB_API_KEY set: generated API key for this run: ${config.apiKey}`);
-  }
 
+  // Handlers go in before listening: a signal during startup must still shut down cleanly.
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -37,6 +31,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  await app.listen();
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  consoleLogger.info(`node ${app.nodeId} listening on http://${shown}:${app.port} (broker: ${app.broker.kind})`);
+  consoleLogger.info(`demo http://${shown}:${app.port}/   API docs http://${shown}:${app.port}/docs`);
+  if (config.apiKeyGenerated) {
+    consoleLogger.info(`no HUBBUB_API_KEY set: generated API key for this run: ${config.apiKey}`);
+  }
 }
 
 main().catch((err) => {
