@@ -24,9 +24,9 @@ echo "== typecheck (tsc --noEmit)"
 if npx tsc --noEmit -p tsconfig.json; then typecheck=0; else typecheck=1; fi
 
 echo "== vitest"
-rm -f .tmp/vitest.json .tmp/playwright.json
+rm -f .tmp/vitest.json test-results/playwright.json
 npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json
 echo "== playwright (Debian chromium)"
-PLAYWRIGHT_JSON_OUTPUT_NAME=.tmp/playwright.json npx playwright test
+npx playwright test
 
-npx tsx test/summarize.ts "$typecheck" .tmp/vitest.json .tmp/playwright.json
+npx tsx test/summarize.ts "$typecheck" .tmp/vitest.json test-results/playwright.json
