@@ -1,6 +1,6 @@
 // The Hubbub demo: a chat room and a notifications feed over the browser client, and a form that
 // publishes through the REST API exactly as a backend would. Plain ES module, no framework.
-import { Hubbub } from '/client/hubbub.js';
+import { Hubbub, createPublisher } from '/client/hubbub.js';
 
 const CHAT = 'chat:lobby';
 const NOTIFICATIONS = 'notifications:demo';
@@ -35,7 +35,7 @@ function showState(state) {
 hub.on('transport', (name) => showTransport(name));
 hub.on('state', (state) => showState(state));
 showTransport(hub.transport);
-showState(hub.state ?? 'connecting');
+showState(hub.state);
 
 /* ---------- rendering ---------- */
 
@@ -113,18 +113,11 @@ function subscribe(channel, render, since) {
 
 /** With a key, show the recent chat and continue exactly after it; without one, start from now. */
 async function startChat() {
-  const key = storage.get(KEY_STORAGE);
-  if (key) {
-    const res = await fetch(`/api/channels/${CHAT}/history?limit=${HISTORY_ON_LOAD}&reverse=true`, {
-      headers: { authorization: `Bearer ${key}` },
-    }).catch(() => undefined);
-    if (res?.ok) {
-      const page = await res.json();
-      for (const pub of page.publications.reverse()) renderChat(pub);
-      return subscribe(CHAT, renderChat, { epoch: page.epoch, offset: page.offset });
-    }
-  }
-  return subscribe(CHAT, renderChat);
+  const publisher = publisherOrUndefined();
+  const page = await publisher?.history(CHAT, { limit: HISTORY_ON_LOAD, reverse: true }).catch(() => undefined);
+  if (!page) return subscribe(CHAT, renderChat);
+  for (const pub of page.publications.reverse()) renderChat(pub);
+  return subscribe(CHAT, renderChat, { epoch: page.epoch, offset: page.offset });
 }
 
 void startChat();
@@ -132,20 +125,15 @@ subscribe(NOTIFICATIONS, renderNotification);
 
 /* ---------- publishing through the REST API ---------- */
 
-async function publish(channel, data) {
-  const key = storage.get(KEY_STORAGE);
-  const res = await fetch('/api/publish', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel, data }),
-  });
-  const body = await res.json().catch(() => undefined);
-  return { ok: res.ok, status: res.status, body };
+/** The client library's publisher: POST /api/publish with `Authorization: Bearer <key>`. */
+function publisherOrUndefined() {
+  const apiKey = storage.get(KEY_STORAGE);
+  return apiKey ? createPublisher({ url: location.origin, apiKey }) : undefined;
 }
 
-function describeError(result) {
-  const b = result.body;
-  return b && b.code ? `${result.status} ${b.code}: ${b.message}` : `HTTP ${result.status}`;
+/** A HubbubError carries the contract's error code; anything else is shown as is. */
+function describeError(err) {
+  return err?.code ? `${err.status || ''} ${err.code}: ${err.message}`.trim() : String(err);
 }
 
 function showResult(text, ok) {
@@ -173,8 +161,13 @@ $('publish-form').addEventListener('submit', async (e) => {
   } catch (err) {
     return showResult(`Data is not valid JSON: ${err.message}`, false);
   }
-  const result = await publish($('publish-channel').value.trim(), data).catch((err) => ({ ok: false, status: 0, body: { code: 'network', message: err.message } }));
-  showResult(result.ok ? `200 OK\n${JSON.stringify(result.body, null, 2)}` : describeError(result), result.ok);
+  try {
+    const result = await publisherOrUndefined()?.publish($('publish-channel').value.trim(), data);
+    if (!result) return showResult('Enter the API key printed by the server at start.', false);
+    showResult(`200 OK\n${JSON.stringify(result, null, 2)}`, true);
+  } catch (err) {
+    showResult(describeError(err), false);
+  }
 });
 
 $('chat-form').addEventListener('submit', async (e) => {
@@ -183,16 +176,21 @@ $('chat-form').addEventListener('submit', async (e) => {
   const user = $('chat-name').value.trim();
   const input = $('chat-text');
   storage.set(NAME_STORAGE, user);
-  if (!storage.get(KEY_STORAGE)) {
+  const publisher = publisherOrUndefined();
+  if (!publisher) {
     hint.hidden = false;
     hint.textContent = 'Sending needs the API key the server printed at start: enter it in the Publish panel.';
     $('publish-key').focus();
     return;
   }
-  const result = await publish(CHAT, { user, text: input.value }).catch(() => ({ ok: false, status: 0, body: undefined }));
-  hint.hidden = result.ok;
-  if (result.ok) input.value = '';
-  else hint.textContent = `Not sent: ${describeError(result)}`;
+  try {
+    await publisher.publish(CHAT, { user, text: input.value });
+    hint.hidden = true;
+    input.value = '';
+  } catch (err) {
+    hint.hidden = false;
+    hint.textContent = `Not sent: ${describeError(err)}`;
+  }
 });
 
 $('curl-example').textContent = $('curl-example').textContent.replace('http://localhost:8080', location.origin);
