@@ -67,13 +67,38 @@ export const ChannelsResponse = z.object({
   channels: z.array(z.object({ channel: ChannelName, subscribers: z.number().int() })),
 });
 
+export const NodeInfo = z.object({
+  node: z.string(),
+  version: z.string(),
+  startedAt: z.number().int().describe('ms since the Unix epoch'),
+  lastSeen: z.number().int().describe('ms since the Unix epoch of the last heartbeat received from it'),
+});
+
+export type NodeInfo = z.infer<typeof NodeInfo>;
+
 export const InfoResponse = z.object({
   node: z.string(),
   version: z.string(),
+  broker: z.string().describe('memory (one node) or nats'),
   uptime: z.number().describe('seconds since the node started'),
   connections: z.number().int(),
   subscriptions: z.number().int(),
   channels: z.number().int(),
+  nodes: z.array(NodeInfo).describe('Live nodes of the cluster, this one included'),
+});
+
+export const PresenceEntry = z.object({
+  client: z.string().describe('Connection id, unique in the cluster'),
+  user: z.string().nullable().describe('User id when the connection is authenticated, else null'),
+  node: z.string(),
+  transport: z.string(),
+  since: z.number().int().describe('ms since the Unix epoch when the subscription started'),
+});
+export type PresenceEntry = z.infer<typeof PresenceEntry>;
+
+export const PresenceResponse = z.object({
+  channel: ChannelName,
+  clients: z.array(PresenceEntry),
 });
 
 export const api = c.router(
@@ -111,6 +136,14 @@ export const api = c.router(
         ...errorResponses('bad_request', 'unauthorized', 'unrecoverable_position', 'internal', 'unavailable'),
       },
       summary: 'Read the retained history of a channel',
+    },
+    presence: {
+      method: 'GET',
+      path: '/api/channels/:channel/presence',
+      headers: AuthHeaders,
+      pathParams: z.object({ channel: ChannelName }),
+      responses: { 200: PresenceResponse, ...errorResponses('bad_request', 'unauthorized', 'unavailable') },
+      summary: 'Who is subscribed to a channel, across all nodes',
     },
     channels: {
       method: 'GET',

@@ -1,11 +1,12 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { api } from '../contract/index.js';
+import { api, channelNamespace } from '../contract/index.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory.js';
+import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/cluster.js';
 import type { Config } from './config.js';
 import { HubbubError } from './errors.js';
 import { mountContract, type RouterHandlers } from './http/adapter.js';
@@ -20,6 +21,8 @@ import { VERSION } from './version.js';
 
 export interface HubbubDeps {
   broker?: Broker;
+  /** Connects this node to the others; called once on the first listen(). Default: alone. */
+  cluster?: (local: LocalNode) => Promise<Cluster>;
   logger?: Logger;
   /** Check every REST response against the contract (tests turn it on). */
   validateResponses?: boolean;
@@ -29,6 +32,7 @@ export interface HubbubApp {
   readonly hub: Hub;
   readonly broker: Broker;
   readonly nodeId: string;
+  readonly cluster: Cluster;
   /** Base URL once listening, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
@@ -41,10 +45,14 @@ export interface HubbubApp {
 
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   const logger = deps.logger ?? consoleLogger;
-  const nodeId = config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+  const nodeId = config.nodeId;
   const broker = deps.broker ?? new MemoryBroker({ historySize: config.historySize, historyTtlMs: config.historyTtl * 1000 });
-  const hub = new Hub(broker, { logger });
+  const presenceNamespaces = new Set(config.presenceEvents);
+  const hub = new Hub(broker, { logger, nodeId, presenceEvents: (channel) => presenceNamespaces.has(channelNamespace(channel)) });
   const started = Date.now();
+  const local: LocalNode = { node: nodeId, version: VERSION, startedAt: started, presence: (c) => hub.presence(c) };
+  let cluster: Cluster = new SingleNodeCluster(local);
+  let clusterReady: Promise<void> | undefined;
   let closing = false;
   let clientSeq = 0;
 
@@ -79,10 +87,12 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   const handlers = {
     ...apiHandlers({
       hub,
+      cluster: () => cluster,
       maxMessageBytes: config.maxMessageBytes,
       info: () => ({
         node: nodeId,
         version: VERSION,
+        broker: broker.kind,
         uptime: (Date.now() - started) / 1000,
         connections: transports.reduce((n, t) => n + t.connections, 0),
       }),
@@ -147,6 +157,9 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     hub,
     broker,
     nodeId,
+    get cluster() {
+      return cluster;
+    },
     get url() {
       return `http://127.0.0.1:${port}`;
     },
@@ -155,6 +168,9 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     },
     async listen(p = config.port, host = config.host) {
       if (server) throw new Error('already listening');
+      const join = deps.cluster;
+      clusterReady ??= join ? join(local).then((c) => void (cluster = c)) : Promise.resolve();
+      await clusterReady;
       const s = newServer();
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
@@ -167,6 +183,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     async close() {
       await stop();
       await hub.settle();
+      await cluster.close();
       await broker.close();
     },
   };

@@ -62,12 +62,49 @@ const SETTINGS = {
     schema: z.coerce.number().int().min(0).max(600).default(10),
     doc: 'Seconds to finish in-flight requests on SIGINT/SIGTERM',
   },
-  nodeId: { flag: 'node-id', env: 'HUBBUB_NODE_ID', schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(), doc: 'Node name (default: random)' },
+  nodeId: {
+    flag: 'node-id',
+    env: 'HUBBUB_NODE_ID',
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').optional(),
+    doc: 'Node name, unique in the cluster (default: random)',
+  },
+  nats: {
+    flag: 'nats',
+    env: 'HUBBUB_NATS_URL',
+    schema: z
+      .string()
+      .regex(/^(nats|tls|ws|wss):\/\/[^,\s]+(,(nats|tls|ws|wss):\/\/[^,\s]+)*$/, 'comma-separated nats://host:port URLs')
+      .optional(),
+    doc: 'NATS server URL(s), comma-separated; unset = the embedded single-node memory broker',
+  },
+  natsPrefix: {
+    flag: 'nats-prefix',
+    env: 'HUBBUB_NATS_PREFIX',
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only, at most 32').default('hubbub'),
+    doc: 'Subject and stream prefix, so several deployments can share one NATS',
+  },
+  natsReplicas: {
+    flag: 'nats-replicas',
+    env: 'HUBBUB_NATS_REPLICAS',
+    schema: z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').default(1),
+    doc: 'JetStream replicas of the history stream (at most the NATS cluster size)',
+  },
+  presenceEvents: {
+    flag: 'presence-events',
+    env: 'HUBBUB_PRESENCE_EVENTS',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]*(,[A-Za-z0-9_-]+)*$/, 'comma-separated namespaces')
+      .default('')
+      .transform((s) => (s === '' ? [] : s.split(','))),
+    doc: 'Namespaces whose channels get join/leave publications (e.g. chat)',
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
-export type Config = { -readonly [K in Exclude<keyof Settings, 'apiKey'>]: z.output<Settings[K]['schema']> } & {
+export type Config = { -readonly [K in Exclude<keyof Settings, 'apiKey' | 'nodeId'>]: z.output<Settings[K]['schema']> } & {
   apiKey: string;
+  nodeId: string;
   /** true when the API key was generated at start (print it once). */
   apiKeyGenerated: boolean;
 };
@@ -115,5 +152,10 @@ export function loadConfig(source: ConfigSource = {}): Config {
     result[key] = parsed.data;
   }
   const apiKey = result['apiKey'] as string | undefined;
-  return { ...(result as Omit<Config, 'apiKey' | 'apiKeyGenerated'>), apiKey: apiKey ?? randomBytes(24).toString('base64url'), apiKeyGenerated: apiKey === undefined };
+  return {
+    ...(result as Omit<Config, 'apiKey' | 'apiKeyGenerated' | 'nodeId'>),
+    apiKey: apiKey ?? randomBytes(24).toString('base64url'),
+    apiKeyGenerated: apiKey === undefined,
+    nodeId: (result['nodeId'] as string | undefined) ?? `node-${randomBytes(4).toString('hex')}`,
+  };
 }

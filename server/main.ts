@@ -1,4 +1,5 @@
 import { createHubbub } from './app.js';
+import { connectBackbone } from './backbone.js';
 import { ConfigError, loadConfig } from './config.js';
 import { consoleLogger } from './logger.js';
 
@@ -13,7 +14,14 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = createHubbub(config, { logger: consoleLogger });
+  let backbone;
+  try {
+    backbone = await connectBackbone(config, consoleLogger);
+  } catch (err) {
+    console.error(`hubbub: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  const app = createHubbub(config, { logger: consoleLogger, ...backbone });
 
   // Handlers go in before listening: a signal during startup must still shut down cleanly.
   let stopping = false;

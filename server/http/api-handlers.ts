@@ -1,15 +1,17 @@
 import type { Api, ErrorBody } from '../../contract/index.js';
 import { UnrecoverablePositionError } from '../broker/broker.js';
 import { HubbubError } from '../errors.js';
+import type { Cluster } from '../cluster/cluster.js';
 import type { Hub } from '../hub/hub.js';
 import type { RouterHandlers } from './adapter.js';
 
-type RestRoutes = 'publish' | 'broadcast' | 'history' | 'channels' | 'info';
+type RestRoutes = 'publish' | 'broadcast' | 'history' | 'presence' | 'channels' | 'info';
 
 export interface ApiDeps {
   hub: Hub;
+  cluster(): Cluster;
   maxMessageBytes: number;
-  info(): { node: string; version: string; uptime: number; connections: number };
+  info(): { node: string; version: string; broker: string; uptime: number; connections: number };
 }
 
 function checkSize(data: unknown, limit: number): void {
@@ -55,6 +57,10 @@ export function apiHandlers(deps: ApiDeps): Pick<RouterHandlers<Api>, RestRoutes
       }
     },
 
+    async presence({ params }) {
+      return { status: 200, body: { channel: params.channel, clients: await deps.cluster().presence(params.channel) } };
+    },
+
     async channels() {
       return { status: 200, body: { channels: hub.channelCounts() } };
     },
@@ -62,7 +68,12 @@ export function apiHandlers(deps: ApiDeps): Pick<RouterHandlers<Api>, RestRoutes
     async info() {
       return {
         status: 200,
-        body: { ...deps.info(), subscriptions: hub.subscriptionCount, channels: hub.channelCount },
+        body: {
+          ...deps.info(),
+          subscriptions: hub.subscriptionCount,
+          channels: hub.channelCount,
+          nodes: await deps.cluster().nodes(),
+        },
       };
     },
   };

@@ -1,4 +1,4 @@
-import type { JsonData, Publication, StreamPosition, SubscribeResult } from '../../contract/index.js';
+import type { JsonData, PresenceEntry, Publication, StreamPosition, SubscribeResult } from '../../contract/index.js';
 import { type Broker, type HistoryPage, type HistoryQuery, type PublishOptions, UnrecoverablePositionError } from '../broker/broker.js';
 import { type Codec, CodecRegistry } from './codec.js';
 import type { Subscriber } from './subscriber.js';
@@ -8,6 +8,11 @@ export interface HubLogger {
 }
 
 export interface HubOptions {
+  /** Node name written in presence entries and join/leave publications. */
+  nodeId?: string;
+  /** Channels whose subscribers' joins and leaves are published to the channel itself. */
+  presenceEvents?: (channel: string) => boolean;
+  now?: () => number;
   /** Live publications buffered per subscriber while its recovery is read from history. */
   maxPendingPerSubscriber?: number;
   logger?: HubLogger;
@@ -15,7 +20,8 @@ export interface HubOptions {
 
 interface ChannelEntry {
   readonly name: string;
-  readonly live: Set<Subscriber>;
+  /** Live subscribers → when their subscription started (for presence). */
+  readonly live: Map<Subscriber, number>;
   /** Subscribers whose backlog is being read: live publications wait here, then merge by offset. */
   readonly pending: Map<Subscriber, Publication[]>;
   ready: Promise<void>;
@@ -41,6 +47,9 @@ export class Hub {
   private readonly codecs = new CodecRegistry();
   private readonly maxPending: number;
   private readonly logger: HubLogger;
+  private readonly nodeId: string;
+  private readonly presenceEvents: (channel: string) => boolean;
+  private readonly now: () => number;
 
   constructor(
     readonly broker: Broker,
@@ -48,6 +57,9 @@ export class Hub {
   ) {
     this.maxPending = options.maxPendingPerSubscriber ?? 10_000;
     this.logger = options.logger ?? { warn: (m, e) => console.warn(`[hub] ${m}`, e ?? '') };
+    this.nodeId = options.nodeId ?? 'local';
+    this.presenceEvents = options.presenceEvents ?? (() => false);
+    this.now = options.now ?? Date.now;
     broker.setHandler({
       onPublication: (pub) => this.onBrokerPublication(pub),
       onGap: (channel) => {
@@ -114,8 +126,9 @@ export class Hub {
         if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
       }
       entry.pending.delete(sub);
-      entry.live.add(sub);
+      entry.live.set(sub, this.now());
       entry.last ??= last;
+      this.announce(channel, sub, 'join');
       return result;
     } catch (err) {
       if (entry.pending.get(sub) === buffer) entry.pending.delete(sub);
@@ -131,9 +144,30 @@ export class Hub {
   unsubscribe(channel: string, sub: Subscriber): boolean {
     const entry = this.channels.get(channel);
     if (!entry) return false;
-    const removed = entry.live.delete(sub) || entry.pending.delete(sub);
+    const wasLive = entry.live.delete(sub);
+    const removed = wasLive || entry.pending.delete(sub);
     this.release(entry);
+    if (wasLive) this.announce(channel, sub, 'leave');
     return removed;
+  }
+
+  /** This node's subscribers of a channel that have an identity (long-lived connections). */
+  presence(channel: string): PresenceEntry[] {
+    const entry = this.channels.get(channel);
+    if (!entry) return [];
+    const out: PresenceEntry[] = [];
+    for (const [sub, since] of entry.live) {
+      const id = sub.identity;
+      if (id) out.push({ client: id.client, user: id.user, node: this.nodeId, transport: id.transport, since });
+    }
+    return out;
+  }
+
+  private announce(channel: string, sub: Subscriber, type: 'join' | 'leave'): void {
+    const id = sub.identity;
+    if (!id || !this.presenceEvents(channel)) return;
+    const data = { type, client: id.client, user: id.user, node: this.nodeId };
+    this.broker.publish(channel, data, { tags: { hubbub: type } }).catch((err) => this.logger.warn(`${type} publication to ${channel} failed`, err));
   }
 
   /** Channels with local subscribers and their counts. */
@@ -161,7 +195,7 @@ export class Hub {
   private entry(channel: string): ChannelEntry {
     let entry = this.channels.get(channel);
     if (!entry) {
-      entry = { name: channel, live: new Set(), pending: new Map(), ready: Promise.resolve(), last: undefined, resync: undefined };
+      entry = { name: channel, live: new Map(), pending: new Map(), ready: Promise.resolve(), last: undefined, resync: undefined };
       entry.ready = this.brokerOp(channel, () => this.broker.subscribe(channel));
       this.channels.set(channel, entry);
     }
@@ -225,7 +259,7 @@ export class Hub {
     }
     // One frame per codec for this publication, shared by all its subscribers.
     const frames: unknown[] = [];
-    for (const sub of entry.live) {
+    for (const sub of entry.live.keys()) {
       const slot = sub.codec.slot;
       let frame = frames[slot];
       if (frame === undefined) frame = frames[slot] = sub.codec.encode(pub);
@@ -255,7 +289,7 @@ export class Hub {
   }
 
   private dropLive(entry: ChannelEntry): void {
-    const subs = [...entry.live];
+    const subs = [...entry.live.keys()];
     entry.live.clear();
     for (const sub of subs) sub.onUnrecoverable(entry.name);
     this.release(entry);

@@ -1,9 +1,17 @@
 import type { Publication, SubscribeResult } from '../../contract/index.js';
 import type { Codec } from './codec.js';
 
+/** Who a long-lived connection is, for presence. Transient subscribers (a long-poll) have none. */
+export interface ClientIdentity {
+  readonly client: string;
+  readonly user: string | null;
+  readonly transport: string;
+}
+
 /** One subscription target: a connection of some transport. The hub never knows which. */
 export interface Subscriber<F = unknown> {
   readonly codec: Codec<F>;
+  readonly identity?: ClientIdentity | undefined;
   /** Called once per subscription, before its first publication. */
   onSubscribed(result: SubscribeResult): void;
   /** `frame` is `codec.encode(pub)`, shared with every other subscriber of the same transport. */

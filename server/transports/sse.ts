@@ -11,7 +11,7 @@ import {
 import { RESPONDED } from '../http/adapter.js';
 import { HubbubError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
-import type { Subscriber } from '../hub/subscriber.js';
+import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { parseRealtimeRequest } from './realtime-request.js';
 import type { Transport, TransportEnv } from './transport.js';
 
@@ -38,6 +38,7 @@ class SseConnection implements Subscriber<SseFrame> {
   constructor(
     readonly res: ServerResponse,
     readonly codec: Subscriber<SseFrame>['codec'],
+    readonly identity: ClientIdentity,
     readonly channels: string[],
     private readonly env: TransportEnv,
     private readonly onClosed: (c: SseConnection) => void,
@@ -116,7 +117,8 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
         'X-Accel-Buffering': 'no',
       });
       res.write(`retry: 1000\n: hubbub ${env.node.id}\n\n`);
-      const conn = new SseConnection(res, codec, request.channels, env, release);
+      const identity = { client: env.newClientId(), user: null, transport: 'sse' };
+      const conn = new SseConnection(res, codec, identity, request.channels, env, release);
       connections.add(conn);
       ctx.req.on('close', () => release(conn));
       for (let i = 0; i < request.channels.length && !conn.closed; i++) {

@@ -11,7 +11,7 @@ import {
 import { BrokerUnavailableError } from '../broker/broker.js';
 import { HubbubError, validationError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
-import type { Subscriber } from '../hub/subscriber.js';
+import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 const encodePublication = (pub: Publication): Buffer => Buffer.from(JSON.stringify({ type: 'publication', ...pub }));
@@ -25,6 +25,7 @@ class WsConnection implements Subscriber<Buffer> {
   constructor(
     readonly ws: WebSocket,
     readonly codec: Subscriber<Buffer>['codec'],
+    readonly identity: ClientIdentity,
     private readonly env: TransportEnv,
   ) {}
 
@@ -85,7 +86,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   pinger.unref();
 
   function onConnection(ws: WebSocket): void {
-    const conn = new WsConnection(ws, codec, env);
+    const conn = new WsConnection(ws, codec, { client: env.newClientId(), user: null, transport: 'websocket' }, env);
     connections.add(conn);
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
@@ -99,7 +100,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     conn.send(
       JSON.stringify({
         type: 'connected',
-        client: env.newClientId(),
+        client: conn.identity.client,
         node: env.node.id,
         version: env.node.version,
         pingInterval: config.pingInterval * 1000,

@@ -1,0 +1,27 @@
+import type { HubbubDeps } from './app.js';
+import { NatsBroker } from './broker/nats.js';
+import { NatsCluster } from './cluster/nats-cluster.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The broker and cluster membership a node runs on: NATS when `--nats` is set, else the
+ * embedded memory broker of a single node (the app's default).
+ */
+export async function connectBackbone(config: Config, logger: Logger): Promise<Pick<HubbubDeps, 'broker' | 'cluster'>> {
+  if (!config.nats) return {};
+  const servers = config.nats.split(',');
+  const broker = await NatsBroker.connect({
+    servers,
+    prefix: config.natsPrefix,
+    historySize: config.historySize,
+    historyTtlMs: config.historyTtl * 1000,
+    replicas: config.natsReplicas,
+    name: `hubbub-${config.nodeId}`,
+    logger: { warn: (m, ctx) => logger.warn(m, ctx) },
+  });
+  return {
+    broker,
+    cluster: (local) => NatsCluster.connect(local, { servers, prefix: config.natsPrefix, logger }),
+  };
+}

@@ -1,0 +1,40 @@
+import type { NodeInfo, PresenceEntry } from '../../contract/index.js';
+
+/**
+ * What a node needs to know about the other nodes: which are alive, and who is subscribed
+ * where. Separate from the Broker (which carries publications and history) so that a
+ * deployment's membership never depends on the message path.
+ */
+export interface Cluster {
+  readonly kind: string;
+  /** Live nodes, this one included. */
+  nodes(): Promise<NodeInfo[]>;
+  /** Subscribers of a channel on every live node. */
+  presence(channel: string): Promise<PresenceEntry[]>;
+  close(): Promise<void>;
+}
+
+export interface LocalNode {
+  node: string;
+  version: string;
+  startedAt: number;
+  /** This node's own presence entries for a channel (from the hub). */
+  presence(channel: string): PresenceEntry[];
+}
+
+/** One node alone: everything is local. */
+export class SingleNodeCluster implements Cluster {
+  readonly kind = 'single';
+  constructor(private readonly local: LocalNode) {}
+
+  async nodes(): Promise<NodeInfo[]> {
+    const { node, version, startedAt } = this.local;
+    return [{ node, version, startedAt, lastSeen: Date.now() }];
+  }
+
+  async presence(channel: string): Promise<PresenceEntry[]> {
+    return this.local.presence(channel);
+  }
+
+  async close(): Promise<void> {}
+}

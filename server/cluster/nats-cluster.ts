@@ -1,0 +1,148 @@
+import { type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
+import type { NodeInfo, PresenceEntry } from '../../contract/index.js';
+import { BrokerUnavailableError } from '../broker/broker.js';
+import type { Cluster, LocalNode } from './cluster.js';
+
+export interface NatsClusterOptions {
+  servers: string | string[];
+  prefix: string;
+  /** ms between heartbeats; a node is dead after three missed ones. */
+  heartbeatMs?: number;
+  /** Upper bound on a presence query when a node does not answer. */
+  queryTimeoutMs?: number;
+  logger?: { warn(message: string, err?: unknown): void };
+}
+
+interface Heartbeat {
+  node: string;
+  version: string;
+  startedAt: number;
+  /** Sent by a node that is shutting down, so the others forget it at once. */
+  leaving?: boolean;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Membership by heartbeats on `<prefix>.nodes`, presence by scatter-gather on `<prefix>.presence`:
+ * every live node answers with its own entries. A killed node stops answering at once, so its
+ * clients vanish from presence immediately; it leaves the node list after 3 missed heartbeats.
+ */
+export class NatsCluster implements Cluster {
+  readonly kind = 'nats';
+  private readonly peers = new Map<string, NodeInfo>();
+  private readonly subs: Subscription[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly heartbeatMs: number;
+  decodeErrors = 0;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly local: LocalNode,
+    private readonly options: NatsClusterOptions,
+  ) {
+    this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.subs.push(nc.subscribe(`${options.prefix}.nodes`, {
+        callback: (err, msg) => {
+          if (!err) this.onHeartbeat(msg.data);
+        },
+      }));
+    this.subs.push(
+      nc.subscribe(`${options.prefix}.presence`, {
+        callback: (err, msg) => {
+          if (err) return;
+          const channel = decoder.decode(msg.data);
+          msg.respond(encoder.encode(JSON.stringify(this.local.presence(channel))));
+        },
+      }),
+    );
+    this.timer = setInterval(() => this.beat(), this.heartbeatMs);
+    this.timer.unref();
+    this.beat();
+  }
+
+  static async connect(local: LocalNode, options: NatsClusterOptions): Promise<NatsCluster> {
+    try {
+      const nc = await connect({ servers: options.servers, name: `hubbub-cluster-${local.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      return new NatsCluster(nc, local, options);
+    } catch (err) {
+      throw new BrokerUnavailableError(`cannot connect to NATS at ${String(options.servers)}`, { cause: err });
+    }
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const cutoff = Date.now() - 3 * this.heartbeatMs;
+    const out: NodeInfo[] = [];
+    for (const [id, info] of this.peers) {
+      if (id === this.local.node) continue;
+      if (info.lastSeen < cutoff) this.peers.delete(id);
+      else out.push(info);
+    }
+    const { node, version, startedAt } = this.local;
+    out.push({ node, version, startedAt, lastSeen: Date.now() });
+    return out.sort((a, b) => a.node.localeCompare(b.node));
+  }
+
+  async presence(channel: string): Promise<PresenceEntry[]> {
+    const expected = (await this.nodes()).length;
+    let replies: AsyncIterable<{ data: Uint8Array }>;
+    try {
+      replies = await this.nc.requestMany(`${this.options.prefix}.presence`, encoder.encode(channel), {
+        strategy: 'count',
+        maxMessages: expected,
+        maxWait: this.options.queryTimeoutMs ?? 1_000,
+      });
+    } catch (err) {
+      throw new BrokerUnavailableError('presence query failed: NATS is unavailable', { cause: err });
+    }
+    const out: PresenceEntry[] = [];
+    try {
+      for await (const msg of replies) {
+        try {
+          out.push(...(JSON.parse(decoder.decode(msg.data)) as PresenceEntry[]));
+        } catch (err) {
+          this.decodeErrors += 1;
+          this.options.logger?.warn('undecodable presence reply', err);
+        }
+      }
+    } catch (err) {
+      // A timeout with fewer replies than nodes: a node died since its last heartbeat; keep what came.
+      if (out.length === 0 && this.nc.isClosed()) throw new BrokerUnavailableError('presence query failed', { cause: err });
+    }
+    return out.sort((a, b) => a.since - b.since || a.client.localeCompare(b.client));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.send({ node: this.local.node, version: this.local.version, startedAt: this.local.startedAt, leaving: true });
+    for (const s of this.subs) s.unsubscribe();
+    await this.nc.drain().catch((err) => this.options.logger?.warn('draining the cluster connection failed', err));
+  }
+
+  private beat(): void {
+    this.send({ node: this.local.node, version: this.local.version, startedAt: this.local.startedAt });
+  }
+
+  private send(hb: Heartbeat): void {
+    if (this.nc.isClosed()) return;
+    try {
+      this.nc.publish(`${this.options.prefix}.nodes`, encoder.encode(JSON.stringify(hb)));
+    } catch (err) {
+      this.options.logger?.warn('heartbeat failed', err);
+    }
+  }
+
+  private onHeartbeat(data: Uint8Array): void {
+    let hb: Heartbeat;
+    try {
+      hb = JSON.parse(decoder.decode(data)) as Heartbeat;
+    } catch (err) {
+      this.decodeErrors += 1;
+      this.options.logger?.warn('undecodable heartbeat', err);
+      return;
+    }
+    if (hb.leaving) this.peers.delete(hb.node);
+    else this.peers.set(hb.node, { node: hb.node, version: hb.version, startedAt: hb.startedAt, lastSeen: Date.now() });
+  }
+}
