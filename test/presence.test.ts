@@ -1,0 +1,48 @@
+import { describe, expect, it, vi } from 'vitest';
+import { PresenceResponse } from '../contract/index.js';
+import { openSession } from './support/raw-clients.js';
+import { startServer } from './support/server.js';
+import { connectWs } from './support/ws-client.js';
+
+describe('presence on one node', () => {
+  it('lists WebSocket and SSE subscribers with their node and transport, and forgets them when they leave', async () => {
+    await using srv = await startServer({ HUBBUB_NODE_ID: 'solo' });
+    const presence = async () => PresenceResponse.parse(await (await srv.api('/api/channels/room:1/presence')).json());
+    expect(await presence()).toEqual({ channel: 'room:1', clients: [] });
+
+    const ws = await connectWs(srv.wsUrl);
+    ws.send({ id: 1, type: 'subscribe', channel: 'room:1' });
+    await ws.next('subscribed');
+    const sse = await openSession('sse', srv.url, ['room:1']);
+    const { clients } = await presence();
+    expect(clients.map((c) => [c.node, c.transport, c.user])).toEqual([
+      ['solo', 'websocket', null],
+      ['solo', 'sse', null],
+    ]);
+    const connected = ws.frames[0] as { client: string };
+    expect(clients[0]!.client).toBe(connected.client);
+
+    await ws.close();
+    await vi.waitFor(async () => expect((await presence()).clients.map((c) => c.transport)).toEqual(['sse']));
+    await sse.close();
+    await vi.waitFor(async () => expect((await presence()).clients).toEqual([]));
+  });
+
+  it('publishes joins and leaves in configured namespaces only', async () => {
+    await using srv = await startServer({ HUBBUB_PRESENCE_EVENTS: 'chat' });
+    const watcher = await openSession('websocket', srv.url, ['chat:lobby', 'news']);
+    const peer = await connectWs(srv.wsUrl);
+    peer.send({ id: 1, type: 'subscribe', channel: 'chat:lobby' });
+    peer.send({ id: 2, type: 'subscribe', channel: 'news' });
+    await peer.next('subscribed', (f) => f.channel === 'news');
+    await peer.close();
+    await vi.waitFor(() =>
+      expect(watcher.publications.map((p) => [p.channel, (p.data as { type: string }).type, p.tags?.hubbub])).toEqual([
+        ['chat:lobby', 'join', 'join'],
+        ['chat:lobby', 'join', 'join'],
+        ['chat:lobby', 'leave', 'leave'],
+      ]),
+    );
+    await watcher.close();
+  });
+});
