@@ -60,8 +60,13 @@ function append(list, item) {
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const when = (pub) => timeFormat.format(new Date(pub.time ?? Date.now()));
 
+/** With --presence-events chat, the server publishes joins and leaves into the channel itself. */
+const PRESENCE_VERBS = { join: 'joined', leave: 'left' };
+
 function renderChat(pub) {
   const data = pub.data ?? {};
+  const presence = PRESENCE_VERBS[pub.tags?.hubbub];
+  if (presence) return systemLine(`${data.user ?? `A visitor (${data.client})`} ${presence}`);
   const user = typeof data.user === 'string' ? data.user : 'someone';
   const text = typeof data.text === 'string' ? data.text : JSON.stringify(data);
   const item = el('li', user === $('chat-name').value.trim() ? 'mine' : '');
