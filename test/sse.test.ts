@@ -69,6 +69,17 @@ describe('SSE transport', () => {
     await again.close();
   });
 
+  it('keeps the requested positions of channels not yet subscribed in the first event ids (regression)', async () => {
+    await using srv = await startServer();
+    const a = await srv.publish('a', 1);
+    const b = await srv.publish('b', 1);
+    const s = await stream(`${srv.url}/sse?channels=a,b&cursor=${a.epoch}:1,${b.epoch}:1`);
+    await vi.waitFor(() => expect(s.events.filter((e) => e.event === 'subscribed')).toHaveLength(2));
+    // The first subscribed event (channel a) must still carry b's requested position.
+    expect(s.events[0]!.id).toBe(`${a.epoch}:1,${b.epoch}:1`);
+    await s.close();
+  });
+
   it('sends heartbeat comments', async () => {
     await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
     const res = await fetch(`${srv.url}/sse?channels=a`);

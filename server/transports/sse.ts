@@ -40,10 +40,13 @@ class SseConnection implements Subscriber<SseFrame> {
     readonly codec: Subscriber<SseFrame>['codec'],
     readonly identity: ClientIdentity,
     readonly channels: string[],
+    since: ReadonlyArray<StreamPosition | undefined>,
     private readonly env: TransportEnv,
     private readonly onClosed: (c: SseConnection) => void,
   ) {
-    this.positions = channels.map(() => undefined);
+    // Until a channel's subscribed event, its cursor entry keeps the requested position: a stream
+    // that drops in between must not turn that channel's Last-Event-ID entry into "from now".
+    this.positions = channels.map((_, i) => since[i]);
     channels.forEach((c, i) => this.index.set(c, i));
   }
 
@@ -118,7 +121,7 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       });
       res.write(`retry: 1000\n: hubbub ${env.node.id}\n\n`);
       const identity = { client: env.newClientId(), user: null, transport: 'sse' };
-      const conn = new SseConnection(res, codec, identity, request.channels, env, release);
+      const conn = new SseConnection(res, codec, identity, request.channels, request.since, env, release);
       connections.add(conn);
       ctx.req.on('close', () => release(conn));
       for (let i = 0; i < request.channels.length && !conn.closed; i++) {
