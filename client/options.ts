@@ -1,0 +1,82 @@
+import { FetchEventSource } from './fetch-event-source.js';
+import { DEFAULT_TRANSPORTS, TRANSPORTS } from './transports/index.js';
+import {
+  realTimers,
+  type EventSourceConstructor,
+  type FetchLike,
+  type Timers,
+  type TransportEnv,
+  type TransportFactory,
+  type TransportName,
+  type WebSocketConstructor,
+} from './types.js';
+
+export interface HubbubOptions {
+  /** Negotiation order, first preferred; a custom TransportFactory is accepted too. */
+  transports?: ReadonlyArray<TransportName | TransportFactory>;
+  /** A WebSocket class (e.g. `ws` in Node). Default: the global one. `null`: act as if there were none. */
+  WebSocket?: WebSocketConstructor | null;
+  /** An EventSource class. Default: the global one, else FetchEventSource over `fetch`. `null`: no SSE. */
+  EventSource?: EventSourceConstructor | null;
+  /** Default: the global fetch. `null`: act as if there were none (no long-poll, no FetchEventSource). */
+  fetch?: FetchLike | null;
+  /** Ceiling of the first reconnect delay, ms (full jitter: the delay is uniform below the ceiling). Default 500. */
+  minReconnectDelay?: number;
+  /** Largest reconnect delay ceiling, ms. Default 20 000. */
+  maxReconnectDelay?: number;
+  random?: () => number;
+  timers?: Timers;
+  /** ms a long-poll request may wait on the server. Default 25 000. */
+  pollTimeout?: number;
+  /** ms to wait for a WebSocket or SSE connection to open before trying the next transport. Default 10 000. */
+  connectTimeout?: number;
+  /** Connect on the next microtask after construction (default true); otherwise call connect(). */
+  autoConnect?: boolean;
+}
+
+export interface ResolvedOptions {
+  env: TransportEnv;
+  factories: TransportFactory[];
+  backoff: { minDelay: number; maxDelay: number; random: () => number };
+  pollTimeout: number;
+  connectTimeout: number;
+  autoConnect: boolean;
+}
+
+export function resolveOptions(options: HubbubOptions): ResolvedOptions {
+  const factories = (options.transports ?? DEFAULT_TRANSPORTS).map((t) => {
+    // Plain-JS callers pass names from URLs or config: fail here rather than at the first connect.
+    const factory = typeof t === 'string' ? TRANSPORTS[t] : t;
+    if (!factory) throw new TypeError(`unknown transport ${JSON.stringify(t)}; known: ${Object.keys(TRANSPORTS).join(', ')}`);
+    return factory;
+  });
+  return {
+    env: resolveEnv(options, options.timers ?? realTimers),
+    factories,
+    backoff: { minDelay: options.minReconnectDelay ?? 500, maxDelay: options.maxReconnectDelay ?? 20_000, random: options.random ?? Math.random },
+    pollTimeout: options.pollTimeout ?? 25_000,
+    connectTimeout: options.connectTimeout ?? 10_000,
+    autoConnect: options.autoConnect ?? true,
+  };
+}
+
+type Globals = { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor; fetch?: FetchLike };
+
+/** What the host offers, after the app's injections; `null` in an option switches an API off on purpose (tests, policy). */
+function resolveEnv(options: HubbubOptions, timers: Timers): TransportEnv {
+  const g = globalThis as Globals;
+  const pick = <T>(injected: T | null | undefined, global: T | undefined): T | undefined =>
+    injected === null ? undefined : (injected ?? global);
+  // Browsers throw "Illegal invocation" when fetch is called with another `this`.
+  const globalFetch = typeof g.fetch === 'function' ? g.fetch.bind(globalThis) : undefined;
+  const fetch = pick(options.fetch, globalFetch);
+  let EventSource = pick(options.EventSource, g.EventSource);
+  if (EventSource === undefined && options.EventSource !== null && fetch) {
+    EventSource = class extends FetchEventSource {
+      constructor(url: string) {
+        super(url, { fetch, timers });
+      }
+    };
+  }
+  return { WebSocket: pick(options.WebSocket, g.WebSocket), EventSource, fetch, timers };
+}

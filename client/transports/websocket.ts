@@ -1,0 +1,187 @@
+import type { StreamPosition } from '../../contract/position.js';
+import { DISCONNECT_TABLE } from '../../contract/disconnect.js';
+import type { ErrorBody } from '../../contract/errors.js';
+import { HubbubError, HubbubProtocolError, isErrorBody } from '../errors.js';
+import type { ClientTransport, TransportContext, TransportFactory, WebSocketLike } from '../types.js';
+import { isPublication, isSubscribeResult, parseJson, webSocketUrl } from '../wire.js';
+
+/** Close code of a connection that ended without a close frame (RFC 6455); reconnectable. */
+const ABNORMAL = 1006;
+const MAX_ID = 2 ** 31 - 1;
+
+/**
+ * WebSocket at /ws: one socket, subscribe/unsubscribe as commands with ids echoed in replies.
+ * Browsers cannot see the server's protocol pings, so a half-open socket would go unnoticed: the
+ * client sends a `ping` command every `pingInterval` and treats two missed answers as stale.
+ */
+class WebSocketTransport implements ClientTransport {
+  readonly #ctx: TransportContext;
+  readonly #ws: WebSocketLike | undefined;
+  #opened = false;
+  #closed = false;
+  #nextId = 1;
+  /** id of a subscribe command waiting for its reply → its channel, to route an error frame. */
+  readonly #commandChannel = new Map<number, string>();
+  /** Channels the server has (or will have, once it processes what we sent) a subscription for. */
+  readonly #serverChannels = new Set<string>();
+  #connectTimer: unknown;
+  #pingTimer: unknown;
+  #unanswered = 0;
+
+  constructor(ctx: TransportContext) {
+    this.#ctx = ctx;
+    const Ws = ctx.env.WebSocket!;
+    try {
+      this.#ws = new Ws(webSocketUrl(ctx.baseUrl, '/ws'));
+    } catch (err) {
+      // A bad URL or a blocked scheme throws synchronously; report it like a failed connection.
+      queueMicrotask(() => this.#finish({ code: ABNORMAL, reason: `cannot open WebSocket: ${String(err)}` }));
+      return;
+    }
+    const ws = this.#ws;
+    ws.onmessage = (ev: { data: unknown }) => this.#onMessage(ev.data);
+    ws.onclose = (ev: { code: number; reason: string }) => this.#finish({ code: ev.code || ABNORMAL, reason: ev.reason ?? '' });
+    // An error is always followed by close, which carries the code.
+    ws.onerror = () => undefined;
+    this.#connectTimer = ctx.env.timers.setTimeout(() => this.#fail(ABNORMAL, 'connect timeout'), ctx.connectTimeout);
+  }
+
+  subscribe(channel: string, since: StreamPosition | undefined): void {
+    // Before `connected`, the channel list is read from the context once the server greets us.
+    if (!this.#opened || this.#closed) return;
+    if (this.#serverChannels.has(channel)) this.#send({ id: this.#id(), type: 'unsubscribe', channel });
+    this.#sendSubscribe(channel, since);
+  }
+
+  unsubscribe(channel: string): void {
+    if (!this.#opened || this.#closed || !this.#serverChannels.delete(channel)) return;
+    this.#send({ id: this.#id(), type: 'unsubscribe', channel });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#stop();
+    this.#ws?.close(DISCONNECT_TABLE.normal.code, 'client closed');
+  }
+
+  #sendSubscribe(channel: string, since: StreamPosition | undefined): void {
+    this.#serverChannels.add(channel);
+    const frame: Record<string, unknown> = { id: this.#id(channel), type: 'subscribe', channel };
+    if (since) frame.since = { epoch: since.epoch, offset: since.offset };
+    this.#send(frame);
+  }
+
+  #id(channel?: string): number {
+    const id = this.#nextId;
+    this.#nextId = id >= MAX_ID ? 1 : id + 1;
+    if (channel !== undefined) this.#commandChannel.set(id, channel);
+    return id;
+  }
+
+  #send(frame: Record<string, unknown>): void {
+    this.#ws?.send(JSON.stringify(frame));
+  }
+
+  #onMessage(data: unknown): void {
+    if (this.#closed) return;
+    this.#unanswered = 0;
+    const frame = parseJson(data) as Frame | undefined;
+    const { handlers } = this.#ctx;
+    const id = typeof frame?.id === 'number' ? frame.id : undefined;
+    if (id !== undefined && frame?.type !== 'error') this.#commandChannel.delete(id);
+    switch (frame?.type) {
+      case 'publication':
+        if (isPublication(frame)) return handlers.onPublication(withoutFrameFields(frame));
+        break;
+      case 'subscribed':
+        if (isSubscribeResult(frame)) return handlers.onSubscribed(withoutFrameFields(frame));
+        break;
+      case 'unsubscribed':
+      case 'pong':
+        return;
+      case 'connected':
+        return this.#onConnected(frame);
+      case 'error':
+        if (isErrorBody(frame)) return this.#onErrorFrame(frame, id);
+        break;
+      default:
+        // An unknown frame type from a newer server is ignored, so old clients keep working.
+        if (typeof frame?.type === 'string') return;
+    }
+    handlers.onError(new HubbubProtocolError('websocket', String(data)));
+  }
+
+  #onErrorFrame(body: ErrorBody, id: number | undefined): void {
+    const channel = id === undefined ? undefined : this.#commandChannel.get(id);
+    if (id !== undefined) this.#commandChannel.delete(id);
+    // The server did not subscribe, so a later unsubscribe must not be sent.
+    if (channel !== undefined) this.#serverChannels.delete(channel);
+    const error = new HubbubError(body.code, body.message, { status: 0, retryable: body.retryable, issues: body.issues });
+    this.#ctx.handlers.onError(error, channel);
+  }
+
+  #onConnected(f: Frame): void {
+    if (this.#opened) return;
+    this.#opened = true;
+    this.#ctx.env.timers.clearTimeout(this.#connectTimer);
+    const interval = typeof f.pingInterval === 'number' ? f.pingInterval : 0;
+    if (interval > 0) this.#schedulePing(interval);
+    // Subscribe before announcing the open: a subscribe the app makes in its 'connected' listener
+    // then finds the channel list already sent and is not sent twice.
+    for (const { channel, since } of this.#ctx.channels()) this.#sendSubscribe(channel, since);
+    const info: { client?: string; node?: string } = {};
+    if (typeof f.client === 'string') info.client = f.client;
+    if (typeof f.node === 'string') info.node = f.node;
+    this.#ctx.handlers.onOpen(info);
+  }
+
+  #schedulePing(interval: number): void {
+    this.#pingTimer = this.#ctx.env.timers.setTimeout(() => {
+      if (this.#closed) return;
+      // Any frame resets the count, so a busy connection never needs the ping answered.
+      if (++this.#unanswered > 2) return this.#fail(DISCONNECT_TABLE.stale.code, 'no pong received in time');
+      this.#send({ id: this.#id(), type: 'ping' });
+      this.#schedulePing(interval);
+    }, interval);
+  }
+
+  /** Gives up on the socket without waiting for a close handshake a dead peer would never answer. */
+  #fail(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#ws?.close(code === ABNORMAL ? DISCONNECT_TABLE.normal.code : code, reason);
+    this.#finish({ code, reason });
+  }
+
+  #finish(info: { code: number; reason: string }): void {
+    if (this.#closed) return;
+    this.#stop();
+    this.#ctx.handlers.onClose({ ...info, opened: this.#opened });
+  }
+
+  #stop(): void {
+    this.#closed = true;
+    this.#ctx.env.timers.clearTimeout(this.#connectTimer);
+    this.#ctx.env.timers.clearTimeout(this.#pingTimer);
+    if (this.#ws) {
+      this.#ws.onmessage = null;
+      this.#ws.onclose = null;
+      // Keep an error listener: `ws` throws an unhandled 'error' event when none is attached.
+      this.#ws.onerror = () => undefined;
+    }
+  }
+}
+
+type Frame = { type?: unknown; id?: unknown } & Record<string, unknown>;
+
+/** Drops the frame-only fields (`type`, `id`) so the app sees the contract's Publication/SubscribeResult. */
+function withoutFrameFields<T extends object>(frame: T & { type?: unknown; id?: unknown }): T {
+  const { type: _type, id: _id, ...rest } = frame;
+  return rest as T;
+}
+
+export const websocketTransport: TransportFactory = {
+  name: 'websocket',
+  capabilities: { commands: true, streaming: true },
+  isAvailable: (env) => env.WebSocket !== undefined,
+  open: (ctx) => new WebSocketTransport(ctx),
+};
