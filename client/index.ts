@@ -1,7 +1,20 @@
-/** The Hubbub client: realtime subscriptions (browser and Node). */
+/** The Hubbub client: realtime subscriptions (browser and Node) and the backend publisher. */
 export { Hubbub, type ConnectionState, type HubbubEvents } from './hubbub.js';
 export type { HubbubOptions } from './options.js';
 export { Subscription, type SubscribeOptions, type SubscriptionStateEvent, type SubscriptionStatus } from './subscription.js';
+export {
+  createPublisher,
+  type BroadcastOptions,
+  type BroadcastResult,
+  type ChannelsResult,
+  type HistoryQuery,
+  type HistoryResult,
+  type InfoResult,
+  type PublishOptions,
+  type PublishResult,
+  type Publisher,
+  type PublisherOptions,
+} from './publisher.js';
 export {
   HubbubDisconnectError,
   HubbubError,
