@@ -1,0 +1,37 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+/*
+ * The one Node-only file of client/: it bundles client/browser.ts for browsers. The server calls
+ * buildBrowserBundle() at start and serves the result at a stable path; `tsx client/build.ts`
+ * writes client/dist/hubbub.js for inspection.
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export async function buildBrowserBundle(): Promise<string> {
+  const result = await build({
+    entryPoints: [resolve(here, 'browser.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    write: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const file = result.outputFiles[0];
+  if (!file) throw new Error('esbuild produced no output for client/browser.ts');
+  return file.text;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const code = await buildBrowserBundle();
+  const out = resolve(here, 'dist/hubbub.js');
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, code);
+  console.log(`${out}: ${code.length} bytes`);
+}
