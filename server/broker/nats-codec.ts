@@ -12,6 +12,8 @@ export const Header = {
   time: 'Hubbub-Time',
   /** Stream sequence of the previous publication of the channel: lets history walk backwards. */
   prevSeq: 'Hubbub-Prev-Seq',
+  /** Digest of the idempotency key, when the publish had one. */
+  idempotency: 'Hubbub-Idempotency',
 } as const;
 
 const EPOCH = /^[A-Za-z0-9_-]{1,32}$/;
@@ -41,7 +43,7 @@ export function newEpoch(): string {
   return randomBytes(9).toString('base64url');
 }
 
-/** Idempotency keys are scoped per channel by hashing both; the digest is both the Nats-Msg-Id and a subject token. */
+/** Idempotency keys are scoped per channel by hashing both; the digest is a subject token. */
 export function idempotencyDigest(channel: string, key: string): string {
   return createHash('sha256').update(channel).update('\0').update(key).digest('base64url');
 }
@@ -106,33 +108,67 @@ export function decodePublication(channel: string, h: MsgHdrs | undefined, data:
   return { pub, prevSeq: intHeader(h, Header.prevSeq, 0) };
 }
 
-/** Epoch records (`<prefix>.epoch.<token>`) hold a bare epoch string. */
-export function decodeEpochRecord(data: Uint8Array): string {
-  const epoch = decoder.decode(data);
-  if (!EPOCH.test(epoch)) throw new NatsDecodeError(`bad epoch record ${JSON.stringify(epoch)}`);
-  return epoch;
-}
-
-export interface IdempotencyRecord {
+/**
+ * Epoch record (`<prefix>.epoch.<token>`, the last one counts): the epoch the channel's next
+ * generation uses, and whether a generation has started with it (then it must never start another).
+ */
+export interface EpochRecord {
+  seq: number;
   epoch: string;
-  offset: number;
+  started: boolean;
+  /** Server time the record was stored, ms. */
   time: number;
 }
 
-export function encodeIdempotencyRecord(r: IdempotencyRecord): Uint8Array {
-  return encoder.encode(JSON.stringify({ e: r.epoch, o: r.offset, t: r.time }));
+export function encodeEpochRecord(epoch: string, started: boolean): Uint8Array {
+  return encoder.encode(JSON.stringify({ e: epoch, s: started ? 1 : 0 }));
 }
 
-export function decodeIdempotencyRecord(data: Uint8Array): IdempotencyRecord {
-  let v: unknown;
+export function decodeEpochRecord(seq: number, time: number, data: Uint8Array): EpochRecord {
+  const r = parseJson(data, 'epoch record') as { e?: unknown; s?: unknown };
+  if (typeof r.e !== 'string' || !EPOCH.test(r.e) || (r.s !== 0 && r.s !== 1)) {
+    throw new NatsDecodeError(`malformed epoch record ${decoder.decode(data)}`);
+  }
+  return { seq, epoch: r.e, started: r.s === 1, time };
+}
+
+/** Idempotency record (`<prefix>.idem.<digest>`, the last one counts). */
+export type IdempotencyRecord =
+  | { state: 'pending'; seq: number; time: number }
+  | { state: 'released'; seq: number; time: number }
+  | { state: 'done'; seq: number; time: number; epoch: string; offset: number; pubTime: number; pubSeq: number };
+
+export type IdempotencyBody =
+  | { state: 'pending' | 'released' }
+  | { state: 'done'; epoch: string; offset: number; pubTime: number; pubSeq: number };
+
+export function encodeIdempotencyRecord(r: IdempotencyBody): Uint8Array {
+  if (r.state !== 'done') return encoder.encode(JSON.stringify({ st: r.state }));
+  return encoder.encode(JSON.stringify({ st: 'done', e: r.epoch, o: r.offset, t: r.pubTime, q: r.pubSeq }));
+}
+
+export function decodeIdempotencyRecord(seq: number, time: number, data: Uint8Array): IdempotencyRecord {
+  const r = parseJson(data, 'idempotency record') as { st?: unknown; e?: unknown; o?: unknown; t?: unknown; q?: unknown };
+  if (r.st === 'pending' || r.st === 'released') return { state: r.st, seq, time };
+  if (
+    r.st === 'done' &&
+    typeof r.e === 'string' &&
+    EPOCH.test(r.e) &&
+    Number.isSafeInteger(r.o) &&
+    Number.isSafeInteger(r.t) &&
+    Number.isSafeInteger(r.q)
+  ) {
+    return { state: 'done', seq, time, epoch: r.e, offset: r.o as number, pubTime: r.t as number, pubSeq: r.q as number };
+  }
+  throw new NatsDecodeError(`malformed idempotency record ${decoder.decode(data)}`);
+}
+
+function parseJson(data: Uint8Array, what: string): Record<string, unknown> {
   try {
-    v = JSON.parse(decoder.decode(data));
+    const v: unknown = JSON.parse(decoder.decode(data));
+    if (typeof v === 'object' && v !== null) return v as Record<string, unknown>;
   } catch (cause) {
-    throw new NatsDecodeError('idempotency record is not JSON', { cause });
+    throw new NatsDecodeError(`${what} is not JSON`, { cause });
   }
-  const r = v as { e?: unknown; o?: unknown; t?: unknown };
-  if (typeof r.e !== 'string' || !EPOCH.test(r.e) || !Number.isSafeInteger(r.o) || !Number.isSafeInteger(r.t)) {
-    throw new NatsDecodeError(`malformed idempotency record ${decoder.decode(data)}`);
-  }
-  return { epoch: r.e, offset: r.o as number, time: r.t as number };
+  throw new NatsDecodeError(`${what} is not a JSON object`);
 }

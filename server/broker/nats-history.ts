@@ -5,7 +5,12 @@ import type { ChannelStore, RawMessage } from './nats-store.js';
 
 export interface HistoryReader {
   store: ChannelStore;
+  /** The epoch a channel with nothing stored reports. */
+  peekEpoch(channel: string): Promise<string>;
   historySize: number;
+  /** JetStream may keep publications longer (see ChannelStore.retentionMs): older ones are not served. */
+  historyTtlMs: number;
+  now(): number;
   /** Up to this many missing publications are read one by one backwards; more go through a consumer. */
   walkLimit: number;
   /** Called for a stored message that cannot be decoded, before the read fails. */
@@ -18,7 +23,7 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
   const found = await r.store.head(channel);
   if (!found) {
     // Nothing stored: the position is the next generation's epoch at offset 0.
-    const epoch = await r.store.peekEpoch(channel);
+    const epoch = await r.peekEpoch(channel);
     if (since && !isRecoverable(since, epoch, 1, 0)) {
       throw new UnrecoverablePositionError(channel, since, { epoch, offset: 0 });
     }
@@ -35,6 +40,9 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
     pubs = wanted <= r.walkLimit ? await walkBack(r, channel, head, msg, wanted) : await readRetained(r, channel, head);
   }
   if (pubs.length > r.historySize) pubs = pubs.slice(pubs.length - r.historySize);
+  const cutoff = r.now() - r.historyTtlMs;
+  const fresh = pubs.findIndex((p) => p.time > cutoff);
+  pubs = fresh < 0 ? [] : pubs.slice(fresh);
   const first = pubs[0]?.offset ?? head.offset + 1;
   if (since && !isRecoverable(since, head.epoch, first, head.offset)) {
     throw new UnrecoverablePositionError(channel, since, current);

@@ -6,7 +6,6 @@ import {
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
-  type PubAck,
   RetentionPolicy,
   StorageType,
   type StoredMsg,
@@ -16,21 +15,16 @@ import {
 } from '@nats-io/jetstream';
 import { jserrors } from '@nats-io/jetstream/internal';
 import { type Msg, type MsgHdrs, type NatsConnection, createInbox, headers as newHeaders, nanos } from '@nats-io/transport-node';
-import {
-  type Head,
-  type IdempotencyRecord,
-  decodeEpochRecord,
-  decodeHead,
-  decodeIdempotencyRecord,
-  encodeIdempotencyRecord,
-  newEpoch,
-} from './nats-codec.js';
+import { BrokerUnavailableError } from './broker.js';
+import { type Head, decodeHead } from './nats-codec.js';
 import type { SubjectSpace } from './subject.js';
 
 export interface StoreLimits {
   historySize: number;
   historyTtlMs: number;
   idempotencyWindowMs: number;
+  /** Duplicate window of the history stream: how long an offset claim stays exclusive. */
+  claimWindowMs: number;
   replicas: number;
   requestTimeoutMs: number;
 }
@@ -41,17 +35,11 @@ export interface RawMessage {
   subject: string;
   headers: MsgHdrs | undefined;
   data: Uint8Array;
+  /** Server time it was stored, ms (0 when the read path does not tell). */
+  time: number;
 }
 
 const EXPECTED_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
-
-/** The publish was refused because another one (from any node) changed the subject first. */
-export function isConflict(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 /** The stream (or the subject's binding to it) is gone: publishing gets no responder, API calls 10059. */
 export function isStreamMissing(err: unknown): boolean {
@@ -61,13 +49,20 @@ export function isStreamMissing(err: unknown): boolean {
   );
 }
 
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
 function toRaw(sm: StoredMsg): RawMessage {
-  return { seq: sm.seq, subject: sm.subject, headers: sm.header, data: sm.data };
+  return { seq: sm.seq, subject: sm.subject, headers: sm.header, data: sm.data, time: sm.time.getTime() };
 }
 
 /**
- * JetStream access for one deployment: one stream holds every channel's history
- * (`<prefix>.ch.<token>`, bounded per subject), its epoch records and idempotency results.
+ * JetStream access for one deployment: the history stream (every channel's publications on
+ * `<prefix>.ch.<token>` plus its epoch records) and the idempotency stream.
  */
 export class ChannelStore {
   readonly js: JetStreamClient;
@@ -84,33 +79,53 @@ export class ChannelStore {
   static async open(nc: NatsConnection, space: SubjectSpace, limits: StoreLimits): Promise<ChannelStore> {
     const jsm = await jetstreamManager(nc, { timeout: limits.requestTimeoutMs });
     const store = new ChannelStore(nc, jsm, space, limits);
-    await store.ensureStream();
+    await store.ensureStreams();
     return store;
   }
 
-  streamConfig(): Partial<StreamConfig> & { name: string } {
-    const { historySize, historyTtlMs, idempotencyWindowMs, replicas } = this.limits;
-    return {
-      name: this.space.stream,
-      subjects: this.space.streamSubjects,
+  /** JetStream keeps messages at least for the claim window (it refuses a duplicate window longer than max_age). */
+  get retentionMs(): number {
+    return Math.max(this.limits.historyTtlMs, this.limits.claimWindowMs);
+  }
+
+  streamConfigs(): Array<Partial<StreamConfig> & { name: string }> {
+    const { historySize, idempotencyWindowMs, claimWindowMs, replicas } = this.limits;
+    const common = {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      // The last publication of a channel carries its position, so at least one is always kept.
-      max_msgs_per_subject: Math.max(1, historySize),
-      max_age: nanos(historyTtlMs),
-      // JetStream refuses a duplicate window longer than max_age.
-      duplicate_window: nanos(Math.min(idempotencyWindowMs, historyTtlMs)),
       num_replicas: replicas,
       allow_direct: true,
-      // Only stored messages are republished: a publish refused by the sequence check is never seen live.
-      republish: { src: this.space.historyWildcard, dest: this.space.liveTemplate },
     };
+    return [
+      {
+        ...common,
+        name: this.space.stream,
+        subjects: this.space.streamSubjects,
+        // The last publication of a channel carries its position, so at least one is always kept.
+        max_msgs_per_subject: Math.max(1, historySize),
+        max_age: nanos(this.retentionMs),
+        duplicate_window: nanos(claimWindowMs),
+        // Only stored messages are republished: a publish refused by a check is never seen live.
+        republish: { src: this.space.historyWildcard, dest: this.space.liveTemplate },
+      },
+      {
+        ...common,
+        name: this.space.idempotencyStream,
+        subjects: this.space.idempotencySubjects,
+        max_msgs_per_subject: 1,
+        max_age: nanos(idempotencyWindowMs),
+        duplicate_window: nanos(idempotencyWindowMs),
+      },
+    ];
   }
 
-  /** Creates the stream, or brings an existing one to this configuration (all nodes must agree on it). */
-  async ensureStream(): Promise<void> {
-    const want = this.streamConfig();
+  /** Creates the streams, or brings existing ones to this configuration (all nodes must agree on it). */
+  async ensureStreams(): Promise<void> {
+    for (const want of this.streamConfigs()) await this.ensureStream(want);
+  }
+
+  private async ensureStream(want: Partial<StreamConfig> & { name: string }): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         const info = await this.jsm.streams.info(want.name).catch((err: unknown) => {
@@ -121,27 +136,21 @@ export class ChannelStore {
           await this.jsm.streams.add(want);
           return;
         }
-        const have = info.config;
-        const differs =
-          have.max_msgs_per_subject !== want.max_msgs_per_subject ||
-          have.max_age !== want.max_age ||
-          have.duplicate_window !== want.duplicate_window ||
-          have.num_replicas !== want.num_replicas ||
-          have.allow_direct !== want.allow_direct ||
-          JSON.stringify(have.subjects) !== JSON.stringify(want.subjects) ||
-          JSON.stringify(have.republish ?? null) !== JSON.stringify(want.republish);
+        const have = info.config as unknown as Record<string, unknown>;
+        const differs = Object.entries(want).some(([k, v]) => JSON.stringify(have[k] ?? null) !== JSON.stringify(v));
         if (differs) await this.jsm.streams.update(want.name, want);
         return;
       } catch (err) {
-        // Two nodes creating the stream at once: the loser sees "already in use" and re-reads.
+        // Two nodes creating a stream at once: the loser sees "already in use" and re-reads.
         if (attempt < 3 && err instanceof JetStreamApiError && err.code === 10058) continue;
         throw err;
       }
     }
   }
 
-  async last(subject: string): Promise<RawMessage | null> {
-    const sm = await this.jsm.streams.getMessage(this.space.stream, { last_by_subj: subject });
+  /** Latest message of a subject, read from the stream leader (so it is never stale). */
+  async last(subject: string, stream = this.space.stream): Promise<RawMessage | null> {
+    const sm = await this.jsm.streams.getMessage(stream, { last_by_subj: subject });
     return sm ? toRaw(sm) : null;
   }
 
@@ -150,73 +159,30 @@ export class ChannelStore {
     return sm ? toRaw(sm) : null;
   }
 
-  /** The channel's latest publication, read from the stream leader (so it is never stale). */
+  /** The channel's latest publication. */
   async head(channel: string): Promise<{ head: Head; msg: RawMessage } | null> {
     const msg = await this.last(this.space.history(channel));
     return msg ? { head: decodeHead(msg.seq, msg.headers), msg } : null;
   }
 
   /**
-   * Stores a publication only if `expectedSeq` is still the subject's last sequence (0: the subject is empty).
-   * Resolves to 'conflict' when another publish got there first.
+   * Stores a message only if `expectedSeq` is still its subject's last sequence (0: none) and no
+   * other message took `claim` within the duplicate window. Resolves to the stream sequence, or
+   * null when another writer got there first.
+   *
+   * Both checks are needed: on nats-server 2.9 the sequence check is not serialized across
+   * in-flight proposals of a replicated stream (nats-server#4320), the Msg-Id check is; the Msg-Id
+   * check only lasts the duplicate window, the sequence check covers older stale writers.
    */
-  async append(
-    subject: string,
-    body: Uint8Array,
-    headers: MsgHdrs,
-    expectedSeq: number,
-    msgID?: string,
-  ): Promise<PubAck | 'conflict'> {
+  async append(subject: string, body: Uint8Array, expectedSeq: number, claim: string, headers = newHeaders()): Promise<number | null> {
     headers.set(EXPECTED_SUBJECT_SEQ, String(expectedSeq));
     try {
-      return await this.js.publish(subject, body, { headers, ...(msgID ? { msgID } : {}) });
+      const ack = await this.js.publish(subject, body, { headers, msgID: claim });
+      return ack.duplicate ? null : ack.seq;
     } catch (err) {
-      if (isConflict(err)) return 'conflict';
+      if (isWrongLastSequence(err)) return null;
       throw err;
     }
-  }
-
-  /**
-   * The epoch the channel's next generation will use, without using it up: what position()
-   * reports for a channel that has no stored publication.
-   */
-  async peekEpoch(channel: string): Promise<string> {
-    const subject = this.space.epoch(channel);
-    for (;;) {
-      const rec = await this.last(subject);
-      if (rec) return decodeEpochRecord(rec.data);
-      const epoch = newEpoch();
-      if ((await this.append(subject, new TextEncoder().encode(epoch), this.headers(), 0)) !== 'conflict') return epoch;
-    }
-  }
-
-  /**
-   * Takes the next epoch for a channel whose history is empty, and replaces it so that no later
-   * generation can reuse it. Taken before the first publication is stored: a crash in between
-   * only wastes an epoch.
-   */
-  async takeEpoch(channel: string): Promise<string> {
-    const subject = this.space.epoch(channel);
-    for (;;) {
-      let rec = await this.last(subject);
-      if (!rec) {
-        await this.peekEpoch(channel);
-        rec = await this.last(subject);
-        if (!rec) continue;
-      }
-      const epoch = decodeEpochRecord(rec.data);
-      const next = new TextEncoder().encode(newEpoch());
-      if ((await this.append(subject, next, this.headers(), rec.seq)) !== 'conflict') return epoch;
-    }
-  }
-
-  async writeIdempotency(digest: string, record: IdempotencyRecord): Promise<void> {
-    await this.js.publish(this.space.idempotency(digest), encodeIdempotencyRecord(record));
-  }
-
-  async readIdempotency(digest: string): Promise<IdempotencyRecord | null> {
-    const rec = await this.last(this.space.idempotency(digest));
-    return rec ? decodeIdempotencyRecord(rec.data) : null;
   }
 
   /**
@@ -233,9 +199,7 @@ export class ChannelStore {
       inactive_threshold: nanos(Math.max(5_000, this.limits.requestTimeoutMs * 2)),
     });
     try {
-      const want = info.num_pending;
-      if (want === 0) return [];
-      return await this.pull(info.name, want);
+      return info.num_pending === 0 ? [] : await this.pull(info.name, info.num_pending);
     } finally {
       this.jsm.consumers.delete(this.space.stream, info.name).catch(() => {
         // inactive_threshold removes it anyway; nothing is lost if this delete fails.
@@ -245,16 +209,18 @@ export class ChannelStore {
 
   private pull(consumer: string, batch: number): Promise<RawMessage[]> {
     const out: RawMessage[] = [];
-    const inbox = createInbox();
     return new Promise<RawMessage[]>((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`history fetch timed out after ${this.limits.requestTimeoutMs} ms`)), this.limits.requestTimeoutMs);
       const finish = (err?: Error) => {
         clearTimeout(timer);
         sub.unsubscribe();
         if (err) reject(err);
         else resolve(out);
       };
-      const sub = this.nc.subscribe(inbox, {
+      const timer = setTimeout(
+        () => finish(new BrokerUnavailableError(`history fetch: no answer within ${this.limits.requestTimeoutMs} ms`)),
+        this.limits.requestTimeoutMs,
+      );
+      const sub = this.nc.subscribe(createInbox(), {
         callback: (err, msg: Msg) => {
           if (err) return finish(err);
           const code = msg.headers?.code ?? 0;
@@ -262,20 +228,14 @@ export class ChannelStore {
             // 404/408: fewer messages than counted (some expired meanwhile); anything else is an error.
             return code === 404 || code === 408 ? finish() : finish(new Error(`history fetch: ${code} ${msg.headers?.description}`));
           }
-          out.push({ seq: streamSeqOf(msg.reply), subject: msg.subject, headers: msg.headers, data: msg.data });
+          out.push({ seq: streamSeqOf(msg.reply), subject: msg.subject, headers: msg.headers, data: msg.data, time: 0 });
           if (out.length >= batch) finish();
         },
       });
-      this.nc.publish(
-        `$JS.API.CONSUMER.MSG.NEXT.${this.space.stream}.${consumer}`,
-        JSON.stringify({ batch, no_wait: true }),
-        { reply: inbox },
-      );
+      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.space.stream}.${consumer}`, JSON.stringify({ batch, no_wait: true }), {
+        reply: sub.getSubject(),
+      });
     });
-  }
-
-  private headers(): MsgHdrs {
-    return newHeaders();
   }
 }
 

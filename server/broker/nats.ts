@@ -8,9 +8,11 @@ import {
   type HistoryQuery,
   type PublishOptions,
 } from './broker.js';
-import { type Head, decodePublication, encodePublication, idempotencyDigest } from './nats-codec.js';
-import { isUnavailable, toBrokerError, withTimeout } from './nats-errors.js';
+import { decodePublication } from './nats-codec.js';
+import { EpochRecords } from './nats-epochs.js';
+import { toBrokerError, withTimeout } from './nats-errors.js';
 import { readHistory } from './nats-history.js';
+import { Publisher } from './nats-publish.js';
 import { ChannelSequencer } from './nats-sequencer.js';
 import { ChannelStore, isStreamMissing } from './nats-store.js';
 import { type SubjectSpace, subjectSpace } from './subject.js';
@@ -25,17 +27,19 @@ export interface NatsBrokerOptions {
   prefix?: string;
   historySize: number;
   historyTtlMs: number;
-  /** JetStream replicas of the stream (1, 3 or 5; at most the cluster size). */
+  /** JetStream replicas of the streams (1, 3 or 5; at most the cluster size). */
   replicas?: number;
   /** Connection name, shown by the NATS monitoring endpoints. */
   name?: string;
-  /** Capped at historyTtlMs (JetStream's duplicate window cannot exceed max_age). */
   idempotencyWindowMs?: number;
-  /** Bound on every NATS round trip; publish/history/position reject after it. */
+  /** How long an offset claim stays exclusive (the history stream's duplicate window). Default 30 s. */
+  claimWindowMs?: number;
+  /** Bound on every NATS round trip; publish/history/position reject after a few of them. */
   requestTimeoutMs?: number;
   reconnectTimeWaitMs?: number;
   /** How long an out-of-order live publication waits for the missing ones before onGap. */
   reorderWindowMs?: number;
+  /** Catch-ups of up to this many publications follow back links instead of creating a consumer. */
   historyWalkLimit?: number;
   logger?: BrokerLogger;
 }
@@ -47,16 +51,11 @@ export interface NatsBrokerStats {
   publishConflicts: number;
   gaps: number;
   duplicatesDropped: number;
-  /** Idempotency results that could not be saved (logged). */
-  idempotencyWriteErrors: number;
 }
 
 const consoleLogger: BrokerLogger = {
   warn: (message, context) => console.warn(`[hubbub:nats] ${message}`, context ?? ''),
 };
-
-const HEAD_CACHE_MAX = 10_000;
-const MAX_PUBLISH_ATTEMPTS = 100;
 
 interface LiveSubscription {
   sub: Subscription;
@@ -64,30 +63,22 @@ interface LiveSubscription {
 }
 
 /**
- * Broker over NATS JetStream, shared by every Hubbub node of a deployment. See docs/nats-design.md.
- * Offsets are assigned by optimistic concurrency on the channel's subject; live delivery comes from
- * the stream's republish, so only stored publications are ever delivered.
+ * Broker over NATS JetStream, shared by every Hubbub node of a deployment (docs/nats-design.md).
+ * Offsets are taken by conditional appends to the channel's subject; live delivery comes from the
+ * stream's republish, so only stored publications are ever delivered.
  */
 export class NatsBroker implements Broker {
   readonly kind = 'nats';
-  readonly stats: NatsBrokerStats = {
-    decodeErrors: 0,
-    publishConflicts: 0,
-    gaps: 0,
-    duplicatesDropped: 0,
-    idempotencyWriteErrors: 0,
-  };
+  readonly stats: NatsBrokerStats = { decodeErrors: 0, publishConflicts: 0, gaps: 0, duplicatesDropped: 0 };
   private handler: BrokerHandler | undefined;
   private connected = true;
   private closed = false;
-  /** Last known head per channel published from this node: saves a read per publish when uncontended. */
-  private readonly heads = new Map<string, Head>();
-  private readonly publishLanes = new Map<string, Promise<unknown>>();
   private readonly subscribeLanes = new Map<string, Promise<unknown>>();
   private readonly live = new Map<string, LiveSubscription>();
-  private readonly background = new Set<Promise<unknown>>();
   private readonly log: BrokerLogger;
   private readonly timeoutMs: number;
+  private readonly epochs: EpochRecords;
+  private readonly publisher: Publisher;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -97,7 +88,19 @@ export class NatsBroker implements Broker {
   ) {
     this.log = options.logger ?? consoleLogger;
     this.timeoutMs = options.requestTimeoutMs ?? 2_000;
+    this.epochs = new EpochRecords(store, this.timeoutMs);
+    this.publisher = new Publisher({
+      store,
+      epochs: this.epochs,
+      timeoutMs: this.timeoutMs,
+      assertUsable: () => this.assertUsable(),
+      onConflict: () => void (this.stats.publishConflicts += 1),
+      onDecodeError: (channel, where, err) => this.decodeFailed(channel, where, err),
+      warn: (message, context) => this.log.warn(message, context),
+    });
     void this.watchStatus();
+    // A deleted and recreated stream restarts its sequences, which a cached head could then match.
+    nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.*.${space.stream}`, { callback: () => this.publisher.forgetHeads() });
   }
 
   static async connect(options: NatsBrokerOptions): Promise<NatsBroker> {
@@ -121,13 +124,14 @@ export class NatsBroker implements Broker {
         historySize: options.historySize,
         historyTtlMs: options.historyTtlMs,
         idempotencyWindowMs: options.idempotencyWindowMs ?? 300_000,
+        claimWindowMs: options.claimWindowMs ?? 30_000,
         replicas: options.replicas ?? 1,
         requestTimeoutMs: timeout,
       });
       return new NatsBroker(nc, store, space, options);
     } catch (err) {
       await nc.close().catch(() => undefined);
-      throw toBrokerError('setting up the JetStream stream', err);
+      throw toBrokerError('setting up the JetStream streams', err);
     }
   }
 
@@ -137,19 +141,17 @@ export class NatsBroker implements Broker {
 
   async publish(channel: string, data: JsonData, options: PublishOptions = {}): Promise<Publication> {
     const subject = this.space.history(channel);
-    return this.serial(this.publishLanes, channel, () =>
-      this.guarded('publish', () => this.publishOnce(channel, subject, data, options)),
-    );
+    return this.guarded('publish', () => this.publisher.publish(channel, subject, data, options));
   }
 
   async subscribe(channel: string): Promise<void> {
     const subject = this.space.live(channel);
-    return this.serial(this.subscribeLanes, channel, () => this.startLive(channel, subject));
+    return this.serial(channel, () => this.startLive(channel, subject));
   }
 
   async unsubscribe(channel: string): Promise<void> {
     this.space.live(channel);
-    return this.serial(this.subscribeLanes, channel, async () => {
+    return this.serial(channel, async () => {
       const live = this.live.get(channel);
       if (!live) return;
       this.live.delete(channel);
@@ -164,7 +166,10 @@ export class NatsBroker implements Broker {
       readHistory(
         {
           store: this.store,
+          peekEpoch: (ch) => this.epochs.peek(ch),
           historySize: this.options.historySize,
+          historyTtlMs: this.options.historyTtlMs,
+          now: Date.now,
           walkLimit: this.options.historyWalkLimit ?? 16,
           onDecodeError: (err, where) => this.decodeFailed(channel, where, err),
         },
@@ -179,7 +184,7 @@ export class NatsBroker implements Broker {
     return this.guarded('position', async () => {
       const found = await this.store.head(channel);
       if (found) return { epoch: found.head.epoch, offset: found.head.offset };
-      return { epoch: await this.store.peekEpoch(channel), offset: 0 };
+      return { epoch: await this.epochs.peek(channel), offset: 0 };
     });
   }
 
@@ -188,77 +193,16 @@ export class NatsBroker implements Broker {
     this.closed = true;
     for (const live of this.live.values()) live.sequencer.dispose();
     this.live.clear();
-    await Promise.allSettled([...this.background]);
     this.handler = undefined;
-    if (!this.nc.isClosed()) await this.nc.drain();
-  }
-
-  private async publishOnce(channel: string, subject: string, data: JsonData, options: PublishOptions): Promise<Publication> {
-    const digest = options.idempotencyKey === undefined ? undefined : idempotencyDigest(channel, options.idempotencyKey);
-    const deadline = Date.now() + this.timeoutMs * 2;
-    for (let attempt = 1; ; attempt++) {
-      this.assertUsable();
-      let head: Head | undefined = this.heads.get(channel);
-      if (!head) head = (await this.store.head(channel))?.head;
-      // An empty subject starts a new generation, which takes the channel's next epoch.
-      const epoch = head ? head.epoch : await this.store.takeEpoch(channel);
-      const pub: Publication = { channel, offset: head ? head.offset + 1 : 1, epoch, data, time: Date.now() };
-      if (options.tags) pub.tags = options.tags;
-      const prevSeq = head?.seq ?? 0;
-      const { headers, body } = encodePublication(pub, prevSeq);
-      const ack = await this.store.append(subject, body, headers, prevSeq, digest);
-      if (ack === 'conflict') {
-        this.heads.delete(channel);
-        this.stats.publishConflicts += 1;
-        if (attempt >= MAX_PUBLISH_ATTEMPTS || Date.now() > deadline) {
-          throw new BrokerUnavailableError(`publish to ${channel}: still contended after ${attempt} attempts`);
-        }
-        continue;
-      }
-      if (ack.duplicate) return this.firstResult(channel, subject, ack.seq, digest!, data, options.tags);
-      this.rememberHead(channel, { seq: ack.seq, epoch, offset: pub.offset });
-      if (digest) this.saveIdempotency(digest, pub);
-      return pub;
+    if (this.nc.isClosed()) return;
+    try {
+      // Drain delivers what is in flight and flushes pending publishes; it cannot while disconnected.
+      if (!this.connected) throw new BrokerUnavailableError('NATS is disconnected');
+      await withTimeout('drain', this.timeoutMs, this.nc.drain());
+    } catch (err) {
+      this.log.warn('could not drain the NATS connection, closing it', { err: String(err) });
+      await this.nc.close();
     }
-  }
-
-  /** A repeated idempotency key: the first publication, from history or, once it left, from its saved result. */
-  private async firstResult(
-    channel: string,
-    subject: string,
-    seq: number,
-    digest: string,
-    data: JsonData,
-    tags: Record<string, string> | undefined,
-  ): Promise<Publication> {
-    const original = await this.store.bySeq(seq);
-    if (original && original.subject === subject) {
-      try {
-        return decodePublication(channel, original.headers, original.data).pub;
-      } catch (err) {
-        this.decodeFailed(channel, `stream sequence ${seq}`, err);
-        throw err;
-      }
-    }
-    const saved = await this.store.readIdempotency(digest);
-    if (!saved) {
-      throw new Error(`publish to ${channel}: duplicate of stream sequence ${seq}, whose result is no longer known`);
-    }
-    const pub: Publication = { channel, epoch: saved.epoch, offset: saved.offset, time: saved.time, data };
-    if (tags) pub.tags = tags;
-    return pub;
-  }
-
-  private saveIdempotency(digest: string, pub: Publication): void {
-    // Needed only once the publication has left history, so it is not awaited by publish().
-    const p = this.store
-      .writeIdempotency(digest, { epoch: pub.epoch, offset: pub.offset, time: pub.time })
-      .catch((err: unknown) => {
-        this.stats.idempotencyWriteErrors += 1;
-        this.log.warn('could not save an idempotency result', { channel: pub.channel, offset: pub.offset, err: String(err) });
-      })
-      .finally(() => this.background.delete(p));
-    this.background.add(p);
   }
 
   private async startLive(channel: string, subject: string): Promise<void> {
@@ -336,8 +280,7 @@ export class NatsBroker implements Broker {
         this.log.warn('NATS disconnected', { server: s.server });
       } else if (s.type === 'reconnect') {
         this.connected = true;
-        // The stream may have been recreated meanwhile: cached heads could match a new stream's sequences.
-        this.heads.clear();
+        this.publisher.forgetHeads();
         this.log.warn('NATS reconnected', { server: s.server });
         for (const channel of this.live.keys()) this.reportGap(channel, 'NATS reconnected');
       } else if (s.type === 'slowConsumer') {
@@ -350,10 +293,11 @@ export class NatsBroker implements Broker {
 
   private assertUsable(): void {
     if (this.closed || this.nc.isClosed()) throw new BrokerUnavailableError('the NATS broker is closed');
+    // Fail fast: nats.js would buffer the request until the reconnect, past any sane timeout.
     if (!this.connected) throw new BrokerUnavailableError('NATS is disconnected');
   }
 
-  /** Maps connection trouble to BrokerUnavailableError; recreates the stream once if it was deleted. */
+  /** Maps connection trouble to BrokerUnavailableError; recreates the streams once if they were deleted. */
   private async guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
     try {
       this.assertUsable();
@@ -361,9 +305,9 @@ export class NatsBroker implements Broker {
     } catch (err) {
       if (!isStreamMissing(err) || this.closed) throw toBrokerError(what, err);
       this.log.warn('JetStream stream missing, creating it again', { stream: this.space.stream });
-      this.heads.clear();
+      this.publisher.forgetHeads();
       try {
-        await this.store.ensureStream();
+        await this.store.ensureStreams();
         return await op();
       } catch (again) {
         throw toBrokerError(what, again);
@@ -371,25 +315,17 @@ export class NatsBroker implements Broker {
     }
   }
 
-  private rememberHead(channel: string, head: Head): void {
-    this.heads.delete(channel);
-    this.heads.set(channel, head);
-    if (this.heads.size > HEAD_CACHE_MAX) this.heads.delete(this.heads.keys().next().value!);
-  }
-
-  /** Runs fn after every earlier call with the same key has settled. */
-  private serial<T>(lanes: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (lanes.get(key) ?? Promise.resolve()).then(fn, fn);
+  /** subscribe()/unsubscribe() of one channel run in call order. */
+  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.subscribeLanes.get(key) ?? Promise.resolve()).then(fn, fn);
     const tail = run.then(
       () => undefined,
       () => undefined,
     );
-    lanes.set(key, tail);
+    this.subscribeLanes.set(key, tail);
     void tail.then(() => {
-      if (lanes.get(key) === tail) lanes.delete(key);
+      if (this.subscribeLanes.get(key) === tail) this.subscribeLanes.delete(key);
     });
     return run;
   }
 }
-
-export { isUnavailable };

@@ -46,19 +46,21 @@ export function tokenChannel(token: string): string {
 /** All names one deployment (one prefix) uses on a shared NATS. */
 export interface SubjectSpace {
   readonly prefix: string;
-  /** The JetStream stream holding history, epoch records and idempotency results. */
+  /** The JetStream stream holding every channel's history and epoch records. */
   readonly stream: string;
-  /** Subjects the stream captures. */
   readonly streamSubjects: string[];
+  /** The stream holding idempotency reservations and results (its own duplicate window). */
+  readonly idempotencyStream: string;
+  readonly idempotencySubjects: string[];
   /** Stored publications: `<prefix>.ch.<token>`. */
   history(channel: string): string;
   /** Where the stream republishes what it stored: `<prefix>.live.<token>`. */
   live(channel: string): string;
   readonly historyWildcard: string;
   readonly liveTemplate: string;
-  /** The channel's next-epoch record: `<prefix>.epoch.<token>`. */
+  /** The channel's epoch records: `<prefix>.epoch.<token>`. */
   epoch(channel: string): string;
-  /** Result of an idempotent publish, kept after the publication may have left history. */
+  /** One idempotency key of one channel: `<prefix>.idem.<digest>`. */
   idempotency(digest: string): string;
 }
 
@@ -69,7 +71,9 @@ export function subjectSpace(prefix: string = DEFAULT_PREFIX): SubjectSpace {
   return {
     prefix,
     stream: `${prefix}_channels`,
-    streamSubjects: [`${prefix}.ch.*`, `${prefix}.epoch.*`, `${prefix}.idem.*`],
+    streamSubjects: [`${prefix}.ch.*`, `${prefix}.epoch.*`],
+    idempotencyStream: `${prefix}_idempotency`,
+    idempotencySubjects: [`${prefix}.idem.*`],
     history: (channel) => `${prefix}.ch.${channelToken(channel)}`,
     live: (channel) => `${prefix}.live.${channelToken(channel)}`,
     historyWildcard: `${prefix}.ch.*`,

@@ -3,6 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { vi } from 'vitest';
 
 /**
  * Disposable nats-server processes for tests: one JetStream server on a random port, or a
@@ -164,6 +167,7 @@ export async function startCluster(size = 3): Promise<NatsCluster> {
       servers.push(await NatsServer.start({ args }));
     }
     await Promise.any(servers.map((s) => s.waitForLog(/JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/, 20_000)));
+    await untilReplicatedStreamsWork(servers[0]!.url, size);
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));
     throw err;
@@ -175,4 +179,21 @@ export async function startCluster(size = 3): Promise<NatsCluster> {
       await Promise.all(servers.map((s) => s.close()));
     },
   };
+}
+
+/** A meta leader alone is not enough: placement fails ("no suitable peers") until every peer has reported in. */
+async function untilReplicatedStreamsWork(url: string, replicas: number): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await vi.waitFor(
+      async () => {
+        await jsm.streams.add({ name: 'cluster-probe', subjects: ['cluster-probe'], num_replicas: replicas });
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    await jsm.streams.delete('cluster-probe');
+  } finally {
+    await nc.close();
+  }
 }

@@ -1,0 +1,212 @@
+import type { JsonData, Publication } from '../../contract/index.js';
+import { BrokerUnavailableError, type PublishOptions } from './broker.js';
+import {
+  type Head,
+  Header,
+  type IdempotencyBody,
+  type IdempotencyRecord,
+  decodeIdempotencyRecord,
+  decodePublication,
+  encodeIdempotencyRecord,
+  encodePublication,
+  idempotencyDigest,
+} from './nats-codec.js';
+import type { EpochRecords, JoinState } from './nats-epochs.js';
+import type { ChannelStore } from './nats-store.js';
+
+export interface PublisherContext {
+  store: ChannelStore;
+  epochs: EpochRecords;
+  timeoutMs: number;
+  /** Throws BrokerUnavailableError when the connection is down or closed. */
+  assertUsable(): void;
+  onConflict(): void;
+  onDecodeError(channel: string, where: string, err: unknown): void;
+  warn(message: string, context: Record<string, unknown>): void;
+}
+
+const HEAD_CACHE_MAX = 10_000;
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The publish path. An offset is taken by appending to the channel's subject on two conditions:
+ * the subject's last stream sequence is still the head we read, and nobody else claimed to be the
+ * successor of that head (Msg-Id `n:<head seq>`). A loser re-reads the head and tries again.
+ */
+export class Publisher {
+  /** Last known head per channel published from this node: saves a read per publish when uncontended. */
+  private readonly heads = new Map<string, Head>();
+  private readonly lanes = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly ctx: PublisherContext) {}
+
+  /** After a reconnect or a stream change, cached heads may describe another stream incarnation. */
+  forgetHeads(): void {
+    this.heads.clear();
+  }
+
+  publish(channel: string, subject: string, data: JsonData, options: PublishOptions): Promise<Publication> {
+    // One publish at a time per channel on this node: concurrent ones would only fight over the same head.
+    return this.serial(channel, async () => {
+      if (options.idempotencyKey === undefined) return (await this.append(channel, subject, data, options.tags)).pub;
+      return this.appendOnce(channel, subject, data, options.tags, options.idempotencyKey);
+    });
+  }
+
+  private async append(
+    channel: string,
+    subject: string,
+    data: JsonData,
+    tags: Record<string, string> | undefined,
+    digest?: string,
+  ): Promise<{ pub: Publication; seq: number }> {
+    const deadline = Date.now() + this.ctx.timeoutMs * 3;
+    let join: JoinState | undefined;
+    for (let attempt = 1; ; attempt++) {
+      this.ctx.assertUsable();
+      if (attempt > 1 && Date.now() > deadline) {
+        throw new BrokerUnavailableError(`publish to ${channel}: no offset after ${attempt - 1} attempts`);
+      }
+      const head = this.heads.get(channel) ?? (await this.ctx.store.head(channel))?.head;
+      let epoch: string;
+      let claim: string;
+      if (head) {
+        epoch = head.epoch;
+        claim = `n:${head.seq}`;
+      } else {
+        const start = await this.ctx.epochs.start(channel, join);
+        if (start.kind === 'wait') {
+          if (join?.record !== start.record) join = { record: start.record, since: Date.now() };
+          await pause(Math.min(100, 5 * attempt));
+          continue;
+        }
+        epoch = start.epoch;
+        claim = `g:${epoch}`;
+      }
+      const pub: Publication = { channel, offset: head ? head.offset + 1 : 1, epoch, data, time: Date.now() };
+      if (tags) pub.tags = tags;
+      const prevSeq = head?.seq ?? 0;
+      const { headers, body } = encodePublication(pub, prevSeq);
+      if (digest) headers.set(Header.idempotency, digest);
+      const seq = await this.ctx.store.append(subject, body, prevSeq, claim, headers);
+      if (seq === null) {
+        this.heads.delete(channel);
+        this.ctx.onConflict();
+        continue;
+      }
+      this.heads.delete(channel);
+      this.heads.set(channel, { seq, epoch, offset: pub.offset });
+      if (this.heads.size > HEAD_CACHE_MAX) this.heads.delete(this.heads.keys().next().value!);
+      return { pub, seq };
+    }
+  }
+
+  /**
+   * Idempotent publish: the key is reserved first (a claim on `<prefix>.idem.<digest>`, in a stream
+   * whose duplicate window is the idempotency window), then published, then its result recorded.
+   */
+  private async appendOnce(
+    channel: string,
+    subject: string,
+    data: JsonData,
+    tags: Record<string, string> | undefined,
+    key: string,
+  ): Promise<Publication> {
+    const digest = idempotencyDigest(channel, key);
+    const idemSubject = this.ctx.store.space.idempotency(digest);
+    const deadline = Date.now() + this.ctx.timeoutMs * 3;
+    const staleMs = Math.max(10_000, this.ctx.timeoutMs * 5);
+    for (let attempt = 1; ; attempt++) {
+      this.ctx.assertUsable();
+      const rec = await this.readRecord(idemSubject);
+      if (rec?.state === 'done') return this.firstResult(channel, subject, rec, data, tags);
+      if (rec?.state === 'pending') {
+        if (Date.now() - rec.time < staleMs) {
+          if (Date.now() > deadline) throw new BrokerUnavailableError(`publish to ${channel}: the same idempotency key is still being published`);
+          await pause(Math.min(100, 5 * attempt));
+          continue;
+        }
+        // Its owner gave up or died, maybe after storing the publication: look for it before taking over.
+        const found = await this.findInHistory(channel, subject, digest);
+        if (found) {
+          await this.record(idemSubject, rec.seq, digest, done(found.pub, found.seq), channel);
+          return found.pub;
+        }
+      }
+      const reservation = await this.ctx.store.append(
+        idemSubject,
+        encodeIdempotencyRecord({ state: 'pending' }),
+        rec?.seq ?? 0,
+        `${digest}:${rec?.seq ?? 0}`,
+      );
+      if (reservation === null) continue;
+      const stored = await this.append(channel, subject, data, tags, digest);
+      await this.record(idemSubject, reservation, digest, done(stored.pub, stored.seq), channel);
+      return stored.pub;
+    }
+  }
+
+  private async readRecord(idemSubject: string): Promise<IdempotencyRecord | null> {
+    const msg = await this.ctx.store.last(idemSubject, this.ctx.store.space.idempotencyStream);
+    return msg ? decodeIdempotencyRecord(msg.seq, msg.time, msg.data) : null;
+  }
+
+  /** A failed write leaves the key pending: a later duplicate finds the publication in history instead. */
+  private async record(idemSubject: string, prevSeq: number, digest: string, body: IdempotencyBody, channel: string): Promise<void> {
+    try {
+      const seq = await this.ctx.store.append(idemSubject, encodeIdempotencyRecord(body), prevSeq, `${digest}:${prevSeq}`);
+      if (seq === null) this.ctx.warn('idempotency result not recorded: the record changed meanwhile', { channel });
+    } catch (err) {
+      this.ctx.warn('idempotency result not recorded', { channel, err: String(err) });
+    }
+  }
+
+  private async firstResult(
+    channel: string,
+    subject: string,
+    rec: Extract<IdempotencyRecord, { state: 'done' }>,
+    data: JsonData,
+    tags: Record<string, string> | undefined,
+  ): Promise<Publication> {
+    const original = await this.ctx.store.bySeq(rec.pubSeq);
+    if (original && original.subject === subject) {
+      try {
+        const d = decodePublication(channel, original.headers, original.data).pub;
+        if (d.epoch === rec.epoch && d.offset === rec.offset) return d;
+      } catch (err) {
+        this.ctx.onDecodeError(channel, `stream sequence ${rec.pubSeq}`, err);
+      }
+    }
+    // The first publication has left history: its position and time are what the key promised.
+    const pub: Publication = { channel, epoch: rec.epoch, offset: rec.offset, time: rec.pubTime, data };
+    if (tags) pub.tags = tags;
+    return pub;
+  }
+
+  private async findInHistory(channel: string, subject: string, digest: string): Promise<{ pub: Publication; seq: number } | null> {
+    for (const m of await this.ctx.store.retained(subject)) {
+      if (m.headers?.get(Header.idempotency) !== digest) continue;
+      return { pub: decodePublication(channel, m.headers, m.data).pub, seq: m.seq };
+    }
+    return null;
+  }
+
+  /** Runs fn after every earlier call for the same channel has settled. */
+  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.lanes.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lanes.set(key, tail);
+    void tail.then(() => {
+      if (this.lanes.get(key) === tail) this.lanes.delete(key);
+    });
+    return run;
+  }
+}
+
+function done(pub: Publication, seq: number): IdempotencyBody {
+  return { state: 'done', epoch: pub.epoch, offset: pub.offset, pubTime: pub.time, pubSeq: seq };
+}
