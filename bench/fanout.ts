@@ -1,10 +1,15 @@
 /**
  * npm run bench -- [--subscribers 1000] [--publications 200] [--transports websocket,sse,poll]
+ *                  [--modes memory,nats,nats3] [--interval 2]
  * N subscribers of one channel per transport, K publications through the REST API; prints
- * deliveries per second and publish-to-delivery latency. A benchmark, not a test.
+ * deliveries per second and publish-to-delivery latency. Modes: `memory` (one node, embedded
+ * broker), `nats` (one node on a local nats-server), `nats3` (three nodes on one nats-server,
+ * subscribers spread over them, publications through the first). A benchmark, not a test.
  */
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { startServerProcess } from './server-process.js';
+import { NatsServer } from '../test/support/nats-server.js';
+import { type ServerProcess, startServerProcess } from './server-process.js';
 import { type BenchSubscriber, SUBSCRIBERS } from './subscribers.js';
 
 const { values } = parseArgs({
@@ -13,8 +18,11 @@ const { values } = parseArgs({
     publications: { type: 'string', default: '200' },
     transports: { type: 'string', default: 'websocket,sse,poll' },
     interval: { type: 'string', default: '2' },
+    modes: { type: 'string', default: 'memory,nats,nats3' },
   },
 });
+const modes = values.modes.split(',') as Mode[];
+type Mode = 'memory' | 'nats' | 'nats3';
 const N = Number(values.subscribers);
 const K = Number(values.publications);
 const intervalMs = Number(values.interval);
@@ -25,8 +33,21 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function run(transport: keyof typeof SUBSCRIBERS) {
-  const server = await startServerProcess(['--history-size', String(Math.max(100, K)), '--max-channels', '10']);
+async function startNodes(mode: Mode, nats: NatsServer | undefined): Promise<ServerProcess[]> {
+  const args = ['--history-size', String(Math.max(100, K)), '--max-channels', '10'];
+  if (mode === 'memory') return [await startServerProcess(args)];
+  const prefix = `bench${randomBytes(4).toString('hex')}`;
+  const count = mode === 'nats3' ? 3 : 1;
+  const nodes: ServerProcess[] = [];
+  for (let i = 1; i <= count; i++) {
+    nodes.push(await startServerProcess([...args, '--nats', nats!.url, '--nats-prefix', prefix, '--node-id', `bench${i}`]));
+  }
+  return nodes;
+}
+
+async function run(mode: Mode, transport: keyof typeof SUBSCRIBERS, nats: NatsServer | undefined) {
+  const nodes = await startNodes(mode, nats);
+  const server = nodes[0]!;
   const channel = `bench:${transport}`;
   const latencies: number[] = [];
   let delivered = 0;
@@ -39,7 +60,9 @@ async function run(transport: keyof typeof SUBSCRIBERS) {
     lastDelivery = at;
   };
   for (let i = 0; i < N; i += 50) {
-    const batch = Array.from({ length: Math.min(50, N - i) }, () => SUBSCRIBERS[transport](server.url, channel, onData));
+    const batch = Array.from({ length: Math.min(50, N - i) }, (_, j) =>
+      SUBSCRIBERS[transport](nodes[(i + j) % nodes.length]!.url, channel, onData),
+    );
     subs.push(...(await Promise.all(batch)));
   }
   const headers = { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' };
@@ -54,9 +77,10 @@ async function run(transport: keyof typeof SUBSCRIBERS) {
   while (delivered < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const seconds = (lastDelivery - start) / 1000;
   for (const s of subs) s.close();
-  await server.stop();
+  await Promise.all(nodes.map((n) => n.stop()));
   latencies.sort((a, b) => a - b);
   return {
+    mode: mode === 'nats3' ? 'nats, 3 nodes' : mode === 'nats' ? 'nats, 1 node' : 'memory',
     transport,
     subscribers: N,
     publications: K,
@@ -68,6 +92,11 @@ async function run(transport: keyof typeof SUBSCRIBERS) {
   };
 }
 
+const nats = modes.some((m) => m !== 'memory') ? await NatsServer.start() : undefined;
 const rows = [];
-for (const t of transports) rows.push(await run(t));
+try {
+  for (const mode of modes) for (const t of transports) rows.push(await run(mode, t, nats));
+} finally {
+  await nats?.close();
+}
 console.table(rows);

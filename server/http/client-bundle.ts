@@ -15,7 +15,8 @@ export function clientBundle(): Promise<string> {
     bundle: true,
     format: 'esm',
     platform: 'browser',
-    target: 'es2020',
+    // es2022 keeps #private fields native instead of WeakMap shims.
+    target: 'es2022',
     minify: true,
     write: false,
     legalComments: 'none',
