@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
 import { PollResponse, PublishResult } from '../contract/index.js';
 import { README, rewriteConfigTable } from '../docs/generate-config.js';
+import { NatsServer } from './support/nats-server.js';
+import { openSession } from './support/raw-clients.js';
 import { TEST_API_KEY, startServer } from './support/server.js';
 import { readSse } from './support/sse-reader.js';
 
@@ -70,4 +74,68 @@ describe('README', () => {
     await stream.return(undefined);
     abort.abort();
   });
+});
+
+/** The README's "Many nodes over NATS" block: its exported variables and its `npm start -- …` lines. */
+function clusterRecipe(): { env: Record<string, string>; starts: string[][] } {
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('HUBBUB_NATS_URL'))!;
+  const env: Record<string, string> = {};
+  for (const m of block.matchAll(/(HUBBUB_[A-Z_]+)=(\S+)/g)) env[m[1]!] = m[2]!;
+  const starts = block
+    .split('\n')
+    .filter((l) => l.startsWith('npm start -- '))
+    .map((l) => l.replace(/&\s*$/, '').replace('npm start -- ', '').trim().split(/\s+/));
+  return { env, starts };
+}
+
+describe('README: many nodes over NATS', () => {
+  it('starts three nodes as written and they share one channel', async () => {
+    const { env, starts } = clusterRecipe();
+    expect(starts).toHaveLength(3);
+    expect(env.HUBBUB_NATS_URL).toBe('nats://127.0.0.1:4222');
+    const nats = await NatsServer.start();
+    const children: ChildProcess[] = [];
+    try {
+      const urls: string[] = [];
+      for (const args of starts) {
+        // Same flags, but a free port, and the test's nats-server instead of :4222.
+        const free = args.map((a, i) => (args[i - 1] === '--port' ? '0' : a));
+        const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../server/main.ts', import.meta.url)), ...free, '--host', '127.0.0.1'], {
+          env: { PATH: process.env.PATH ?? '', ...env, HUBBUB_NATS_URL: nats.url, HUBBUB_NATS_PREFIX: `readme${process.pid}` },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        urls.push(
+          await new Promise<string>((resolve, reject) => {
+            let out = '';
+            child.stdout!.on('data', (c: Buffer) => {
+              out += c.toString();
+              const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+              if (m) resolve(`http://127.0.0.1:${m[1]}`);
+            });
+            child.once('exit', (code) => reject(new Error(`node exited ${code}: ${out}`)));
+          }),
+        );
+      }
+      const sub = await openSession('websocket', urls[2]!, ['chat:lobby']);
+      const res = await fetch(`${urls[0]}/api/publish`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.HUBBUB_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'chat:lobby', data: 'across nodes' }),
+      });
+      expect(res.status).toBe(200);
+      await vi.waitFor(() => expect(sub.publications.map((p) => p.data)).toEqual(['across nodes']), { timeout: 10_000 });
+      await sub.close();
+      await vi.waitFor(async () => {
+        const res = await fetch(`${urls[1]}/api/info`, { headers: { authorization: `Bearer ${env.HUBBUB_API_KEY}` } });
+        const info = (await res.json()) as { nodes: Array<{ node: string }> };
+        expect(info.nodes.map((n) => n.node)).toEqual(['a', 'b', 'c']);
+      }, { timeout: 10_000 });
+    } finally {
+      await Promise.all(
+        children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))),
+      );
+      await nats.close();
+    }
+  }, 60_000);
 });

@@ -142,7 +142,13 @@ export class NatsCluster implements Cluster {
       this.options.logger?.warn('undecodable heartbeat', err);
       return;
     }
-    if (hb.leaving) this.peers.delete(hb.node);
-    else this.peers.set(hb.node, { node: hb.node, version: hb.version, startedAt: hb.startedAt, lastSeen: Date.now() });
+    if (hb.leaving) {
+      this.peers.delete(hb.node);
+      return;
+    }
+    const known = this.peers.has(hb.node);
+    this.peers.set(hb.node, { node: hb.node, version: hb.version, startedAt: hb.startedAt, lastSeen: Date.now() });
+    // A newcomer would otherwise learn of us only at our next beat: introduce ourselves now.
+    if (!known && hb.node !== this.local.node) this.beat();
   }
 }
