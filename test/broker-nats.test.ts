@@ -160,9 +160,11 @@ describe('NatsBroker on one nats-server', () => {
   });
 
   it('changes the epoch when the channel is purged, and when the stream is deleted', async () => {
-    const [a, b] = await Promise.all([node('purge', limits), node('purge', limits)]);
+    const o = { ...limits, requestTimeoutMs: 500 };
+    const [a, b] = await Promise.all([node('purge', o), node('purge', o)]);
     const jsm = await jetstreamManager(admin);
     const ch = freshChannel('purge');
+    const empty = await b.position(ch);
     for (const i of range(3)) await a.publish(ch, i);
     const old = await b.position(ch);
     await jsm.streams.purge('purge_channels', { filter: subjectSpace('purge').history(ch) });
@@ -170,6 +172,8 @@ describe('NatsBroker on one nats-server', () => {
     expect(fresh.offset).toBe(0);
     expect(fresh.epoch).not.toBe(old.epoch);
     await expect(b.history(ch, { since: old })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+    // Regression: a client that saw the channel empty must not "recover" nothing after a purge.
+    await expect(b.history(ch, { since: empty })).rejects.toBeInstanceOf(UnrecoverablePositionError);
     // a still has the old head cached: its publish must notice and start the announced epoch.
     expect(await a.publish(ch, 'after purge')).toMatchObject({ offset: 1, epoch: fresh.epoch });
 

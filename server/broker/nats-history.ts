@@ -1,12 +1,12 @@
 import type { Publication } from '../../contract/index.js';
 import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable } from './broker.js';
 import { type Head, type DecodedPublication, decodePublication } from './nats-codec.js';
+import { type EpochRecords, channelState } from './nats-epochs.js';
 import type { ChannelStore, RawMessage } from './nats-store.js';
 
 export interface HistoryReader {
   store: ChannelStore;
-  /** The epoch a channel with nothing stored reports. */
-  peekEpoch(channel: string): Promise<string>;
+  epochs: EpochRecords;
   historySize: number;
   /** JetStream may keep publications longer (see ChannelStore.retentionMs): older ones are not served. */
   historyTtlMs: number;
@@ -20,10 +20,10 @@ export interface HistoryReader {
 /** history() of the Broker interface over the channel's stored messages. */
 export async function readHistory(r: HistoryReader, channel: string, query: HistoryQuery): Promise<HistoryPage> {
   const since = query.since;
-  const found = await r.store.head(channel);
-  if (!found) {
+  const found = await channelState(r.store, r.epochs, channel);
+  if (found.kind === 'empty') {
     // Nothing stored: the position is the next generation's epoch at offset 0.
-    const epoch = await r.peekEpoch(channel);
+    const epoch = found.epoch;
     if (since && !isRecoverable(since, epoch, 1, 0)) {
       throw new UnrecoverablePositionError(channel, since, { epoch, offset: 0 });
     }

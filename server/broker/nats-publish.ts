@@ -35,8 +35,11 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * successor of that head (Msg-Id `n:<head seq>`). A loser re-reads the head and tries again.
  */
 export class Publisher {
-  /** Last known head per channel published from this node: saves a read per publish when uncontended. */
-  private readonly heads = new Map<string, Head>();
+  /**
+   * Last head this node wrote per channel. Trusted (used without a read) only while no other node
+   * seems to write the channel: a stale head costs a refused append on top of the read.
+   */
+  private readonly heads = new Map<string, { head: Head; trusted: boolean }>();
   private readonly lanes = new Map<string, Promise<unknown>>();
 
   constructor(private readonly ctx: PublisherContext) {}
@@ -68,7 +71,10 @@ export class Publisher {
       if (attempt > 1 && Date.now() > deadline) {
         throw new BrokerUnavailableError(`publish to ${channel}: no offset after ${attempt - 1} attempts`);
       }
-      const head = this.heads.get(channel) ?? (await this.ctx.store.head(channel))?.head;
+      const cached = this.heads.get(channel);
+      const head = cached?.trusted ? cached.head : (await this.ctx.store.head(channel))?.head;
+      // Nobody else wrote since our last publish: the next one can skip the read.
+      const trusted = cached !== undefined && head?.seq === cached.head.seq;
       let epoch: string;
       let claim: string;
       if (head) {
@@ -91,12 +97,14 @@ export class Publisher {
       if (digest) headers.set(Header.idempotency, digest);
       const seq = await this.ctx.store.append(subject, body, prevSeq, claim, headers);
       if (seq === null) {
-        this.heads.delete(channel);
+        if (cached) cached.trusted = false;
         this.ctx.onConflict();
+        // Nodes racing for one hot channel would otherwise keep colliding in lockstep.
+        if (attempt > 1) await pause(Math.random() * Math.min(20, 2 ** attempt));
         continue;
       }
       this.heads.delete(channel);
-      this.heads.set(channel, { seq, epoch, offset: pub.offset });
+      this.heads.set(channel, { head: { seq, epoch, offset: pub.offset }, trusted });
       if (this.heads.size > HEAD_CACHE_MAX) this.heads.delete(this.heads.keys().next().value!);
       return { pub, seq };
     }

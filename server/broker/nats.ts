@@ -9,7 +9,7 @@ import {
   type PublishOptions,
 } from './broker.js';
 import { decodePublication } from './nats-codec.js';
-import { EpochRecords } from './nats-epochs.js';
+import { EpochRecords, channelState } from './nats-epochs.js';
 import { toBrokerError, withTimeout } from './nats-errors.js';
 import { readHistory } from './nats-history.js';
 import { Publisher } from './nats-publish.js';
@@ -166,7 +166,7 @@ export class NatsBroker implements Broker {
       readHistory(
         {
           store: this.store,
-          peekEpoch: (ch) => this.epochs.peek(ch),
+          epochs: this.epochs,
           historySize: this.options.historySize,
           historyTtlMs: this.options.historyTtlMs,
           now: Date.now,
@@ -182,9 +182,8 @@ export class NatsBroker implements Broker {
   async position(channel: string): Promise<StreamPosition> {
     this.space.history(channel);
     return this.guarded('position', async () => {
-      const found = await this.store.head(channel);
-      if (found) return { epoch: found.head.epoch, offset: found.head.offset };
-      return { epoch: await this.epochs.peek(channel), offset: 0 };
+      const state = await channelState(this.store, this.epochs, channel);
+      return state.kind === 'stored' ? { epoch: state.head.epoch, offset: state.head.offset } : { epoch: state.epoch, offset: 0 };
     });
   }
 
