@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Publication } from '../contract/index.js';
 import { BrokerUnavailableError, UnrecoverablePositionError } from '../server/broker/broker.js';
 import { NatsBroker, type NatsBrokerOptions } from '../server/broker/nats.js';
+import { NatsDecodeError } from '../server/broker/nats-codec.js';
 import { ChannelSequencer } from '../server/broker/nats-sequencer.js';
 import { channelToken, subjectSpace } from '../server/broker/subject.js';
 import { describeBroker, freshChannel } from './support/broker-conformance.js';
@@ -111,7 +112,7 @@ describe('NatsBroker on one nats-server', () => {
     expect(seen.pubs.map((p) => p.offset)).toEqual([1, 2]);
   });
 
-  it('counts and logs a live message it cannot decode, and reports the gap', async () => {
+  it('counts and logs messages it cannot decode, reports the live gap and refuses to read past a stored one', async () => {
     const b = await node('garbage', limits);
     const seen = collector(b);
     const ch = freshChannel('garbage');
@@ -120,6 +121,13 @@ describe('NatsBroker on one nats-server', () => {
     await vi.waitFor(() => expect(b.stats.decodeErrors).toBe(1));
     expect(seen.gaps).toEqual([ch]);
     expect(logs.some((l) => l.startsWith('cannot decode') && l.includes(ch))).toBe(true);
+
+    // Something that is not a publication stored on a channel's subject: reads fail loudly, never skip it.
+    const stored = freshChannel('garbage');
+    await jetstream(admin).publish(subjectSpace('garbage').history(stored), 'not a publication');
+    await expect(b.history(stored)).rejects.toBeInstanceOf(NatsDecodeError);
+    await expect(b.publish(stored, 'x')).rejects.toBeInstanceOf(NatsDecodeError);
+    expect(b.stats.decodeErrors).toBe(3);
   });
 
   it('returns the first result for a repeated key after the first publication left history, from any node', async () => {

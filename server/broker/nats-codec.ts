@@ -134,12 +134,12 @@ export function decodeEpochRecord(seq: number, time: number, data: Uint8Array): 
 
 /** Idempotency record (`<prefix>.idem.<digest>`, the last one counts). */
 export type IdempotencyRecord =
+  /** Reserved by a publish in progress (or one that died: it goes stale). */
   | { state: 'pending'; seq: number; time: number }
-  | { state: 'released'; seq: number; time: number }
   | { state: 'done'; seq: number; time: number; epoch: string; offset: number; pubTime: number; pubSeq: number };
 
 export type IdempotencyBody =
-  | { state: 'pending' | 'released' }
+  | { state: 'pending' }
   | { state: 'done'; epoch: string; offset: number; pubTime: number; pubSeq: number };
 
 export function encodeIdempotencyRecord(r: IdempotencyBody): Uint8Array {
@@ -149,7 +149,7 @@ export function encodeIdempotencyRecord(r: IdempotencyBody): Uint8Array {
 
 export function decodeIdempotencyRecord(seq: number, time: number, data: Uint8Array): IdempotencyRecord {
   const r = parseJson(data, 'idempotency record') as { st?: unknown; e?: unknown; o?: unknown; t?: unknown; q?: unknown };
-  if (r.st === 'pending' || r.st === 'released') return { state: r.st, seq, time };
+  if (r.st === 'pending') return { state: 'pending', seq, time };
   if (
     r.st === 'done' &&
     typeof r.e === 'string' &&

@@ -1,6 +1,6 @@
 import type { Publication } from '../../contract/index.js';
 import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable } from './broker.js';
-import { type Head, type DecodedPublication, decodePublication } from './nats-codec.js';
+import { type DecodedPublication, type Head, NatsDecodeError, decodePublication } from './nats-codec.js';
 import { type EpochRecords, channelState } from './nats-epochs.js';
 import type { ChannelStore, RawMessage } from './nats-store.js';
 
@@ -13,8 +13,6 @@ export interface HistoryReader {
   now(): number;
   /** Up to this many missing publications are read one by one backwards; more go through a consumer. */
   walkLimit: number;
-  /** Called for a stored message that cannot be decoded, before the read fails. */
-  onDecodeError(err: unknown, where: string): void;
 }
 
 /** history() of the Broker interface over the channel's stored messages. */
@@ -53,12 +51,11 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
   return { publications: out, ...current };
 }
 
-function decode(r: HistoryReader, channel: string, m: RawMessage): DecodedPublication {
+function decode(channel: string, m: RawMessage): DecodedPublication {
   try {
     return decodePublication(channel, m.headers, m.data);
-  } catch (err) {
-    r.onDecodeError(err, `stream sequence ${m.seq}`);
-    throw err;
+  } catch (cause) {
+    throw new NatsDecodeError(`stream sequence ${m.seq}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 
@@ -68,12 +65,12 @@ function decode(r: HistoryReader, channel: string, m: RawMessage): DecodedPublic
  * first, so the first missing link is where the retained history starts.
  */
 async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawMessage, count: number): Promise<Publication[]> {
-  let cur = decode(r, channel, msg);
+  let cur = decode(channel, msg);
   const out = [cur.pub];
   while (out.length < count && cur.prevSeq > 0) {
     const prev = await r.store.bySeq(cur.prevSeq);
     if (!prev || prev.subject !== msg.subject) break;
-    const d = decode(r, channel, prev);
+    const d = decode(channel, prev);
     if (d.pub.epoch !== head.epoch || d.pub.offset !== cur.pub.offset - 1) break;
     out.push(d.pub);
     cur = d;
@@ -85,7 +82,7 @@ async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawM
 async function readRetained(r: HistoryReader, channel: string, head: Head): Promise<Publication[]> {
   const msgs = await r.store.retained(r.store.space.history(channel));
   const pubs = msgs
-    .map((m) => decode(r, channel, m).pub)
+    .map((m) => decode(channel, m).pub)
     // Published after the head was read: not part of this page.
     .filter((p) => p.epoch === head.epoch && p.offset <= head.offset);
   // Offsets are contiguous by construction; keep only the run that ends at the head if they are not.

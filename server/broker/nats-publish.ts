@@ -127,11 +127,13 @@ export class Publisher {
     const staleMs = Math.max(10_000, this.ctx.timeoutMs * 5);
     for (let attempt = 1; ; attempt++) {
       this.ctx.assertUsable();
+      if (attempt > 1 && Date.now() > deadline) {
+        throw new BrokerUnavailableError(`publish to ${channel}: the same idempotency key is still being published`);
+      }
       const rec = await this.readRecord(idemSubject);
       if (rec?.state === 'done') return this.firstResult(channel, subject, rec, data, tags);
       if (rec?.state === 'pending') {
         if (Date.now() - rec.time < staleMs) {
-          if (Date.now() > deadline) throw new BrokerUnavailableError(`publish to ${channel}: the same idempotency key is still being published`);
           await pause(Math.min(100, 5 * attempt));
           continue;
         }

@@ -8,7 +8,7 @@ import {
   type HistoryQuery,
   type PublishOptions,
 } from './broker.js';
-import { decodePublication } from './nats-codec.js';
+import { NatsDecodeError, decodePublication } from './nats-codec.js';
 import { EpochRecords, channelState } from './nats-epochs.js';
 import { toBrokerError, withTimeout } from './nats-errors.js';
 import { readHistory } from './nats-history.js';
@@ -141,7 +141,7 @@ export class NatsBroker implements Broker {
 
   async publish(channel: string, data: JsonData, options: PublishOptions = {}): Promise<Publication> {
     const subject = this.space.history(channel);
-    return this.guarded('publish', () => this.publisher.publish(channel, subject, data, options));
+    return this.guarded('publish', channel, () => this.publisher.publish(channel, subject, data, options));
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -162,7 +162,7 @@ export class NatsBroker implements Broker {
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
     this.space.history(channel);
-    return this.guarded('history', () =>
+    return this.guarded('history', channel, () =>
       readHistory(
         {
           store: this.store,
@@ -171,7 +171,6 @@ export class NatsBroker implements Broker {
           historyTtlMs: this.options.historyTtlMs,
           now: Date.now,
           walkLimit: this.options.historyWalkLimit ?? 16,
-          onDecodeError: (err, where) => this.decodeFailed(channel, where, err),
         },
         channel,
         query,
@@ -181,7 +180,7 @@ export class NatsBroker implements Broker {
 
   async position(channel: string): Promise<StreamPosition> {
     this.space.history(channel);
-    return this.guarded('position', async () => {
+    return this.guarded('position', channel, async () => {
       const state = await channelState(this.store, this.epochs, channel);
       return state.kind === 'stored' ? { epoch: state.head.epoch, offset: state.head.offset } : { epoch: state.epoch, offset: 0 };
     });
@@ -297,21 +296,26 @@ export class NatsBroker implements Broker {
   }
 
   /** Maps connection trouble to BrokerUnavailableError; recreates the streams once if they were deleted. */
-  private async guarded<T>(what: string, op: () => Promise<T>): Promise<T> {
+  private async guarded<T>(what: string, channel: string, op: () => Promise<T>): Promise<T> {
     try {
       this.assertUsable();
       return await op();
     } catch (err) {
-      if (!isStreamMissing(err) || this.closed) throw toBrokerError(what, err);
+      if (!isStreamMissing(err) || this.closed) throw this.failed(what, channel, err);
       this.log.warn('JetStream stream missing, creating it again', { stream: this.space.stream });
       this.publisher.forgetHeads();
       try {
         await this.store.ensureStreams();
         return await op();
       } catch (again) {
-        throw toBrokerError(what, again);
+        throw this.failed(what, channel, again);
       }
     }
+  }
+
+  private failed(what: string, channel: string, err: unknown): unknown {
+    if (err instanceof NatsDecodeError) this.decodeFailed(channel, what, err);
+    return toBrokerError(`${what} ${channel}`, err);
   }
 
   /** subscribe()/unsubscribe() of one channel run in call order. */
