@@ -80,6 +80,9 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       ctx.status = e.status;
       ctx.body = e.toBody();
     }
+    // A kept-alive socket that was busy when stop() closed the idle ones would otherwise carry the
+    // client's retries (503s) for as long as it keeps retrying, and hold server.close() open.
+    if (closing) ctx.set('Connection', 'close');
   });
 
   const router = new Router();
