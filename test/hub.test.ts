@@ -201,3 +201,39 @@ describe('Hub', () => {
     expect(sub.pubs).toEqual([]);
   });
 });
+
+describe('Hub fast path', () => {
+  it('serves a subscriber at the followed head without asking the broker, and still merges live traffic', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const { make } = recorder(hub);
+    const follower = make();
+    await hub.subscribe('c', follower);
+    await hub.publish('c', 1);
+    const head = { epoch: follower.pubs[0]!.epoch, offset: 1 };
+    const history = vi.spyOn(broker, 'history');
+    const position = vi.spyOn(broker, 'position');
+    const atHead = make();
+    expect(await hub.subscribe('c', atHead, head)).toMatchObject({ offset: 1, recovered: true });
+    const fresh = make();
+    expect(await hub.subscribe('c', fresh)).toMatchObject({ offset: 1, recovered: false });
+    expect(history).not.toHaveBeenCalled();
+    expect(position).not.toHaveBeenCalled();
+    await hub.publish('c', 2);
+    expect(offsets(atHead.pubs)).toEqual([2]);
+    expect(offsets(fresh.pubs)).toEqual([2]);
+  });
+
+  it('still reads history for a position behind the head', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker);
+    const { make } = recorder(hub);
+    const follower = make();
+    await hub.subscribe('c', follower);
+    await hub.publish('c', 1);
+    await hub.publish('c', 2);
+    const behind = make();
+    await hub.subscribe('c', behind, { epoch: follower.pubs[0]!.epoch, offset: 1 });
+    expect(offsets(behind.pubs)).toEqual([2]);
+  });
+});

@@ -93,7 +93,15 @@ export class Hub {
       await entry.ready;
       let result: SubscribeResult;
       let backlog: Publication[] = [];
-      if (since) {
+      // While the hub follows a channel live, its last position is current: a subscriber asking
+      // from exactly there (a long-poll at the head, a quick reconnect) needs no broker round trip;
+      // anything newer reaches its pending buffer live and merges by offset below.
+      const known = entry.resync ? undefined : entry.last;
+      if (since && known && since.epoch === known.epoch && since.offset === known.offset) {
+        result = { channel, epoch: since.epoch, offset: since.offset, recovered: true };
+      } else if (!since && known) {
+        result = { channel, epoch: known.epoch, offset: known.offset, recovered: false };
+      } else if (since) {
         try {
           backlog = (await this.broker.history(channel, { since })).publications;
           result = { channel, epoch: since.epoch, offset: since.offset, recovered: true };
