@@ -2,6 +2,7 @@ import type { Publication } from '../../contract/index.js';
 import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable } from './broker.js';
 import { type DecodedPublication, type Head, NatsDecodeError, decodePublication } from './nats-codec.js';
 import { type EpochRecords, channelState } from './nats-epochs.js';
+import { isUnavailable } from './nats-errors.js';
 import type { ChannelStore, RawMessage } from './nats-store.js';
 
 export interface HistoryReader {
@@ -35,7 +36,14 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
   const wanted = since ? head.offset - since.offset : r.historySize;
   let pubs: Publication[] = [];
   if (wanted > 0) {
-    pubs = wanted <= r.walkLimit ? await walkBack(r, channel, head, msg, wanted) : await readRetained(r, channel, head);
+    pubs =
+      wanted <= r.walkLimit
+        ? await walkBack(r, channel, head, msg, wanted)
+        : // The consumer needs the JetStream meta leader; the walk only the stream (any replica after a failover).
+          await readRetained(r, channel, head).catch((err: unknown) => {
+            if (!isUnavailable(err)) throw err;
+            return walkBack(r, channel, head, msg, wanted);
+          });
   }
   if (pubs.length > r.historySize) pubs = pubs.slice(pubs.length - r.historySize);
   const cutoff = r.now() - r.historyTtlMs;
