@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import net from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { InfoResponse, PresenceResponse, type Publication } from '../contract/index.js';
 import { startBalancer } from './support/balancer.js';
@@ -270,4 +272,16 @@ describe('graceful drain of one node', () => {
     }
   });
 
+  it('does not sit out its shutdown timeout for a connection that never sent a request (a browser preconnect)', async () => {
+    await using cluster = await startCluster(1);
+    const [node] = cluster.nodes as [InProcessNode];
+    const unused = net.connect(node.app.port, '127.0.0.1');
+    await once(unused, 'connect');
+    const closed = once(unused, 'close');
+    const started = Date.now();
+    await node.app.stop();
+    await closed;
+    // HUBBUB_SHUTDOWN_TIMEOUT is 2 s here (10 s by default); a drain with nothing in flight takes milliseconds.
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
 });
