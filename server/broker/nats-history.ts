@@ -14,7 +14,11 @@ export interface HistoryReader {
   now(): number;
   /** Up to this many missing publications are read one by one backwards; more go through a consumer. */
   walkLimit: number;
+  /** Until this time (ms) long reads walk too: the consumer path failed recently. */
+  consumers: { downUntil: number };
 }
+
+const CONSUMER_BACKOFF_MS = 30_000;
 
 /** history() of the Broker interface over the channel's stored messages. */
 export async function readHistory(r: HistoryReader, channel: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -37,11 +41,13 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
   let pubs: Publication[] = [];
   if (wanted > 0) {
     pubs =
-      wanted <= r.walkLimit
+      wanted <= r.walkLimit || r.now() < r.consumers.downUntil
         ? await walkBack(r, channel, head, msg, wanted)
-        : // The consumer needs the JetStream meta leader; the walk only the stream (any replica after a failover).
+        : // A consumer needs the meta leader, and nats-server 2.9 may place it on a dead stream peer
+          // (nats-server#7165); the walk only needs the stream.
           await readRetained(r, channel, head).catch((err: unknown) => {
             if (!isUnavailable(err)) throw err;
+            r.consumers.downUntil = r.now() + CONSUMER_BACKOFF_MS;
             return walkBack(r, channel, head, msg, wanted);
           });
   }

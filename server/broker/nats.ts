@@ -10,7 +10,7 @@ import {
 } from './broker.js';
 import { NatsDecodeError, decodePublication } from './nats-codec.js';
 import { EpochRecords, channelState } from './nats-epochs.js';
-import { toBrokerError, withTimeout } from './nats-errors.js';
+import { isUnavailable, toBrokerError, withTimeout } from './nats-errors.js';
 import { readHistory } from './nats-history.js';
 import { Publisher } from './nats-publish.js';
 import { ChannelSequencer } from './nats-sequencer.js';
@@ -79,6 +79,7 @@ export class NatsBroker implements Broker {
   private readonly timeoutMs: number;
   private readonly epochs: EpochRecords;
   private readonly publisher: Publisher;
+  private readonly consumerPath = { downUntil: 0 };
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -171,6 +172,7 @@ export class NatsBroker implements Broker {
           historyTtlMs: this.options.historyTtlMs,
           now: Date.now,
           walkLimit: this.options.historyWalkLimit ?? 16,
+          consumers: this.consumerPath,
         },
         channel,
         query,
@@ -280,13 +282,33 @@ export class NatsBroker implements Broker {
         this.connected = true;
         this.publisher.forgetHeads();
         this.log.warn('NATS reconnected', { server: s.server });
-        for (const channel of this.live.keys()) this.reportGap(channel, 'NATS reconnected');
+        void this.gapsAfterReconnect();
       } else if (s.type === 'slowConsumer') {
         this.log.warn('slow consumer', { subject: s.sub.getSubject(), pending: s.pending });
       } else if (s.type === 'error') {
         this.log.warn('NATS error', { err: String(s.error) });
       }
     }
+  }
+
+  /**
+   * Live channels may have missed publications while NATS was away. The hub recovers them from
+   * history on onGap, so report it once history answers again: right after a reconnect JetStream
+   * may still be electing leaders (a cluster that lost a server) and the first reads would fail.
+   */
+  private async gapsAfterReconnect(): Promise<void> {
+    const probe = this.live.keys().next().value;
+    const deadline = Date.now() + 30_000;
+    for (let attempt = 1; probe !== undefined && this.connected && !this.closed; attempt++) {
+      try {
+        await this.store.head(probe);
+        break;
+      } catch (err) {
+        if (!isUnavailable(err) || Date.now() > deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * attempt)));
+      }
+    }
+    for (const channel of this.live.keys()) this.reportGap(channel, 'NATS reconnected');
   }
 
   private assertUsable(): void {
