@@ -12,6 +12,7 @@ import { HubbubError } from './errors.js';
 import { mountContract, type RouterHandlers } from './http/adapter.js';
 import { apiHandlers, toHubbubError } from './http/api-handlers.js';
 import { clientBundle } from './http/client-bundle.js';
+import { trackConnections } from './http/connections.js';
 import { mountStatic } from './http/static.js';
 import { Hub } from './hub/hub.js';
 import { type Logger, consoleLogger } from './logger.js';
@@ -128,8 +129,11 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   let server: Server | undefined;
   let port = 0;
 
+  let connections: ReturnType<typeof trackConnections> | undefined;
+
   function newServer(): Server {
     const s = createServer(koa.callback());
+    connections = trackConnections(s);
     s.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '/').split('?')[0]!;
       const t = upgrades.get(path);
@@ -148,7 +152,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     closing = true;
     const closed = new Promise<void>((resolve) => s.close(() => resolve()));
     await Promise.all(transports.map((t) => t.shutdown('shutdown')));
-    s.closeIdleConnections();
+    connections?.closeUnused();
     const deadline = setTimeout(() => s.closeAllConnections(), config.shutdownTimeout * 1000);
     await closed;
     clearTimeout(deadline);

@@ -12,6 +12,9 @@ import {
 } from '../../contract/index.js';
 import { readSse } from './sse-reader.js';
 
+/** Generous: CI machines have two cores and the suites start real servers. */
+const SUBSCRIBE_WAIT = { timeout: 10_000 };
+
 export type TransportName = 'websocket' | 'sse' | 'poll';
 export const TRANSPORT_NAMES: TransportName[] = ['websocket', 'sse', 'poll'];
 
@@ -65,7 +68,7 @@ export async function openSession(
     channels.forEach((channel, i) => ws.send(JSON.stringify({ id: i + 1, type: 'subscribe', channel, ...(since[i] ? { since: since[i] } : {}) })));
     await vi.waitFor(() => {
       if (results.length < channels.length) throw new Error('waiting for subscribed replies');
-    });
+    }, SUBSCRIBE_WAIT);
     return {
       ...base,
       async close() {
@@ -96,7 +99,7 @@ export async function openSession(
     })();
     await vi.waitFor(() => {
       if (results.length < channels.length) throw new Error('waiting for subscribed events');
-    });
+    }, SUBSCRIBE_WAIT);
     return {
       ...base,
       async close() {
