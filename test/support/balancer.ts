@@ -31,6 +31,11 @@ export async function startBalancer(targets: string[]): Promise<Balancer> {
         { host: url.hostname, port: url.port, method: req.method, path: req.url, headers: req.headers, agent },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
+          // pipe() leaves the client's response open when the target dies mid-response (an SSE
+          // stream): cut it too, as a real proxy does, so the client notices.
+          up.on('close', () => {
+            if (!up.complete) res.destroy();
+          });
           up.pipe(res);
         },
       );
