@@ -87,9 +87,12 @@ export class FetchEventSource implements EventSourceLike {
     }
     if (this.readyState === FetchEventSource.CLOSED) return void res.body?.cancel().catch(() => undefined);
     const type = res.headers.get('content-type') ?? '';
-    if (res.status !== 200 || !type.toLowerCase().startsWith('text/event-stream') || !res.body) {
+    const isStream = res.status === 200 && type.toLowerCase().startsWith('text/event-stream');
+    if (!isStream || !res.body) {
       // Unlike a browser's EventSource, pass the error body on: it says whether a retry can help.
-      const body = await res.text().catch(() => '');
+      // A stream without a readable body never ends, so it is not read.
+      const body = isStream ? '' : await res.text().catch(() => '');
+      if (isStream) void res.body?.cancel().catch(() => undefined);
       return this.#failed(res.status, body);
     }
     this.readyState = FetchEventSource.OPEN;

@@ -86,6 +86,12 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     if (closing) ctx.set('Connection', 'close');
   });
 
+  // Koa's default handler prints every client abort (EPIPE, ECONNRESET on a closed SSE stream).
+  koa.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    logger.warn('http error', err);
+  });
+
   const router = new Router();
   const expected = Buffer.from(`Bearer ${config.apiKey}`);
   const handlers = {

@@ -90,6 +90,16 @@ describe('SSE transport', () => {
     await reader.cancel();
   });
 
+  it('still sends heartbeats after a restart on the same port (regression: the timer died with stop())', async () => {
+    await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
+    await srv.restart();
+    const res = await fetch(`${srv.url}/sse?channels=a`);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes(': ping')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+  });
+
   it('ends the stream with a disconnect event carrying the shutdown code', async () => {
     await using srv = await startServer();
     const s = await stream(`${srv.url}/sse?channels=a`);

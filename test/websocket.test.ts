@@ -82,6 +82,13 @@ describe('WebSocket transport', () => {
     expect(await peer.closeCode).toBe(DISCONNECT_TABLE.stale.code);
   });
 
+  it('still pings after a restart on the same port (regression: the timer died with stop())', async () => {
+    await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
+    await srv.restart();
+    const peer = await connectWs(srv.wsUrl, { autoPong: false });
+    expect(await peer.closeCode).toBe(DISCONNECT_TABLE.stale.code);
+  });
+
   it('keeps a peer that answers pings', async () => {
     await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
     const peer = await connectWs(srv.wsUrl);

@@ -13,6 +13,7 @@ import { HubbubError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { parseRealtimeRequest } from './realtime-request.js';
+import { Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 /**
@@ -97,10 +98,9 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
     for (const channel of conn.channels) hub.unsubscribe(channel, conn);
   };
 
-  const heartbeat = setInterval(() => {
+  const heartbeat = new Ticker(config.pingInterval * 1000, () => {
     for (const c of connections) c.write(': ping\n\n');
-  }, config.pingInterval * 1000);
-  heartbeat.unref();
+  });
 
   return {
     name: 'sse',
@@ -123,6 +123,7 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       const identity = { client: env.newClientId(), user: null, transport: 'sse' };
       const conn = new SseConnection(res, codec, identity, request.channels, request.since, env, release);
       connections.add(conn);
+      heartbeat.ensureRunning();
       ctx.req.on('close', () => release(conn));
       for (let i = 0; i < request.channels.length && !conn.closed; i++) {
         try {
@@ -137,7 +138,7 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       return RESPONDED;
     },
     async shutdown(reason) {
-      clearInterval(heartbeat);
+      heartbeat.stop();
       for (const c of [...connections]) c.disconnect(reason);
     },
     get connections() {

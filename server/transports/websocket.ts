@@ -12,6 +12,7 @@ import { BrokerUnavailableError } from '../broker/broker.js';
 import { HubbubError, validationError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
+import { Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 const encodePublication = (pub: Publication): Buffer => Buffer.from(JSON.stringify({ type: 'publication', ...pub }));
@@ -74,7 +75,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   const connections = new Set<WsConnection>();
 
   // One timer for all connections: a connection that missed a whole interval without a pong is stale.
-  const pinger = setInterval(() => {
+  const pinger = new Ticker(config.pingInterval * 1000, () => {
     for (const c of connections) {
       if (!c.alive) c.close('stale');
       else {
@@ -82,12 +83,12 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
         c.ws.ping();
       }
     }
-  }, config.pingInterval * 1000);
-  pinger.unref();
+  });
 
   function onConnection(ws: WebSocket): void {
     const conn = new WsConnection(ws, codec, { client: env.newClientId(), user: null, transport: 'websocket' }, env);
     connections.add(conn);
+    pinger.ensureRunning();
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
     ws.on('error', (err) => env.log('websocket error', err));
@@ -165,7 +166,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
       wss.handleUpgrade(req, socket, head, onConnection);
     },
     async shutdown(reason) {
-      clearInterval(pinger);
+      pinger.stop();
       const closing = [...connections].map(
         (c) =>
           new Promise<void>((resolve) => {
