@@ -22,6 +22,7 @@ export async function connectBackbone(config: Config, logger: Logger): Promise<P
   });
   return {
     broker,
-    cluster: (local) => NatsCluster.connect(local, { servers, prefix: config.natsPrefix, logger }),
+    cluster: (local) =>
+      NatsCluster.connect(local, { servers, prefix: config.natsPrefix, heartbeatMs: config.nodeHeartbeat * 1000, logger }),
   };
 }

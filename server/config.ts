@@ -89,6 +89,12 @@ const SETTINGS = {
     schema: z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').default(1),
     doc: 'JetStream replicas of the history stream (at most the NATS cluster size)',
   },
+  nodeHeartbeat: {
+    flag: 'node-heartbeat',
+    env: 'HUBBUB_NODE_HEARTBEAT',
+    schema: z.coerce.number().int().min(1).max(300).default(5),
+    doc: 'Seconds between cluster heartbeats; a silent node is dropped after three',
+  },
   presenceEvents: {
     flag: 'presence-events',
     env: 'HUBBUB_PRESENCE_EVENTS',

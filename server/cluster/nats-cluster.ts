@@ -21,6 +21,11 @@ interface Heartbeat {
   leaving?: boolean;
 }
 
+interface PresenceReply {
+  node: string;
+  clients: PresenceEntry[];
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -53,7 +58,8 @@ export class NatsCluster implements Cluster {
         callback: (err, msg) => {
           if (err) return;
           const channel = decoder.decode(msg.data);
-          msg.respond(encoder.encode(JSON.stringify(this.local.presence(channel))));
+          const reply: PresenceReply = { node: this.local.node, clients: this.local.presence(channel) };
+          msg.respond(encoder.encode(JSON.stringify(reply)));
         },
       }),
     );
@@ -85,7 +91,8 @@ export class NatsCluster implements Cluster {
   }
 
   async presence(channel: string): Promise<PresenceEntry[]> {
-    const expected = (await this.nodes()).length;
+    const listed = await this.nodes();
+    const expected = listed.length;
     let replies: AsyncIterable<{ data: Uint8Array }>;
     try {
       replies = await this.nc.requestMany(`${this.options.prefix}.presence`, encoder.encode(channel), {
@@ -97,10 +104,13 @@ export class NatsCluster implements Cluster {
       throw new BrokerUnavailableError('presence query failed: NATS is unavailable', { cause: err });
     }
     const out: PresenceEntry[] = [];
+    const answered = new Set<string>();
     try {
       for await (const msg of replies) {
         try {
-          out.push(...(JSON.parse(decoder.decode(msg.data)) as PresenceEntry[]));
+          const reply = JSON.parse(decoder.decode(msg.data)) as PresenceReply;
+          answered.add(reply.node);
+          out.push(...reply.clients);
         } catch (err) {
           this.decodeErrors += 1;
           this.options.logger?.warn('undecodable presence reply', err);
@@ -110,6 +120,9 @@ export class NatsCluster implements Cluster {
       // A timeout with fewer replies than nodes: a node died since its last heartbeat; keep what came.
       if (out.length === 0 && this.nc.isClosed()) throw new BrokerUnavailableError('presence query failed', { cause: err });
     }
+    // A listed node that let the query time out is dead (kill -9 sends no goodbye): forget it now
+    // rather than after three missed heartbeats, so the next query does not wait for it again.
+    for (const n of listed) if (!answered.has(n.node) && n.node !== this.local.node) this.peers.delete(n.node);
     return out.sort((a, b) => a.since - b.since || a.client.localeCompare(b.client));
   }
 
