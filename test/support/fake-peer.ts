@@ -1,0 +1,221 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { formatCursor, parseCursor, type Publication, type StreamPosition, type SubscribeResult } from '../../contract/index.js';
+import type { TransportName } from '../../client/index.js';
+
+/**
+ * A fake Hubbub peer speaking the wire protocol (WebSocket, SSE, long-poll), for client unit tests:
+ * it lets a test cut connections, refuse recoveries and inject gaps that a real server would not.
+ */
+
+interface ChannelLog {
+  epoch: string;
+  pubs: Publication[];
+}
+interface Stream {
+  send(pub: Publication): void;
+}
+type Recovery = { result: SubscribeResult; backlog: Publication[] };
+
+export class FakePeer {
+  readonly channels = new Map<string, ChannelLog>();
+  readonly streams = new Map<string, Set<Stream>>();
+  /** Every request/command seen, for assertions on what the client sent. */
+  readonly log: Array<{ transport: TransportName; channels: string[]; since: Array<StreamPosition | undefined>; lastEventId?: string }> = [];
+  readonly wsFrames: Array<Record<string, unknown>> = [];
+  readonly refuse = new Set<TransportName>();
+  readonly attempts: TransportName[] = [];
+  /** On the next recovery, also resend this many already-delivered publications (a sloppy server): the client must drop them. */
+  overlap = 0;
+  /** Skip live delivery of the next publication of these channels (a lost frame): the client must notice the gap. */
+  readonly skipNext = new Set<string>();
+  private readonly kickers = new Set<(code: number) => void>();
+  private readonly sockets = new Set<Socket>();
+  private epochSeq = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly wss: WebSocketServer,
+  ) {}
+
+  /** WebSocket subscribe commands for these channels get an error reply (`times` of them). */
+  readonly refuseChannel = new Map<string, { code: string; retryable: boolean; times: number }>();
+  /** ms between pings the client should send (the `connected` frame's pingInterval); 0: none. */
+  pingInterval = 0;
+  answerPings = true;
+
+  static async start(port = 0): Promise<FakePeer> {
+    const server = createServer();
+    const peer = new FakePeer(server, new WebSocketServer({ noServer: true }));
+    server.on('request', (req, res) => peer.http(req, res));
+    server.on('upgrade', (req, socket, head) => peer.upgrade(req, socket as Socket, head));
+    server.on('connection', (s) => {
+      peer.sockets.add(s);
+      s.on('close', () => peer.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return peer;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  channel(name: string): ChannelLog {
+    let c = this.channels.get(name);
+    if (!c) this.channels.set(name, (c = { epoch: `e${++this.epochSeq}`, pubs: [] }));
+    return c;
+  }
+
+  publish(channel: string, data: unknown): Publication {
+    const c = this.channel(channel);
+    const pub: Publication = { channel, epoch: c.epoch, offset: c.pubs.length + 1, data: data as Publication['data'], time: Date.now() };
+    c.pubs.push(pub);
+    if (this.skipNext.delete(channel)) return pub;
+    for (const s of [...(this.streams.get(channel) ?? [])]) s.send(pub);
+    return pub;
+  }
+
+  /** History lost: a new epoch, offsets restart. */
+  resetEpoch(channel: string): void {
+    this.channels.set(channel, { epoch: `e${++this.epochSeq}`, pubs: [] });
+  }
+
+  /** Ends every connection the way each transport does: close code, SSE disconnect event, poll error. */
+  kick(code: number): void {
+    for (const k of [...this.kickers]) k(code);
+  }
+
+  recover(channel: string, since: StreamPosition | undefined): Recovery {
+    const c = this.channel(channel);
+    const current = { channel, epoch: c.epoch, offset: c.pubs.length };
+    if (!since || since.epoch !== c.epoch || since.offset > c.pubs.length) return { result: { ...current, recovered: false }, backlog: [] };
+    const from = Math.max(0, since.offset - this.overlap);
+    this.overlap = 0;
+    return { result: { channel, epoch: c.epoch, offset: since.offset, recovered: true }, backlog: c.pubs.slice(from) };
+  }
+
+  private watch(channel: string, s: Stream): () => void {
+    let set = this.streams.get(channel);
+    if (!set) this.streams.set(channel, (set = new Set()));
+    set.add(s);
+    return () => set.delete(s);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.attempts.push('websocket');
+    if (this.refuse.has('websocket') || !req.url?.startsWith('/ws')) return void socket.destroy();
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wsConnection(ws));
+  }
+
+  private wsConnection(ws: WebSocket): void {
+    const subs = new Map<string, () => void>();
+    const send = (f: object) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(f));
+    const kicker = (code: number) => ws.close(code, 'kicked');
+    this.kickers.add(kicker);
+    ws.on('close', () => {
+      this.kickers.delete(kicker);
+      for (const off of subs.values()) off();
+    });
+    send({ type: 'connected', client: 'c1', node: 'fake', version: '1', pingInterval: this.pingInterval });
+    ws.on('message', (raw) => {
+      const f = JSON.parse(String(raw)) as { id: number; type: string; channel: string; since?: StreamPosition };
+      this.wsFrames.push(f);
+      if (f.type === 'ping') return this.answerPings && send({ id: f.id, type: 'pong' });
+      if (f.type === 'unsubscribe') {
+        subs.get(f.channel)?.();
+        subs.delete(f.channel);
+        return send({ id: f.id, type: 'unsubscribed', channel: f.channel });
+      }
+      if (subs.has(f.channel)) return send({ type: 'error', id: f.id, code: 'already_subscribed', message: 'x', retryable: false });
+      const refusal = this.refuseChannel.get(f.channel);
+      if (refusal && refusal.times-- > 0) return send({ type: 'error', id: f.id, code: refusal.code, message: 'refused', retryable: refusal.retryable });
+      this.log.push({ transport: 'websocket', channels: [f.channel], since: [f.since] });
+      const { result, backlog } = this.recover(f.channel, f.since);
+      send({ id: f.id, type: 'subscribed', ...result });
+      for (const p of backlog) send({ type: 'publication', ...p });
+      subs.set(f.channel, this.watch(f.channel, { send: (p) => send({ type: 'publication', ...p }) }));
+    });
+  }
+
+  private http(req: IncomingMessage, res: ServerResponse): void {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const transport = u.pathname === '/sse' ? 'sse' : u.pathname === '/poll' ? 'poll' : undefined;
+    if (!transport) return json(res, 404, { code: 'not_found', message: 'no', retryable: false });
+    this.attempts.push(transport);
+    if (this.refuse.has(transport)) return json(res, 404, { code: 'not_found', message: 'no', retryable: false });
+    const channels = (u.searchParams.get('channels') ?? '').split(',');
+    const lastEventId = req.headers['last-event-id'] as string | undefined;
+    const cursor = lastEventId || u.searchParams.get('cursor') || '';
+    const since = cursor === '' ? channels.map(() => undefined) : parseCursor(cursor, channels.length);
+    if (!since) return json(res, 400, { code: 'invalid_cursor', message: cursor, retryable: false });
+    this.log.push({ transport, channels, since, ...(lastEventId ? { lastEventId } : {}) });
+    if (transport === 'sse') this.sse(res, channels, since);
+    else this.poll(req, res, channels, since);
+  }
+
+  private sse(res: ServerResponse, channels: string[], since: Array<StreamPosition | undefined>): void {
+    const positions: Array<StreamPosition | undefined> = channels.map(() => undefined);
+    const offs: Array<() => void> = [];
+    const end = () => {
+      this.kickers.delete(kicker);
+      for (const off of offs) off();
+    };
+    const kicker = (code: number) => {
+      res.end(`event: disconnect\ndata: ${JSON.stringify({ code, name: 'shutdown', reason: 'kicked', reconnect: code < 4500 })}\n\n`);
+      end();
+    };
+    this.kickers.add(kicker);
+    res.on('close', end);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(': hello\n\n');
+    const event = (i: number, type: string, data: SubscribeResult | Publication) => {
+      positions[i] = { epoch: data.epoch, offset: data.offset };
+      res.write(`id: ${formatCursor(positions)}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    channels.forEach((channel, i) => {
+      const { result, backlog } = this.recover(channel, since[i]);
+      event(i, 'subscribed', result);
+      for (const p of backlog) event(i, 'publication', p);
+      offs.push(this.watch(channel, { send: (p) => event(i, 'publication', p) }));
+    });
+  }
+
+  private poll(req: IncomingMessage, res: ServerResponse, channels: string[], since: Array<StreamPosition | undefined>): void {
+    const answer = () => {
+      const rs = channels.map((c, i) => this.recover(c, since[i]));
+      const pubs = rs.flatMap((r) => r.backlog);
+      const positions = rs.map((r) => r.backlog.at(-1) ?? r.result);
+      return { cursor: formatCursor(positions), subscriptions: rs.map((r) => r.result), publications: pubs, news: pubs.length > 0 || rs.some((r) => !r.result.recovered) };
+    };
+    const first = answer();
+    if (first.news) return json(res, 200, { ...first, news: undefined });
+    const offs: Array<() => void> = [];
+    const done = () => {
+      this.kickers.delete(kicker);
+      for (const off of offs) off();
+    };
+    const kicker = (code: number) => {
+      done();
+      json(res, code < 4500 ? 503 : 400, { code: code < 4500 ? 'unavailable' : 'bad_request', message: 'kicked', retryable: code < 4500 });
+    };
+    this.kickers.add(kicker);
+    req.on('close', done);
+    // Wake on the next publication of any channel; answer on the next turn so a burst leaves together.
+    const wake = { send: () => void setImmediate(() => (done(), !res.writableEnded && json(res, 200, { ...answer(), news: undefined }))) };
+    for (const c of channels) offs.push(this.watch(c, wake));
+  }
+
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    for (const ws of this.wss.clients) ws.terminate();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
