@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { type Publication, type StreamPosition, type SubscribeResult } from '../contract/index.js';
+import type { Publication, StreamPosition } from '../contract/index.js';
 import { Hubbub, HubbubDisconnectError, HubbubNoTransportError, type HubbubOptions, type SubscriptionStateEvent, type TransportName } from '../client/index.js';
 import { FakePeer } from './support/fake-peer.js';
 
