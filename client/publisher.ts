@@ -19,6 +19,7 @@ export type BroadcastResult = ClientInferResponseBody<Api['broadcast'], 200>;
 export type HistoryResult = ClientInferResponseBody<Api['history'], 200>;
 export type InfoResult = ClientInferResponseBody<Api['info'], 200>;
 export type ChannelsResult = ClientInferResponseBody<Api['channels'], 200>;
+export type PresenceResult = ClientInferResponseBody<Api['presence'], 200>;
 type PublishBody = ClientInferRequest<Api['publish']>['body'];
 type BroadcastBody = ClientInferRequest<Api['broadcast']>['body'];
 type HistoryWireQuery = NonNullable<ClientInferRequest<Api['history']>['query']>;
@@ -38,6 +39,8 @@ export interface Publisher {
   publish(channel: string, data: PublishBody['data'], options?: PublishOptions): Promise<PublishResult>;
   broadcast(channels: string[], data: BroadcastBody['data'], options?: BroadcastOptions): Promise<BroadcastResult>;
   history(channel: string, query?: HistoryQuery): Promise<HistoryResult>;
+  /** Who is subscribed to the channel, on every node of the cluster. */
+  presence(channel: string): Promise<PresenceResult>;
   info(): Promise<InfoResult>;
   channels(): Promise<ChannelsResult>;
 }
@@ -63,6 +66,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
       if (query.limit !== undefined) q.limit = query.limit;
       if (query.reverse !== undefined) q.reverse = query.reverse ? 'true' : 'false';
       return ok(await client.history({ params: { channel }, query: q }));
+    },
+    async presence(channel) {
+      return ok(await client.presence({ params: { channel } }));
     },
     async info() {
       return ok(await client.info());

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
+import { createPublisher } from '../client/index.js';
 import { PresenceResponse } from '../contract/index.js';
 import { openSession } from './support/raw-clients.js';
-import { startServer } from './support/server.js';
+import { TEST_API_KEY, startServer } from './support/server.js';
 import { connectWs } from './support/ws-client.js';
 
 describe('presence on one node', () => {
@@ -26,6 +27,20 @@ describe('presence on one node', () => {
     await vi.waitFor(async () => expect((await presence()).clients.map((c) => c.transport)).toEqual(['sse']));
     await sse.close();
     await vi.waitFor(async () => expect((await presence()).clients).toEqual([]));
+  });
+
+  it('is available to backends through the typed publisher', async () => {
+    await using srv = await startServer({ HUBBUB_NODE_ID: 'solo' });
+    const sse = await openSession('sse', srv.url, ['room:2']);
+    const publisher = createPublisher({ url: srv.url, apiKey: TEST_API_KEY });
+    const result = await publisher.presence('room:2');
+    expect(result.channel).toBe('room:2');
+    expect(result.clients.map((c) => [c.node, c.transport])).toEqual([['solo', 'sse']]);
+    await expect(createPublisher({ url: srv.url, apiKey: 'wrong-key-0123456789' }).presence('room:2')).rejects.toMatchObject({
+      name: 'HubbubError',
+      code: 'unauthorized',
+    });
+    await sse.close();
   });
 
   it('publishes joins and leaves in configured namespaces only', async () => {
