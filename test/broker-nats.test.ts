@@ -72,6 +72,16 @@ describe('NatsBroker on one nats-server', () => {
     expect(seen.gaps).toEqual([]);
   });
 
+  // Regression: the loser of two creations of one stream got "subjects overlap" (10065) and failed to connect.
+  it('lets nodes of a new deployment connect at the same moment', async () => {
+    for (let round = 0; round < 5; round++) {
+      const prefix = `fresh${round}x${Date.now().toString(36)}`;
+      const started = await Promise.all(range(6).map(() => node(prefix, limits)));
+      const ch = freshChannel('fresh');
+      expect((await Promise.all(started.map((b) => b.publish(ch, 'x')))).map((p) => p.offset).sort((x, y) => x - y)).toEqual(range(6));
+    }
+  });
+
   it('keeps awkward channel names apart, each on one subject token', async () => {
     const [a, b] = await Promise.all([node('awk', limits), node('awk', limits)]);
     const seen = collector(b);

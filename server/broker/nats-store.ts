@@ -141,8 +141,10 @@ export class ChannelStore {
         if (differs) await this.jsm.streams.update(want.name, want);
         return;
       } catch (err) {
-        // Two nodes creating a stream at once: the loser sees "already in use" and re-reads.
-        if (attempt < 3 && err instanceof JetStreamApiError && err.code === 10058) continue;
+        // Two nodes creating a stream at once: the loser sees "name already in use" (10058) or, on
+        // 2.9, "subjects overlap with an existing stream" (10065) and re-reads. A different stream
+        // really owning our subjects keeps failing and is reported.
+        if (attempt < 3 && err instanceof JetStreamApiError && (err.code === 10058 || err.code === 10065)) continue;
         throw err;
       }
     }
