@@ -66,11 +66,16 @@ function recorder(hub: Hub, codecName = 'test') {
 
 const offsets = (pubs: Publication[]) => pubs.map((p) => p.offset);
 
+/** A hub over a lossy memory broker, and a maker of recording subscribers. */
+function setup(historySize?: number) {
+  const broker = new LossyBroker(historySize);
+  const hub = new Hub(broker, { logger: memoryLogger() });
+  return { broker, hub, ...recorder(hub) };
+}
+
 describe('Hub', () => {
   it('subscribes at the broker on the first local subscriber and unsubscribes after the last', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const { make } = recorder(hub);
+    const { broker, hub, make } = setup();
     const a = make();
     const b = make();
     await hub.subscribe('c', a);
@@ -98,9 +103,8 @@ describe('Hub', () => {
   });
 
   it('fills a gap in live delivery from history, in order', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const sub = recorder(hub).make();
+    const { broker, hub, make } = setup();
+    const sub = make();
     await hub.subscribe('c', sub);
     await hub.publish('c', 1);
     broker.dropLive = true;
@@ -115,9 +119,8 @@ describe('Hub', () => {
   });
 
   it('recovers when the broker reports a possible gap', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const sub = recorder(hub).make();
+    const { broker, hub, make } = setup();
+    const sub = make();
     await hub.subscribe('c', sub);
     broker.dropLive = true;
     await hub.publish('c', 1);
@@ -127,9 +130,8 @@ describe('Hub', () => {
   });
 
   it('drops subscribers with onUnrecoverable when the gap is no longer in history', async () => {
-    const broker = new LossyBroker(2);
-    const hub = new Hub(broker, { logger: memoryLogger() });
-    const sub = recorder(hub).make();
+    const { broker, hub, make } = setup(2);
+    const sub = make();
     await hub.subscribe('c', sub);
     await hub.publish('c', 1);
     broker.dropLive = true;
@@ -141,9 +143,8 @@ describe('Hub', () => {
   });
 
   it('ignores a duplicate live delivery', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const sub = recorder(hub).make();
+    const { broker, hub, make } = setup();
+    const sub = make();
     await hub.subscribe('c', sub);
     const p = await hub.publish('c', 1);
     broker.hubHandler.onPublication(p);
@@ -151,9 +152,7 @@ describe('Hub', () => {
   });
 
   it('merges a recovery backlog with live publications that arrive during the history read', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const { make } = recorder(hub);
+    const { broker, hub, make } = setup();
     const watcher = make();
     await hub.subscribe('c', watcher);
     for (let i = 1; i <= 3; i++) await hub.publish('c', i);
@@ -175,9 +174,8 @@ describe('Hub', () => {
   });
 
   it('tells live subscribers when the epoch changes under them', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const sub = recorder(hub).make();
+    const { broker, hub, make } = setup();
+    const sub = make();
     await hub.subscribe('c', sub);
     await hub.publish('c', 1);
     broker.hubHandler.onPublication({ channel: 'c', epoch: 'reset', offset: 1, data: 'new life', time: 0 });
@@ -185,9 +183,8 @@ describe('Hub', () => {
   });
 
   it('does not deliver to a subscriber that left while its recovery was read', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const sub = recorder(hub).make();
+    const { broker, hub, make } = setup();
+    const sub = make();
     await hub.publish('c', 1);
     const { epoch } = await broker.position('c');
     let open!: () => void;
@@ -204,9 +201,7 @@ describe('Hub', () => {
 
 describe('Hub fast path', () => {
   it('serves a subscriber at the followed head without asking the broker, and still merges live traffic', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const { make } = recorder(hub);
+    const { broker, hub, make } = setup();
     const follower = make();
     await hub.subscribe('c', follower);
     await hub.publish('c', 1);
@@ -225,9 +220,7 @@ describe('Hub fast path', () => {
   });
 
   it('still reads history for a position behind the head', async () => {
-    const broker = new LossyBroker();
-    const hub = new Hub(broker);
-    const { make } = recorder(hub);
+    const { broker, hub, make } = setup();
     const follower = make();
     await hub.subscribe('c', follower);
     await hub.publish('c', 1);
