@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Publication, StreamPosition, SubscribeResult } from '../contract/index.js';
-import type { BrokerHandler, HistoryPage, HistoryQuery } from '../server/broker/broker.js';
+import { type BrokerHandler, BrokerUnavailableError, type HistoryPage, type HistoryQuery } from '../server/broker/broker.js';
 import { MemoryBroker } from '../server/broker/memory.js';
 import { Hub } from '../server/hub/hub.js';
 import type { Subscriber } from '../server/hub/subscriber.js';
@@ -15,6 +15,8 @@ class LossyBroker extends MemoryBroker {
   subscribeCalls: string[] = [];
   unsubscribeCalls: string[] = [];
   historyGate: Promise<void> | undefined;
+  /** The next N history reads fail as if NATS were electing a leader. */
+  unavailableReads = 0;
   hubHandler!: BrokerHandler;
 
   constructor(historySize = 100) {
@@ -33,6 +35,10 @@ class LossyBroker extends MemoryBroker {
     return super.unsubscribe(channel);
   }
   override async history(channel: string, query?: HistoryQuery): Promise<HistoryPage> {
+    if (this.unavailableReads > 0) {
+      this.unavailableReads -= 1;
+      throw new BrokerUnavailableError('no stream leader');
+    }
     const page = await super.history(channel, query);
     if (this.historyGate) await this.historyGate;
     return page;
@@ -69,7 +75,7 @@ const offsets = (pubs: Publication[]) => pubs.map((p) => p.offset);
 /** A hub over a lossy memory broker, and a maker of recording subscribers. */
 function setup(historySize?: number) {
   const broker = new LossyBroker(historySize);
-  const hub = new Hub(broker, { logger: memoryLogger() });
+  const hub = new Hub(broker, { logger: memoryLogger(), gapRetryDelayMs: 1 });
   return { broker, hub, ...recorder(hub) };
 }
 
@@ -127,6 +133,33 @@ describe('Hub', () => {
     broker.dropLive = false;
     broker.hubHandler.onGap?.('c');
     await vi.waitFor(() => expect(offsets(sub.pubs)).toEqual([1]));
+  });
+
+  it('retries a gap read while the broker is briefly unavailable, then delivers in order', async () => {
+    const { broker, hub, make } = setup();
+    const sub = make();
+    await hub.subscribe('c', sub);
+    broker.dropLive = true;
+    await hub.publish('c', 1);
+    broker.dropLive = false;
+    broker.unavailableReads = 3;
+    await hub.publish('c', 2);
+    await vi.waitFor(() => expect(offsets(sub.pubs)).toEqual([1, 2]));
+    expect(sub.lost).toEqual([]);
+    expect(broker.unavailableReads).toBe(0);
+  });
+
+  it('drops subscribers when the broker stays unavailable through every retry', async () => {
+    const { broker, hub, make } = setup();
+    const sub = make();
+    await hub.subscribe('c', sub);
+    broker.dropLive = true;
+    await hub.publish('c', 1);
+    broker.dropLive = false;
+    broker.unavailableReads = 100;
+    await hub.publish('c', 2);
+    await vi.waitFor(() => expect(sub.lost).toEqual(['c']));
+    expect(broker.unavailableReads).toBe(100 - 5);
   });
 
   it('drops subscribers with onUnrecoverable when the gap is no longer in history', async () => {

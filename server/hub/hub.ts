@@ -1,5 +1,12 @@
 import type { JsonData, PresenceEntry, Publication, StreamPosition, SubscribeResult } from '../../contract/index.js';
-import { type Broker, type HistoryPage, type HistoryQuery, type PublishOptions, UnrecoverablePositionError } from '../broker/broker.js';
+import {
+  type Broker,
+  BrokerUnavailableError,
+  type HistoryPage,
+  type HistoryQuery,
+  type PublishOptions,
+  UnrecoverablePositionError,
+} from '../broker/broker.js';
 import { type Codec, CodecRegistry } from './codec.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -13,6 +20,10 @@ export interface HubOptions {
   /** Channels whose subscribers' joins and leaves are published to the channel itself. */
   presenceEvents?: (channel: string) => boolean;
   now?: () => number;
+  /** Retries of a gap's history read while the broker is unavailable, before subscribers are dropped. */
+  gapRetries?: number;
+  /** First retry delay in ms; doubles each time (250 ms, 4 retries: ~4 s in all). */
+  gapRetryDelayMs?: number;
   /** Live publications buffered per subscriber while its recovery is read from history. */
   maxPendingPerSubscriber?: number;
   logger?: HubLogger;
@@ -50,6 +61,8 @@ export class Hub {
   private readonly nodeId: string;
   private readonly presenceEvents: (channel: string) => boolean;
   private readonly now: () => number;
+  private readonly gapRetries: number;
+  private readonly gapRetryDelayMs: number;
 
   constructor(
     readonly broker: Broker,
@@ -60,6 +73,8 @@ export class Hub {
     this.nodeId = options.nodeId ?? 'local';
     this.presenceEvents = options.presenceEvents ?? (() => false);
     this.now = options.now ?? Date.now;
+    this.gapRetries = options.gapRetries ?? 4;
+    this.gapRetryDelayMs = options.gapRetryDelayMs ?? 250;
     broker.setHandler({
       onPublication: (pub) => this.onBrokerPublication(pub),
       onGap: (channel) => {
@@ -240,7 +255,8 @@ export class Hub {
     const entry = this.channels.get(pub.channel);
     if (!entry) return;
     if (entry.resync) {
-      entry.resync.push(pub);
+      // Past the cap, drop: the replay after the resync finds the hole and reads it from history.
+      if (entry.resync.length < this.maxPending) entry.resync.push(pub);
       return;
     }
     const last = entry.last;
@@ -280,7 +296,7 @@ export class Hub {
     entry.resync = held;
     try {
       if (entry.last) {
-        const page = await this.broker.history(entry.name, { since: entry.last });
+        const page = await this.historyWithRetry(entry.name, entry.last);
         for (const pub of page.publications) {
           if (this.channels.get(entry.name) !== entry) return;
           if (pub.offset > entry.last!.offset) this.accept(entry, pub);
@@ -294,6 +310,18 @@ export class Hub {
     const replay = entry.resync ?? [];
     entry.resync = undefined;
     for (const pub of replay) this.onBrokerPublication(pub);
+  }
+
+  /** History can be briefly unavailable (a NATS failover electing leaders): retry before dropping anyone. */
+  private async historyWithRetry(channel: string, since: StreamPosition): Promise<HistoryPage> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.broker.history(channel, { since });
+      } catch (err) {
+        if (!(err instanceof BrokerUnavailableError) || attempt >= this.gapRetries) throw err;
+        await new Promise((resolve) => setTimeout(resolve, this.gapRetryDelayMs * 2 ** attempt));
+      }
+    }
   }
 
   private dropLive(entry: ChannelEntry): void {
