@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ChannelName } from './channel.js';
 import { ErrorBody, errorResponses } from './errors.js';
 import { Offset, PositionText, StreamPosition } from './position.js';
-import { PollQuery, PollResponse, RealtimeQuery } from './frames.js';
+import { PollQuery, PollResponse, RealtimeQuery, SSE_EVENTS } from './frames.js';
 import { JsonData, Publication, Tags } from './publication.js';
 
 const c = initContract();
@@ -167,7 +167,7 @@ export const api = c.router(
       }),
       query: RealtimeQuery,
       responses: {
-        200: c.otherResponse({ contentType: 'text/event-stream', body: z.string().describe('Events: subscribed, publication, disconnect') }),
+        200: c.otherResponse({ contentType: 'text/event-stream', body: z.string().describe(`Events: ${Object.values(SSE_EVENTS).join(', ')}`) }),
         ...errorResponses('bad_request', 'invalid_channel', 'invalid_cursor', 'unavailable'),
       },
       summary: 'Server-Sent Events stream of several channels',

@@ -60,15 +60,28 @@ export const RealtimeQuery = z.object({
   cursor: z.string().optional().describe('One <epoch>:<offset> per channel, comma-separated; empty entries mean "from now"'),
 });
 
-/** SSE event names; `id:` of every subscribed/publication event is the cursor after that event. */
+/**
+ * SSE event names. `id:` of every subscribed/publication event is the cursor after that event;
+ * `connected` and `ping` have no `id:`, so they never move the cursor (Last-Event-ID).
+ */
 export const SSE_EVENTS = {
+  connected: 'connected',
   subscribed: 'subscribed',
   publication: 'publication',
+  ping: 'ping',
   disconnect: 'disconnect',
 } as const;
 
+/** First event of every stream: the WebSocket `connected` frame without `type`. */
+export const SseConnectedEvent = ConnectedFrame.omit({ type: true });
+export type SseConnectedEvent = z.infer<typeof SseConnectedEvent>;
 /** One `subscribed` event per channel, before that channel's first publication. */
 export const SseSubscribedEvent = SubscribeResult;
+/**
+ * Every `pingInterval` ms: an event, not a comment, because EventSource hides comments and the
+ * client must see the stream alive to tell a silent stream from a dead one.
+ */
+export const SsePingEvent = z.object({}).strict();
 export const DisconnectCode = z.enum(
   Object.keys(DISCONNECT_TABLE) as [keyof typeof DISCONNECT_TABLE, ...Array<keyof typeof DISCONNECT_TABLE>],
 );

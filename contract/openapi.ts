@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { api } from './api.js';
 import { DISCONNECT_TABLE } from './disconnect.js';
 import { ERROR_TABLE, ErrorBody, type ErrorCode } from './errors.js';
-import { ClientFrame, SSE_EVENTS, SseDisconnectEvent, SseSubscribedEvent, ServerFrame } from './frames.js';
+import { ClientFrame, SSE_EVENTS, SseConnectedEvent, SseDisconnectEvent, SsePingEvent, SseSubscribedEvent, ServerFrame } from './frames.js';
 import { PROTOCOL_VERSION } from './index.js';
 import { Publication } from './publication.js';
 
@@ -22,8 +22,10 @@ const REF = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 
 /** The event name of each SSE event and the schema of its `data:` line; `satisfies` keeps it complete. */
 const SSE_EVENT_SCHEMAS = {
+  [SSE_EVENTS.connected]: { name: 'SseConnectedEvent', schema: SseConnectedEvent },
   [SSE_EVENTS.subscribed]: { name: 'SseSubscribedEvent', schema: SseSubscribedEvent },
   [SSE_EVENTS.publication]: { name: 'Publication', schema: Publication },
+  [SSE_EVENTS.ping]: { name: 'SsePingEvent', schema: SsePingEvent },
   [SSE_EVENTS.disconnect]: { name: 'SseDisconnectEvent', schema: SseDisconnectEvent },
 } satisfies Record<(typeof SSE_EVENTS)[keyof typeof SSE_EVENTS], { name: string; schema: z.ZodTypeAny }>;
 

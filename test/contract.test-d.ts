@@ -1,6 +1,6 @@
 import type { ClientInferRequest, ClientInferResponseBody, ServerInferRequest } from '@ts-rest/core';
 import { describe, expectTypeOf, it } from 'vitest';
-import type { Api, ClientFrame, ErrorCode, JsonData, Publication, ServerFrame } from '../contract/index.js';
+import type { Api, ClientFrame, ErrorCode, JsonData, Publication, ServerFrame, SseConnectedEvent } from '../contract/index.js';
 
 /** Type-level pins of the contract: a change here changes what every client compiles against. */
 describe('contract types', () => {
@@ -42,5 +42,9 @@ describe('contract types', () => {
     expectTypeOf<ClientFrame['type']>().toEqualTypeOf<'subscribe' | 'unsubscribe' | 'ping'>();
     expectTypeOf<ServerFrame['type']>().toEqualTypeOf<'connected' | 'subscribed' | 'unsubscribed' | 'pong' | 'error' | 'publication'>();
     expectTypeOf<Extract<ServerFrame, { type: 'publication' }>>().toMatchTypeOf<Publication>();
+  });
+
+  it('the SSE connected event is the WebSocket connected frame without its type', () => {
+    expectTypeOf<SseConnectedEvent>().toEqualTypeOf<Omit<Extract<ServerFrame, { type: 'connected' }>, 'type'>>();
   });
 });

@@ -9,7 +9,9 @@ import {
   ErrorBody,
   type ErrorCode,
   SSE_EVENTS,
+  SseConnectedEvent,
   SseDisconnectEvent,
+  SsePingEvent,
   SseSubscribedEvent,
   ServerFrame,
   api,
@@ -185,6 +187,16 @@ function checkWs(example: Example): void {
   expect([...pending], 'commands without a reply').toEqual([]);
 }
 
+type SseEventName = (typeof SSE_EVENTS)[keyof typeof SSE_EVENTS];
+/** The `data:` schema of each SSE event; `satisfies` makes a new event name fail to compile here. */
+const SSE_EVENT_DATA = {
+  connected: SseConnectedEvent,
+  subscribed: SseSubscribedEvent,
+  publication: Publication,
+  ping: SsePingEvent,
+  disconnect: SseDisconnectEvent,
+} satisfies Record<SseEventName, z.ZodTypeAny>;
+
 function checkHttp(example: Example): void {
   const sends = example.steps.filter((s) => s.kind === 'send');
   const receives = example.steps.filter((s) => s.kind === 'receive');
@@ -204,12 +216,17 @@ function checkHttp(example: Example): void {
     const channels = url.searchParams.get('channels')!.split(',');
     const events = parseSseEvents([response.body, ...receives.slice(1).map((r) => r.text)].join('\n'));
     expect(events.length).toBeGreaterThan(0);
+    expect(events[0]?.event, 'an SSE stream starts with connected').toBe(SSE_EVENTS.connected);
     for (const e of events) {
-      const schemas: Record<string, z.ZodTypeAny> = { subscribed: SseSubscribedEvent, publication: Publication, disconnect: SseDisconnectEvent };
       expect(Object.values(SSE_EVENTS)).toContain(e.event);
-      const data = schemas[e.event]!.parse(JSON.parse(e.data));
-      if (e.event === SSE_EVENTS.disconnect) expect(DISCONNECT_TABLE[(data as z.infer<typeof SseDisconnectEvent>).name].code).toBe(data.code);
-      else expect(parseCursor(e.id ?? '', channels.length), `id of ${e.event} is a cursor: ${e.id}`).toBeDefined();
+      const data: unknown = SSE_EVENT_DATA[e.event as SseEventName].parse(JSON.parse(e.data));
+      if (e.event === SSE_EVENTS.disconnect) {
+        const d = data as z.infer<typeof SseDisconnectEvent>;
+        expect(DISCONNECT_TABLE[d.name].code).toBe(d.code);
+      }
+      if (e.event === SSE_EVENTS.subscribed || e.event === SSE_EVENTS.publication) {
+        expect(parseCursor(e.id ?? '', channels.length), `id of ${e.event} is a cursor: ${e.id}`).toBeDefined();
+      } else expect(e.id, `${e.event} must not move the cursor`).toBeUndefined();
     }
     return;
   }

@@ -59,6 +59,7 @@ describe('README', () => {
     const sseReq = resolve(sse!);
     const abort = new AbortController();
     const stream = readSse((await fetch(sseReq.url, { signal: abort.signal })).body!);
+    expect((await stream.next()).value).toMatchObject({ event: 'connected' });
     expect((await stream.next()).value).toMatchObject({ event: 'subscribed' });
 
     const first = PollResponse.parse(await (await fetch(resolve(pollFirst!).url)).json());

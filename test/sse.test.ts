@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DISCONNECT_TABLE, parseCursor } from '../contract/index.js';
+import { DISCONNECT_TABLE, PresenceResponse, SseConnectedEvent, SsePingEvent, parseCursor } from '../contract/index.js';
 import { startServer } from './support/server.js';
 import { type SseEvent, readSse } from './support/sse-reader.js';
 
@@ -76,34 +76,53 @@ describe('SSE transport', () => {
     const s = await stream(`${srv.url}/sse?channels=a,b&cursor=${a.epoch}:1,${b.epoch}:1`);
     await vi.waitFor(() => expect(s.events.filter((e) => e.event === 'subscribed')).toHaveLength(2));
     // The first subscribed event (channel a) must still carry b's requested position.
-    expect(s.events[0]!.id).toBe(`${a.epoch}:1,${b.epoch}:1`);
+    expect(s.events.find((e) => e.event === 'subscribed')!.id).toBe(`${a.epoch}:1,${b.epoch}:1`);
     await s.close();
   });
 
-  it('sends heartbeat comments', async () => {
-    await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
-    const res = await fetch(`${srv.url}/sse?channels=a`);
+  it('starts with retry, then a connected event naming the client id that presence lists, without an id line', async () => {
+    await using srv = await startServer({ HUBBUB_NODE_ID: 'solo', HUBBUB_PING_INTERVAL: '7' });
+    const res = await fetch(`${srv.url}/sse?channels=room`);
     const reader = res.body!.getReader();
     let text = '';
-    while (!text.includes(': ping')) text += new TextDecoder().decode((await reader.read()).value);
-    expect(text).toMatch(/^retry: \d+\n/);
+    while (!text.includes('event: subscribed')) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
+    expect(text).toMatch(/^retry: \d+\n\nevent: connected\ndata: [^\n]+\n\nid: [^\n]+\nevent: subscribed\n/);
+
+    const s = await stream(`${srv.url}/sse?channels=room`);
+    await vi.waitFor(() => expect(s.events.map((e) => e.event)).toEqual(['connected', 'subscribed']));
+    const connected = SseConnectedEvent.parse(JSON.parse(s.events[0]!.data));
+    expect(connected).toMatchObject({ node: 'solo', pingInterval: 7000 });
+    // No id: the cursor (Last-Event-ID) is only ever moved by subscribed and publication events.
+    expect(s.events[0]!.id).toBeUndefined();
+    const presence = PresenceResponse.parse(await (await srv.api('/api/channels/room/presence')).json());
+    expect(presence.clients.map((c) => [c.client, c.transport])).toEqual([[connected.client, 'sse']]);
+    await s.close();
   });
 
-  it('still sends heartbeats after a restart on the same port (regression: the timer died with stop())', async () => {
+  it('sends a ping event without an id line every ping interval', async () => {
+    await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
+    const s = await stream(`${srv.url}/sse?channels=a`);
+    await vi.waitFor(() => expect(s.events.filter((e) => e.event === 'ping')).toHaveLength(2), { timeout: 5_000 });
+    for (const ping of s.events.filter((e) => e.event === 'ping')) {
+      expect(SsePingEvent.parse(JSON.parse(ping.data))).toEqual({});
+      expect(ping.id).toBeUndefined();
+    }
+    await s.close();
+  });
+
+  it('still sends ping events after a restart on the same port (regression: the timer died with stop())', async () => {
     await using srv = await startServer({ HUBBUB_PING_INTERVAL: '1' });
     await srv.restart();
-    const res = await fetch(`${srv.url}/sse?channels=a`);
-    const reader = res.body!.getReader();
-    let text = '';
-    while (!text.includes(': ping')) text += new TextDecoder().decode((await reader.read()).value);
-    await reader.cancel();
+    const s = await stream(`${srv.url}/sse?channels=a`);
+    await vi.waitFor(() => expect(s.events.map((e) => e.event)).toContain('ping'), { timeout: 5_000 });
+    await s.close();
   });
 
   it('ends the stream with a disconnect event carrying the shutdown code', async () => {
     await using srv = await startServer();
     const s = await stream(`${srv.url}/sse?channels=a`);
-    await vi.waitFor(() => expect(s.events).toHaveLength(1));
+    await vi.waitFor(() => expect(s.events.map((e) => e.event)).toEqual(['connected', 'subscribed']));
     await srv.app.stop();
     await vi.waitFor(() => expect(s.ended()).toBe(true));
     const ev = s.events.at(-1)!;

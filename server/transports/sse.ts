@@ -4,6 +4,7 @@ import {
   type DisconnectName,
   type Publication,
   SSE_EVENTS,
+  type SseConnectedEvent,
   type StreamPosition,
   type SubscribeResult,
   formatCursor,
@@ -25,6 +26,9 @@ interface SseFrame {
   singleId: string;
   body: string;
 }
+
+/** No `id:` line: a heartbeat must not move the cursor the client sends back as Last-Event-ID. */
+const PING = `event: ${SSE_EVENTS.ping}\ndata: {}\n\n`;
 
 const encode = (pub: Publication): SseFrame => ({
   singleId: `id: ${pub.epoch}:${pub.offset}\n`,
@@ -98,8 +102,10 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
     for (const channel of conn.channels) hub.unsubscribe(channel, conn);
   };
 
+  // An event rather than a comment: EventSource hides comments, and the client's stale timer
+  // needs to see something every interval. It is also the write that keeps idle proxies open.
   const heartbeat = new Ticker(config.pingInterval * 1000, () => {
-    for (const c of connections) c.write(': ping\n\n');
+    for (const c of connections) c.write(PING);
   });
 
   return {
@@ -119,8 +125,15 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
         Connection: 'keep-alive',
         'X-Accel-Buffering': 'no',
       });
-      res.write(`retry: 1000\n: hubbub ${env.node.id}\n\n`);
       const identity = { client: env.newClientId(), user: null, transport: 'sse' };
+      const connected: SseConnectedEvent = {
+        client: identity.client,
+        node: env.node.id,
+        version: env.node.version,
+        pingInterval: config.pingInterval * 1000,
+      };
+      // No `id:` on connected either; it also flushes the headers before the first subscribe.
+      res.write(`retry: 1000\n\nevent: ${SSE_EVENTS.connected}\ndata: ${JSON.stringify(connected)}\n\n`);
       const conn = new SseConnection(res, codec, identity, request.channels, request.since, env, release);
       connections.add(conn);
       heartbeat.ensureRunning();

@@ -8,6 +8,7 @@ import {
   type StreamPosition,
   type SubscribeResult,
   Publication as PublicationSchema,
+  SseConnectedEvent,
   SubscribeResult as SubscribeResultSchema,
 } from '../../contract/index.js';
 import type { Balancer } from './balancer.js';
@@ -78,7 +79,7 @@ export async function steer(lb: Balancer, target: number): Promise<void> {
 /* ---------- A raw SSE stream that knows which node serves it ---------- */
 
 export interface SseStream extends RawSession {
-  /** The node named by the stream's first comment (`: hubbub <node>`). */
+  /** The node named by the stream's `connected` event. */
   readonly node: string;
   /** The id of the last event, as EventSource would send it back in Last-Event-ID. */
   readonly lastEventId: string;
@@ -99,13 +100,10 @@ export async function openSseStream(baseUrl: string, channels: string[], { lastE
   const positions = new Map<string, StreamPosition>();
   let node = '';
   const parser = new SseParser({
-    onComment: (text) => {
-      const m = /^hubbub (\S+)/.exec(text);
-      if (m && !node) node = m[1]!;
-    },
     onEvent: (ev) => {
       const data: unknown = JSON.parse(ev.data);
-      if (ev.type === 'subscribed') {
+      if (ev.type === 'connected') node = SseConnectedEvent.parse(data).node;
+      else if (ev.type === 'subscribed') {
         const r = SubscribeResultSchema.parse(data);
         results.push(r);
         positions.set(r.channel, { epoch: r.epoch, offset: r.offset });
@@ -159,7 +157,7 @@ export interface LibClient {
   readonly received: Map<string, Publication[]>;
   /** Subscription state events, with their channel, in order. */
   readonly states: Array<SubscriptionStateEvent & { channel: string }>;
-  /** Every `connected` event: the node is known on WebSocket only (its `connected` frame names it). */
+  /** Every `connected` event: the node is known on WebSocket and SSE (their `connected` frame or event names it), not on poll. */
   readonly connections: Array<{ transport: TransportName; node: string | undefined }>;
   subscribe(channel: string): void;
   /** `subscribed` states of a channel so far (1 after the first subscribe, +1 per resubscribe). */

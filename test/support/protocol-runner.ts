@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { vi } from 'vitest';
+import { SSE_EVENTS } from '../../contract/index.js';
 import { type Example, type ExampleLanguage, type Step, parseAction, parseHttpMessage, requestLine } from '../../docs/examples.js';
 import type { TestServer } from './server.js';
 
@@ -21,8 +22,8 @@ const KEY_PLACEHOLDER = '<key>';
 /** JSON fields whose values differ on every run: only their presence is compared. */
 const VARYING_FIELDS = new Set(['time', 'client', 'node', 'version']);
 const VARIES = '<varies>';
-/** The SSE heartbeat comes every ping interval, whenever that falls: not part of any transcript. */
-const HEARTBEAT = ': ping';
+/** The SSE ping event comes every ping interval, whenever that falls: not part of any transcript. */
+const HEARTBEAT = `event: ${SSE_EVENTS.ping}\ndata: {}`;
 /** A command id no example uses: its pong proves the server sent nothing after the transcript. */
 const PROBE_ID = 2 ** 31 - 1;
 const SENTINEL = { sentinel: 'end of transcript' };
@@ -271,7 +272,7 @@ async function runHttp(steps: Step[], ctx: Context): Promise<Transcript> {
   return t;
 }
 
-/** The stream cut into events (blocks of lines ended by a blank line), heartbeats left out. */
+/** The stream cut into events (blocks of lines ended by a blank line), ping events left out. */
 class SseBlocks {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #decoder = new TextDecoder();
@@ -305,7 +306,7 @@ class SseBlocks {
       if (end < 0) return undefined;
       const block = this.#buffer.slice(0, end).split('\n');
       this.#buffer = this.#buffer.slice(end + 2);
-      if (!(block.length === 1 && block[0] === HEARTBEAT)) return block;
+      if (block.join('\n') !== HEARTBEAT) return block;
     }
   }
 

@@ -2,6 +2,7 @@
 export interface SseEvent {
   event: string;
   data: string;
+  /** The event's own `id:` line; undefined when it has none (EventSource would keep the previous id). */
   id: string | undefined;
 }
 
@@ -21,6 +22,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
         if (data.length > 0) yield { event, data: data.join('\n'), id };
         event = 'message';
         data = [];
+        id = undefined;
         continue;
       }
       if (line.startsWith(':')) continue;
