@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import type { Publication, StreamPosition } from '../contract/index.js';
-import { Hubbub, HubbubDisconnectError, HubbubNoTransportError, type HubbubOptions, type SubscriptionStateEvent, type TransportName } from '../client/index.js';
+import { Hubbub, HubbubDisconnectError, HubbubNoTransportError, type HubbubOptions, type TransportName } from '../client/index.js';
+import { collect } from './support/collect.js';
 import { FakePeer } from './support/fake-peer.js';
+import { ManualTimers } from './support/manual-timers.js';
 
 /* ---------- Fixtures ---------- */
 
@@ -22,20 +23,6 @@ function hub(p: FakePeer, options: HubbubOptions = {}): Hubbub {
   const h = new Hubbub(p.url, { WebSocket, random: () => 0, pollTimeout: 5_000, ...options });
   cleanups.push(() => h.close());
   return h;
-}
-
-function collect(h: Hubbub, channel: string, since?: StreamPosition) {
-  const pubs: Publication[] = [];
-  const states: SubscriptionStateEvent[] = [];
-  const errors: Error[] = [];
-  const sub = h.subscribe(channel, {
-    ...(since ? { since } : {}),
-    onPublication: (p) => pubs.push(p),
-    onState: (s) => states.push(s),
-    onError: (e) => errors.push(e),
-  });
-  const subscribed = () => states.filter((s): s is Extract<SubscriptionStateEvent, { state: 'subscribed' }> => s.state === 'subscribed');
-  return { sub, pubs, states, errors, subscribed, data: () => pubs.map((p) => p.data) };
 }
 
 /** Only this transport, so one suite runs the same behaviour over each. */
@@ -293,25 +280,6 @@ describe('transport negotiation', () => {
 });
 
 /* ---------- Backoff ---------- */
-
-/** Timers that fire only when the test says so. */
-class ManualTimers {
-  private seq = 0;
-  readonly pending = new Map<number, { fn: () => void; ms: number }>();
-  setTimeout = (fn: () => void, ms: number): number => {
-    this.pending.set(++this.seq, { fn, ms });
-    return this.seq;
-  };
-  clearTimeout = (handle: unknown): void => void this.pending.delete(handle as number);
-  /** Runs the pending timers of exactly `ms` milliseconds. */
-  fire(ms: number): void {
-    for (const [id, t] of [...this.pending]) {
-      if (t.ms !== ms) continue;
-      this.pending.delete(id);
-      t.fn();
-    }
-  }
-}
 
 describe('reconnect backoff', () => {
   it('waits a full-jitter delay that doubles up to the cap, and starts over after a success', async () => {
