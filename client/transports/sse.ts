@@ -1,13 +1,30 @@
+import { DISCONNECT_TABLE } from '../../contract/disconnect.js';
 import { SSE_EVENTS } from '../../contract/frames.js';
 import { HubbubError, HubbubProtocolError } from '../errors.js';
 import type { ClientTransport, EventSourceLike, SseMessageEvent, TransportContext, TransportFactory } from '../types.js';
 import { cursorOf, isPublication, isSubscribeResult, parseJson, realtimeUrl } from '../wire.js';
 
 const ABNORMAL = 1006;
+/**
+ * The server's default ping interval, assumed until a `connected` event names the real one. The
+ * server sends `connected` first thing, so this only bounds a stream that never gets that far
+ * (a response a proxy holds, a restart request that hangs); without it such a stream would hang.
+ */
+const DEFAULT_PING_INTERVAL = 25_000;
+/** Slack over two missed pings for timer drift and a busy server or network. */
+const STALE_MARGIN = 5_000;
+
+/** ms of silence after which a stream is taken for dead: two missed pings and the margin. */
+export const sseStaleTimeout = (pingInterval: number): number => 2 * pingInterval + STALE_MARGIN;
 
 /**
  * Server-Sent Events at /sse: one stream for the whole channel list. A change of the channel set
  * restarts the stream with a cursor built from the client's positions.
+ *
+ * A half-open connection or a dead proxy would leave the stream silent forever: the server sends a
+ * `ping` event every `pingInterval` (announced by `connected`), and a stream that delivers no event
+ * at all for two intervals and a margin is closed as `stale`, like a WebSocket whose pings go
+ * unanswered, so the core reconnects and recovers.
  *
  * On an error the stream is closed and the core reconnects, instead of letting EventSource retry on
  * its own: one backoff policy with jitter for every transport, where EventSource's fixed retry
@@ -21,6 +38,8 @@ class SseTransport implements ClientTransport {
   #closed = false;
   #restartQueued = false;
   #connectTimer: unknown;
+  #staleTimer: unknown;
+  #pingInterval = DEFAULT_PING_INTERVAL;
 
   constructor(ctx: TransportContext) {
     this.#ctx = ctx;
@@ -59,13 +78,7 @@ class SseTransport implements ClientTransport {
     const es = new env.EventSource!(realtimeUrl(baseUrl, '/sse', { channels: wanted.map((w) => w.channel).join(','), cursor: cursorOf(wanted) }));
     this.#es = es;
     if (!this.#opened) this.#connectTimer = env.timers.setTimeout(() => this.#finish({ code: ABNORMAL, reason: 'connect timeout' }), connectTimeout);
-    es.onopen = () => {
-      if (es !== this.#es) return;
-      env.timers.clearTimeout(this.#connectTimer);
-      if (this.#opened) return;
-      this.#opened = true;
-      this.#ctx.handlers.onOpen({});
-    };
+    this.#armStaleTimer();
     // A browser EventSource cannot read the error body; FetchEventSource passes it along.
     es.onerror = (ev: { status?: number; body?: string }) => {
       if (es !== this.#es) return;
@@ -74,8 +87,13 @@ class SseTransport implements ClientTransport {
     };
     const on = (type: string, fn: (data: unknown, raw: string) => void) =>
       es.addEventListener(type, (ev: SseMessageEvent) => {
-        if (es === this.#es) fn(parseJson(ev.data), ev.data);
+        if (es !== this.#es) return;
+        // Any event proves the stream alive, so a busy stream never depends on the pings.
+        this.#armStaleTimer();
+        fn(parseJson(ev.data), ev.data);
       });
+    on(SSE_EVENTS.connected, (d) => this.#onConnected(d));
+    on(SSE_EVENTS.ping, () => undefined);
     on(SSE_EVENTS.subscribed, (d, raw) => (isSubscribeResult(d) ? this.#ctx.handlers.onSubscribed(d) : this.#malformed(raw)));
     on(SSE_EVENTS.publication, (d, raw) => (isPublication(d) ? this.#ctx.handlers.onPublication(d) : this.#malformed(raw)));
     on(SSE_EVENTS.disconnect, (d) => {
@@ -83,6 +101,32 @@ class SseTransport implements ClientTransport {
       const info = { code: typeof v.code === 'number' ? v.code : ABNORMAL, reason: typeof v.reason === 'string' ? v.reason : 'disconnected' };
       this.#finish(typeof v.name === 'string' ? { ...info, name: v.name } : info);
     });
+  }
+
+  /** The stream's first event; the connection counts as open from here, as on WebSocket. */
+  #onConnected(d: unknown): void {
+    const v = (typeof d === 'object' && d !== null ? d : {}) as { client?: unknown; node?: unknown; pingInterval?: unknown };
+    if (typeof v.pingInterval === 'number' && v.pingInterval > 0) {
+      this.#pingInterval = v.pingInterval;
+      this.#armStaleTimer();
+    }
+    this.#ctx.env.timers.clearTimeout(this.#connectTimer);
+    // A restarted stream (new channel list) is the same connection for the app: announced once.
+    if (this.#opened) return;
+    this.#opened = true;
+    const info: { client?: string; node?: string } = {};
+    if (typeof v.client === 'string') info.client = v.client;
+    if (typeof v.node === 'string') info.node = v.node;
+    this.#ctx.handlers.onOpen(info);
+  }
+
+  #armStaleTimer(): void {
+    const { timers } = this.#ctx.env;
+    timers.clearTimeout(this.#staleTimer);
+    this.#staleTimer = timers.setTimeout(() => {
+      // Closing the EventSource drops the dead socket; the core reconnects and recovers from its positions.
+      this.#finish({ code: DISCONNECT_TABLE.stale.code, reason: 'no event received in time', name: 'stale' });
+    }, sseStaleTimeout(this.#pingInterval));
   }
 
   #malformed(raw: string): void {
@@ -97,6 +141,7 @@ class SseTransport implements ClientTransport {
 
   #stopStream(): void {
     this.#ctx.env.timers.clearTimeout(this.#connectTimer);
+    this.#ctx.env.timers.clearTimeout(this.#staleTimer);
     const es = this.#es;
     this.#es = undefined;
     // Closed before the server ends the stream, so EventSource does not reconnect on its own.

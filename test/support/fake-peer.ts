@@ -41,9 +41,15 @@ export class FakePeer {
 
   /** WebSocket subscribe commands for these channels get an error reply (`times` of them). */
   readonly refuseChannel = new Map<string, { code: string; retryable: boolean; times: number }>();
-  /** ms between pings the client should send (the `connected` frame's pingInterval); 0: none. */
+  /**
+   * The `connected` frame's and event's pingInterval. WebSocket: ms between the client's pings, 0 for
+   * none. SSE: the ms the client expects between server ping events (sent only by `pingSse()`), 0
+   * leaving the client on its default.
+   */
   pingInterval = 0;
   answerPings = true;
+  private readonly sseStreams = new Set<ServerResponse>();
+  private clientSeq = 0;
 
   static async start(port = 0): Promise<FakePeer> {
     const server = createServer();
@@ -80,6 +86,16 @@ export class FakePeer {
   /** History lost: a new epoch, offsets restart. */
   resetEpoch(channel: string): void {
     this.channels.set(channel, { epoch: `e${++this.epochSeq}`, pubs: [] });
+  }
+
+  /** SSE streams the peer has not seen close: a stream the client abandoned is gone from here. */
+  get openSseStreams(): number {
+    return this.sseStreams.size;
+  }
+
+  /** One `ping` event on every open SSE stream, as the server's heartbeat. */
+  pingSse(): void {
+    for (const res of this.sseStreams) res.write('event: ping\ndata: {}\n\n');
   }
 
   /** Ends every connection the way each transport does: close code, SSE disconnect event, poll error. */
@@ -160,6 +176,7 @@ export class FakePeer {
     const offs: Array<() => void> = [];
     const end = () => {
       this.kickers.delete(kicker);
+      this.sseStreams.delete(res);
       for (const off of offs) off();
     };
     const kicker = (code: number) => {
@@ -167,9 +184,11 @@ export class FakePeer {
       end();
     };
     this.kickers.add(kicker);
+    this.sseStreams.add(res);
     res.on('close', end);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write(': hello\n\n');
+    const connected = { client: `sse-${++this.clientSeq}`, node: 'fake', version: '1', pingInterval: this.pingInterval };
+    res.write(`retry: 1000\n\nevent: connected\ndata: ${JSON.stringify(connected)}\n\n`);
     const event = (i: number, type: string, data: SubscribeResult | Publication) => {
       positions[i] = { epoch: data.epoch, offset: data.offset };
       res.write(`id: ${formatCursor(positions)}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
