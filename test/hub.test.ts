@@ -232,6 +232,49 @@ describe('Hub', () => {
   });
 });
 
+describe('Hub linger', () => {
+  it('keeps following a channel after its last subscriber, so a returning long-poll costs no broker call', async () => {
+    const broker = new LossyBroker();
+    const hub = new Hub(broker, { lingerMs: 60_000 });
+    const { make } = recorder(hub);
+    const first = make();
+    await hub.subscribe('c', first);
+    await hub.publish('c', 1);
+    hub.unsubscribe('c', first);
+    await hub.publish('c', 2); // arrives while nobody is subscribed: the hub's position follows it
+    expect(hub.channelCounts()).toEqual([]);
+    expect(hub.followedCount).toBe(1);
+    const history = vi.spyOn(broker, 'history');
+    const returning = make();
+    const result = await hub.subscribe('c', returning, { epoch: first.pubs[0]!.epoch, offset: 2 });
+    expect(result).toMatchObject({ offset: 2, recovered: true });
+    expect(history).not.toHaveBeenCalled();
+    expect(broker.subscribeCalls).toEqual(['c']);
+    expect(broker.unsubscribeCalls).toEqual([]);
+    hub.unsubscribe('c', returning);
+    await hub.settle();
+    expect(broker.unsubscribeCalls).toEqual(['c']);
+  });
+
+  it('unfollows once the linger has passed', async () => {
+    vi.useFakeTimers();
+    try {
+      const broker = new LossyBroker();
+      const hub = new Hub(broker, { lingerMs: 1000 });
+      const sub = recorder(hub).make();
+      await hub.subscribe('c', sub);
+      hub.unsubscribe('c', sub);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(broker.unsubscribeCalls).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(broker.unsubscribeCalls).toEqual(['c']);
+      expect(hub.followedCount).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('Hub fast path', () => {
   it('serves a subscriber at the followed head without asking the broker, and still merges live traffic', async () => {
     const { broker, hub, make } = setup();

@@ -8,6 +8,7 @@ import {
   UnrecoverablePositionError,
 } from '../broker/broker.js';
 import { type Codec, CodecRegistry } from './codec.js';
+import { BrokerInterest } from './interest.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface HubLogger {
@@ -24,6 +25,12 @@ export interface HubOptions {
   gapRetries?: number;
   /** First retry delay in ms; doubles each time (250 ms, 4 retries: ~4 s in all). */
   gapRetryDelayMs?: number;
+  /**
+   * How long the hub keeps following a channel after its last local subscriber left. Long-poll
+   * clients leave and come back every response: following on keeps the hub's position current,
+   * so they resume without a broker round trip, and spares the broker subscription churn.
+   */
+  lingerMs?: number;
   /** Live publications buffered per subscriber while its recovery is read from history. */
   maxPendingPerSubscriber?: number;
   logger?: HubLogger;
@@ -40,6 +47,8 @@ interface ChannelEntry {
   last: StreamPosition | undefined;
   /** Publications held while a gap is being filled from history. */
   resync: Publication[] | undefined;
+  /** Set while the channel has no subscriber and waits out the linger before unfollowing. */
+  linger: NodeJS.Timeout | undefined;
 }
 
 export class SubscriptionAbortedError extends Error {
@@ -53,8 +62,7 @@ export class SubscriptionAbortedError extends Error {
  */
 export class Hub {
   private readonly channels = new Map<string, ChannelEntry>();
-  /** Broker subscribe/unsubscribe calls for one channel run in call order. */
-  private readonly brokerOps = new Map<string, Promise<void>>();
+  private readonly interest: BrokerInterest;
   private readonly codecs = new CodecRegistry();
   private readonly maxPending: number;
   private readonly logger: HubLogger;
@@ -63,6 +71,7 @@ export class Hub {
   private readonly now: () => number;
   private readonly gapRetries: number;
   private readonly gapRetryDelayMs: number;
+  private readonly lingerMs: number;
 
   constructor(
     readonly broker: Broker,
@@ -75,6 +84,8 @@ export class Hub {
     this.now = options.now ?? Date.now;
     this.gapRetries = options.gapRetries ?? 4;
     this.gapRetryDelayMs = options.gapRetryDelayMs ?? 250;
+    this.lingerMs = options.lingerMs ?? 2000;
+    this.interest = new BrokerInterest(broker, (m, e) => this.logger.warn(m, e));
     broker.setHandler({
       onPublication: (pub) => this.onBrokerPublication(pub),
       onGap: (channel) => {
@@ -196,7 +207,10 @@ export class Hub {
   /** Channels with local subscribers and their counts. */
   channelCounts(): Array<{ channel: string; subscribers: number }> {
     const out: Array<{ channel: string; subscribers: number }> = [];
-    for (const e of this.channels.values()) out.push({ channel: e.name, subscribers: e.live.size + e.pending.size });
+    for (const e of this.channels.values()) {
+      const subscribers = e.live.size + e.pending.size;
+      if (subscribers > 0) out.push({ channel: e.name, subscribers });
+    }
     return out;
   }
 
@@ -206,43 +220,65 @@ export class Hub {
     return n;
   }
 
+  /** Channels with at least one local subscriber. */
   get channelCount(): number {
+    let n = 0;
+    for (const e of this.channels.values()) if (e.live.size + e.pending.size > 0) n += 1;
+    return n;
+  }
+
+  /** Channels the hub follows at the broker, lingering ones included. */
+  get followedCount(): number {
     return this.channels.size;
   }
 
-  /** Waits for queued broker subscribe/unsubscribe calls (used on shutdown). */
+  /** Stops lingering and waits for queued broker subscribe/unsubscribe calls (used on shutdown). */
   async settle(): Promise<void> {
-    await Promise.allSettled([...this.brokerOps.values()]);
+    for (const entry of [...this.channels.values()]) {
+      if (entry.linger) {
+        clearTimeout(entry.linger);
+        entry.linger = undefined;
+        this.unfollow(entry);
+      }
+    }
+    await this.interest.settle();
   }
 
   private entry(channel: string): ChannelEntry {
     let entry = this.channels.get(channel);
     if (!entry) {
-      entry = { name: channel, live: new Map(), pending: new Map(), ready: Promise.resolve(), last: undefined, resync: undefined };
-      entry.ready = this.brokerOp(channel, () => this.broker.subscribe(channel));
+      entry = {
+        name: channel,
+        live: new Map(),
+        pending: new Map(),
+        ready: this.interest.follow(channel),
+        last: undefined,
+        resync: undefined,
+        linger: undefined,
+      };
       this.channels.set(channel, entry);
+    } else if (entry.linger) {
+      clearTimeout(entry.linger);
+      entry.linger = undefined;
     }
     return entry;
   }
 
   private release(entry: ChannelEntry): void {
     if (entry.live.size > 0 || entry.pending.size > 0) return;
-    if (this.channels.get(entry.name) !== entry) return;
-    this.channels.delete(entry.name);
-    void this.brokerOp(entry.name, () => this.broker.unsubscribe(entry.name)).catch((err) =>
-      this.logger.warn(`broker unsubscribe of ${entry.name} failed`, err),
-    );
+    if (this.channels.get(entry.name) !== entry || entry.linger) return;
+    if (this.lingerMs <= 0) return this.unfollow(entry);
+    entry.linger = setTimeout(() => {
+      entry.linger = undefined;
+      if (entry.live.size === 0 && entry.pending.size === 0) this.unfollow(entry);
+    }, this.lingerMs);
+    entry.linger.unref();
   }
 
-  private brokerOp(channel: string, op: () => Promise<void>): Promise<void> {
-    const previous = this.brokerOps.get(channel) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(op);
-    const tracked = next.finally(() => {
-      if (this.brokerOps.get(channel) === tracked) this.brokerOps.delete(channel);
-    });
-    tracked.catch(() => undefined);
-    this.brokerOps.set(channel, tracked);
-    return next;
+  private unfollow(entry: ChannelEntry): void {
+    if (this.channels.get(entry.name) !== entry) return;
+    this.channels.delete(entry.name);
+    this.interest.unfollow(entry.name);
   }
 
   private deliverOne(sub: Subscriber, pub: Publication, last: StreamPosition): StreamPosition {
