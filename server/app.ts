@@ -49,7 +49,13 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   const nodeId = config.nodeId;
   const broker = deps.broker ?? new MemoryBroker({ historySize: config.historySize, historyTtlMs: config.historyTtl * 1000 });
   const presenceNamespaces = new Set(config.presenceEvents);
-  const hub = new Hub(broker, { logger, nodeId, presenceEvents: (channel) => presenceNamespaces.has(channelNamespace(channel)) });
+  const hub = new Hub(broker, {
+    logger,
+    nodeId,
+    presenceEvents: (channel) => presenceNamespaces.has(channelNamespace(channel)),
+    historySize: config.historySize,
+    historyTtlMs: config.historyTtl * 1000,
+  });
   const started = Date.now();
   const local: LocalNode = { node: nodeId, version: VERSION, startedAt: started, presence: (c) => hub.presence(c) };
   let cluster: Cluster = new SingleNodeCluster(local);

@@ -275,6 +275,58 @@ describe('Hub linger', () => {
   });
 });
 
+describe('Hub recent window', () => {
+  async function followed(options: ConstructorParameters<typeof Hub>[1] = {}) {
+    const broker = new LossyBroker(options.historySize ?? 100);
+    const hub = new Hub(broker, options);
+    const { make } = recorder(hub);
+    const follower = make();
+    await hub.subscribe('c', follower);
+    for (let i = 1; i <= 10; i++) await hub.publish('c', i);
+    const epoch = follower.pubs[0]!.epoch;
+    return { broker, hub, make, epoch, history: vi.spyOn(broker, 'history') };
+  }
+
+  it('serves a recovery a few offsets behind the head without the broker', async () => {
+    const { hub, make, epoch, history } = await followed();
+    const poll = make();
+    expect(await hub.subscribe('c', poll, { epoch, offset: 6 })).toMatchObject({ recovered: true, offset: 6 });
+    expect(offsets(poll.pubs)).toEqual([7, 8, 9, 10]);
+    expect(history).not.toHaveBeenCalled();
+  });
+
+  it('recovers no further back than the history size, like the broker', async () => {
+    const { hub, make, epoch } = await followed({ historySize: 5 });
+    const late = make();
+    expect(await hub.subscribe('c', late, { epoch, offset: 4 })).toMatchObject({ recovered: false, offset: 10 });
+    expect(late.pubs).toEqual([]);
+    const inTime = make();
+    expect(await hub.subscribe('c', inTime, { epoch, offset: 5 })).toMatchObject({ recovered: true });
+    expect(offsets(inTime.pubs)).toEqual([6, 7, 8, 9, 10]);
+  });
+
+  it('does not serve publications older than the history TTL from the window', async () => {
+    let now = 1_000_000;
+    const { hub, make, epoch, history } = await followed({ historyTtlMs: 1000, now: () => now });
+    now = Date.now() + 5000; // the broker stamped them with the real clock
+    const poll = make();
+    await hub.subscribe('c', poll, { epoch, offset: 8 });
+    expect(history).toHaveBeenCalledTimes(1);
+  });
+
+  it('starts the window afresh after an epoch change', async () => {
+    const { broker, hub, make, epoch, history } = await followed();
+    broker.hubHandler.onPublication({ channel: 'c', epoch: 'next', offset: 1, data: 'x', time: Date.now() });
+    const fresh = make();
+    expect(await hub.subscribe('c', fresh, { epoch: 'next', offset: 0 })).toMatchObject({ recovered: true });
+    expect(fresh.pubs.map((p) => [p.epoch, p.offset])).toEqual([['next', 1]]);
+    expect(history).not.toHaveBeenCalled();
+    // A position in the old epoch is not the window's business any more: the broker answers.
+    await hub.subscribe('c', make(), { epoch, offset: 8 }).catch(() => undefined);
+    expect(history).toHaveBeenCalledTimes(1);
+  });
+});
+
 describe('Hub fast path', () => {
   it('serves a subscriber at the followed head without asking the broker, and still merges live traffic', async () => {
     const { broker, hub, make } = setup();

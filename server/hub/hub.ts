@@ -31,6 +31,14 @@ export interface HubOptions {
    * so they resume without a broker round trip, and spares the broker subscription churn.
    */
   lingerMs?: number;
+  /** Recent publications kept per followed channel, to serve recoveries without the broker. */
+  recentSize?: number;
+  /**
+   * The history limits the broker applies (defaults: 100, 5 min). A recovery served from the recent
+   * window obeys them too, so the answer never depends on which node a client reaches.
+   */
+  historySize?: number;
+  historyTtlMs?: number;
   /** Live publications buffered per subscriber while its recovery is read from history. */
   maxPendingPerSubscriber?: number;
   logger?: HubLogger;
@@ -49,6 +57,8 @@ interface ChannelEntry {
   resync: Publication[] | undefined;
   /** Set while the channel has no subscriber and waits out the linger before unfollowing. */
   linger: NodeJS.Timeout | undefined;
+  /** The latest publications accepted live, contiguous, ending at `last` (a recovery cache). */
+  recent: Publication[];
 }
 
 export class SubscriptionAbortedError extends Error {
@@ -72,6 +82,9 @@ export class Hub {
   private readonly gapRetries: number;
   private readonly gapRetryDelayMs: number;
   private readonly lingerMs: number;
+  private readonly recentSize: number;
+  private readonly historySize: number;
+  private readonly historyTtlMs: number;
 
   constructor(
     readonly broker: Broker,
@@ -85,6 +98,9 @@ export class Hub {
     this.gapRetries = options.gapRetries ?? 4;
     this.gapRetryDelayMs = options.gapRetryDelayMs ?? 250;
     this.lingerMs = options.lingerMs ?? 2000;
+    this.historySize = options.historySize ?? 100;
+    this.historyTtlMs = options.historyTtlMs ?? 300_000;
+    this.recentSize = Math.min(options.recentSize ?? 128, this.historySize);
     this.interest = new BrokerInterest(broker, (m, e) => this.logger.warn(m, e));
     broker.setHandler({
       onPublication: (pub) => this.onBrokerPublication(pub),
@@ -119,11 +135,13 @@ export class Hub {
       await entry.ready;
       let result: SubscribeResult;
       let backlog: Publication[] = [];
-      // While the hub follows a channel live, its last position is current: a subscriber asking
-      // from exactly there (a long-poll at the head, a quick reconnect) needs no broker round trip;
-      // anything newer reaches its pending buffer live and merges by offset below.
+      // While the hub follows a channel live, its position is current and its recent publications
+      // are contiguous: a subscriber asking from within them (a long-poll a few offsets behind,
+      // a quick reconnect) needs no broker round trip; newer ones reach its pending buffer live.
       const known = entry.resync ? undefined : entry.last;
-      if (since && known && since.epoch === known.epoch && since.offset === known.offset) {
+      const cached = since && known ? this.recentSince(entry, since) : undefined;
+      if (since && cached) {
+        backlog = cached;
         result = { channel, epoch: since.epoch, offset: since.offset, recovered: true };
       } else if (!since && known) {
         result = { channel, epoch: known.epoch, offset: known.offset, recovered: false };
@@ -255,6 +273,7 @@ export class Hub {
         last: undefined,
         resync: undefined,
         linger: undefined,
+        recent: [],
       };
       this.channels.set(channel, entry);
     } else if (entry.linger) {
@@ -309,7 +328,27 @@ export class Hub {
     this.accept(entry, pub);
   }
 
+  /** The recent publications after `since`, when the hub's window covers it; undefined otherwise. */
+  private recentSince(entry: ChannelEntry, since: StreamPosition): Publication[] | undefined {
+    const last = entry.last;
+    if (!last || since.epoch !== last.epoch || since.offset > last.offset) return undefined;
+    const recent = entry.recent;
+    const first = recent.length > 0 ? recent[0]!.offset : last.offset + 1;
+    if (since.offset < first - 1) return undefined;
+    const backlog = recent.slice(since.offset - first + 1);
+    // The broker's limits: no more than historySize behind, nothing older than the TTL.
+    if (last.offset - since.offset > this.historySize) return undefined;
+    if (backlog.length > 0 && backlog[0]!.time <= this.now() - this.historyTtlMs) return undefined;
+    return backlog;
+  }
+
   private accept(entry: ChannelEntry, pub: Publication): void {
+    // The window holds contiguous offsets ending at `last`; anything else starts it afresh.
+    const previous = entry.recent.at(-1);
+    if (previous && (previous.epoch !== pub.epoch || previous.offset + 1 !== pub.offset)) entry.recent = [];
+    if (!previous && entry.last && (entry.last.epoch !== pub.epoch || entry.last.offset + 1 !== pub.offset)) entry.recent = [];
+    entry.recent.push(pub);
+    if (entry.recent.length > this.recentSize) entry.recent.shift();
     entry.last = { epoch: pub.epoch, offset: pub.offset };
     for (const [sub, buffer] of entry.pending) {
       if (buffer.length >= this.maxPending) {
@@ -342,6 +381,7 @@ export class Hub {
       if (!(err instanceof UnrecoverablePositionError)) this.logger.warn(`gap recovery of ${entry.name} failed`, err);
       this.dropLive(entry);
       entry.last = err instanceof UnrecoverablePositionError ? err.current : undefined;
+      entry.recent = [];
     }
     const replay = entry.resync ?? [];
     entry.resync = undefined;
