@@ -135,29 +135,28 @@ describe('Hub', () => {
     await vi.waitFor(() => expect(offsets(sub.pubs)).toEqual([1]));
   });
 
-  it('retries a gap read while the broker is briefly unavailable, then delivers in order', async () => {
+  /** Loses publication 1 live, then makes the next `reads` history reads fail as unavailable. */
+  async function gapWhileUnavailable(reads: number) {
     const { broker, hub, make } = setup();
     const sub = make();
     await hub.subscribe('c', sub);
     broker.dropLive = true;
     await hub.publish('c', 1);
     broker.dropLive = false;
-    broker.unavailableReads = 3;
+    broker.unavailableReads = reads;
     await hub.publish('c', 2);
+    return { broker, sub };
+  }
+
+  it('retries a gap read while the broker is briefly unavailable, then delivers in order', async () => {
+    const { broker, sub } = await gapWhileUnavailable(3);
     await vi.waitFor(() => expect(offsets(sub.pubs)).toEqual([1, 2]));
     expect(sub.lost).toEqual([]);
     expect(broker.unavailableReads).toBe(0);
   });
 
   it('drops subscribers when the broker stays unavailable through every retry', async () => {
-    const { broker, hub, make } = setup();
-    const sub = make();
-    await hub.subscribe('c', sub);
-    broker.dropLive = true;
-    await hub.publish('c', 1);
-    broker.dropLive = false;
-    broker.unavailableReads = 100;
-    await hub.publish('c', 2);
+    const { broker, sub } = await gapWhileUnavailable(100);
     await vi.waitFor(() => expect(sub.lost).toEqual(['c']));
     expect(broker.unavailableReads).toBe(100 - 5);
   });
