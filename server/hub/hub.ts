@@ -9,40 +9,9 @@ import {
 } from '../broker/broker.js';
 import { type Codec, CodecRegistry } from './codec.js';
 import { BrokerInterest } from './interest.js';
+import type { HubLogger, HubOptions } from './options.js';
+import { RecentWindow } from './recent.js';
 import type { Subscriber } from './subscriber.js';
-
-export interface HubLogger {
-  warn(message: string, err?: unknown): void;
-}
-
-export interface HubOptions {
-  /** Node name written in presence entries and join/leave publications. */
-  nodeId?: string;
-  /** Channels whose subscribers' joins and leaves are published to the channel itself. */
-  presenceEvents?: (channel: string) => boolean;
-  now?: () => number;
-  /** Retries of a gap's history read while the broker is unavailable, before subscribers are dropped. */
-  gapRetries?: number;
-  /** First retry delay in ms; doubles each time (250 ms, 4 retries: ~4 s in all). */
-  gapRetryDelayMs?: number;
-  /**
-   * How long the hub keeps following a channel after its last local subscriber left. Long-poll
-   * clients leave and come back every response: following on keeps the hub's position current,
-   * so they resume without a broker round trip, and spares the broker subscription churn.
-   */
-  lingerMs?: number;
-  /** Recent publications kept per followed channel, to serve recoveries without the broker. */
-  recentSize?: number;
-  /**
-   * The history limits the broker applies (defaults: 100, 5 min). A recovery served from the recent
-   * window obeys them too, so the answer never depends on which node a client reaches.
-   */
-  historySize?: number;
-  historyTtlMs?: number;
-  /** Live publications buffered per subscriber while its recovery is read from history. */
-  maxPendingPerSubscriber?: number;
-  logger?: HubLogger;
-}
 
 interface ChannelEntry {
   readonly name: string;
@@ -57,9 +26,10 @@ interface ChannelEntry {
   resync: Publication[] | undefined;
   /** Set while the channel has no subscriber and waits out the linger before unfollowing. */
   linger: NodeJS.Timeout | undefined;
-  /** The latest publications accepted live, contiguous, ending at `last` (a recovery cache). */
-  recent: Publication[];
+  recent: RecentWindow;
 }
+
+export type { HubLogger, HubOptions } from './options.js';
 
 export class SubscriptionAbortedError extends Error {
   override readonly name = 'SubscriptionAbortedError';
@@ -139,7 +109,7 @@ export class Hub {
       // are contiguous: a subscriber asking from within them (a long-poll a few offsets behind,
       // a quick reconnect) needs no broker round trip; newer ones reach its pending buffer live.
       const known = entry.resync ? undefined : entry.last;
-      const cached = since && known ? this.recentSince(entry, since) : undefined;
+      const cached = since && known ? entry.recent.since(since, known, this.now()) : undefined;
       if (since && cached) {
         backlog = cached;
         result = { channel, epoch: since.epoch, offset: since.offset, recovered: true };
@@ -273,7 +243,7 @@ export class Hub {
         last: undefined,
         resync: undefined,
         linger: undefined,
-        recent: [],
+        recent: new RecentWindow(this.recentSize, { size: this.historySize, ttlMs: this.historyTtlMs }),
       };
       this.channels.set(channel, entry);
     } else if (entry.linger) {
@@ -328,27 +298,8 @@ export class Hub {
     this.accept(entry, pub);
   }
 
-  /** The recent publications after `since`, when the hub's window covers it; undefined otherwise. */
-  private recentSince(entry: ChannelEntry, since: StreamPosition): Publication[] | undefined {
-    const last = entry.last;
-    if (!last || since.epoch !== last.epoch || since.offset > last.offset) return undefined;
-    const recent = entry.recent;
-    const first = recent.length > 0 ? recent[0]!.offset : last.offset + 1;
-    if (since.offset < first - 1) return undefined;
-    const backlog = recent.slice(since.offset - first + 1);
-    // The broker's limits: no more than historySize behind, nothing older than the TTL.
-    if (last.offset - since.offset > this.historySize) return undefined;
-    if (backlog.length > 0 && backlog[0]!.time <= this.now() - this.historyTtlMs) return undefined;
-    return backlog;
-  }
-
   private accept(entry: ChannelEntry, pub: Publication): void {
-    // The window holds contiguous offsets ending at `last`; anything else starts it afresh.
-    const previous = entry.recent.at(-1);
-    if (previous && (previous.epoch !== pub.epoch || previous.offset + 1 !== pub.offset)) entry.recent = [];
-    if (!previous && entry.last && (entry.last.epoch !== pub.epoch || entry.last.offset + 1 !== pub.offset)) entry.recent = [];
-    entry.recent.push(pub);
-    if (entry.recent.length > this.recentSize) entry.recent.shift();
+    entry.recent.push(pub, entry.last);
     entry.last = { epoch: pub.epoch, offset: pub.offset };
     for (const [sub, buffer] of entry.pending) {
       if (buffer.length >= this.maxPending) {
@@ -381,7 +332,7 @@ export class Hub {
       if (!(err instanceof UnrecoverablePositionError)) this.logger.warn(`gap recovery of ${entry.name} failed`, err);
       this.dropLive(entry);
       entry.last = err instanceof UnrecoverablePositionError ? err.current : undefined;
-      entry.recent = [];
+      entry.recent.reset();
     }
     const replay = entry.resync ?? [];
     entry.resync = undefined;
