@@ -1,5 +1,6 @@
 import type { ZodIssue } from 'zod';
 import { ERROR_TABLE, type ErrorBody, type ErrorCode, errorBody } from '../contract/index.js';
+import { BrokerUnavailableError } from './broker/broker.js';
 
 /** An error with a code from the contract's table; HTTP status and retryable come from the table. */
 export class HubbubError extends Error {
@@ -32,4 +33,14 @@ export function validationError(issues: readonly ZodIssue[], prefix: string, fal
     issues.length > 0 &&
     issues.every((i) => i.path.some((p) => p === 'channel' || p === 'channels') && i.code === 'invalid_string');
   return new HubbubError(onlyChannels ? 'invalid_channel' : fallback, undefined, issuesOf(issues, prefix));
+}
+
+/**
+ * Any failure as a contract error: a broker that cannot be reached is `unavailable` (retryable),
+ * anything unexpected is `internal`. Transports and HTTP handlers see only contract codes.
+ */
+export function toHubbubError(err: unknown): HubbubError {
+  if (err instanceof HubbubError) return err;
+  if (err instanceof BrokerUnavailableError) return new HubbubError('unavailable', err.message, undefined, { cause: err });
+  return new HubbubError('internal', undefined, undefined, { cause: err });
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DISCONNECT_TABLE } from '../contract/index.js';
+import { DISCONNECT_TABLE, type StreamPosition } from '../contract/index.js';
+import { BrokerUnavailableError } from '../server/broker/broker.js';
+import { MemoryBroker } from '../server/broker/memory.js';
 import { startServer } from './support/server.js';
 import { connectWs } from './support/ws-client.js';
 
@@ -52,6 +54,24 @@ describe('WebSocket transport', () => {
     expect(err.id).toBe(id);
     peer.send({ id: 99, type: 'ping' });
     await peer.next('pong');
+    await peer.close();
+  });
+
+  it('answers a subscribe with a retryable unavailable error while the broker is down, and keeps the connection', async () => {
+    class DownBroker extends MemoryBroker {
+      override async position(): Promise<StreamPosition> {
+        throw new BrokerUnavailableError('nats is down');
+      }
+    }
+    const broker = new DownBroker({ historySize: 10, historyTtlMs: 60_000, sweepIntervalMs: 0 });
+    await using srv = await startServer({}, { broker });
+    const peer = await connectWs(srv.wsUrl);
+    peer.send({ id: 4, type: 'subscribe', channel: 'c' });
+    expect(await peer.next('error')).toMatchObject({ id: 4, code: 'unavailable', retryable: true });
+    // The channel is free again: a retry is a new subscribe, not already_subscribed.
+    peer.send({ id: 5, type: 'subscribe', channel: 'c' });
+    expect(await peer.next('error', (f) => f.id === 5)).toMatchObject({ code: 'unavailable' });
+    expect(srv.warnings).toEqual([]);
     await peer.close();
   });
 

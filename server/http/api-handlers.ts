@@ -1,6 +1,6 @@
 import type { Api, ErrorBody } from '../../contract/index.js';
 import { UnrecoverablePositionError } from '../broker/broker.js';
-import { HubbubError } from '../errors.js';
+import { HubbubError, toHubbubError } from '../errors.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Hub } from '../hub/hub.js';
 import type { RouterHandlers } from './adapter.js';
@@ -37,7 +37,7 @@ export function apiHandlers(deps: ApiDeps): Pick<RouterHandlers<Api>, RestRoutes
             const pub = await hub.publish(channel, body.data, { tags: body.tags });
             return { channel, epoch: pub.epoch, offset: pub.offset };
           } catch (err) {
-            const e = err instanceof HubbubError ? err : toHubbubError(err);
+            const e = toHubbubError(err);
             return { channel, error: e.toBody() as ErrorBody };
           }
         }),
@@ -77,12 +77,4 @@ export function apiHandlers(deps: ApiDeps): Pick<RouterHandlers<Api>, RestRoutes
       };
     },
   };
-}
-
-export function toHubbubError(err: unknown): HubbubError {
-  if (err instanceof HubbubError) return err;
-  if (err instanceof Error && err.name === 'BrokerUnavailableError') {
-    return new HubbubError('unavailable', err.message, undefined, { cause: err });
-  }
-  return new HubbubError('internal', undefined, undefined, { cause: err });
 }

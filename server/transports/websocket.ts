@@ -8,8 +8,7 @@ import {
   type SubscribeResult,
   errorBody,
 } from '../../contract/index.js';
-import { BrokerUnavailableError } from '../broker/broker.js';
-import { HubbubError, validationError } from '../errors.js';
+import { HubbubError, toHubbubError, validationError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { Ticker } from './ticker.js';
@@ -137,8 +136,9 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
         hub.subscribe(cmd.channel, conn, cmd.since).catch((err: unknown) => {
           if (err instanceof SubscriptionAbortedError || conn.closed) return;
           conn.channels.delete(cmd.channel);
-          if (!(err instanceof BrokerUnavailableError)) env.log(`subscribe to ${cmd.channel} failed`, err);
-          conn.error(err instanceof BrokerUnavailableError ? 'unavailable' : 'internal', cmd.id);
+          const e = toHubbubError(err);
+          if (e.code === 'internal') env.log(`subscribe to ${cmd.channel} failed`, err);
+          conn.error(e.code, cmd.id);
         });
         return;
       }
