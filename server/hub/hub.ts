@@ -273,7 +273,7 @@ export class Hub {
   private deliverOne(sub: Subscriber, pub: Publication, last: StreamPosition): StreamPosition {
     if (pub.epoch === last.epoch && pub.offset <= last.offset) return last;
     sub.onPublication(sub.codec.encode(pub), pub);
-    return { epoch: pub.epoch, offset: pub.offset };
+    return pub;
   }
 
   private onBrokerPublication(pub: Publication): void {
@@ -300,7 +300,7 @@ export class Hub {
 
   private accept(entry: ChannelEntry, pub: Publication): void {
     entry.recent.push(pub, entry.last);
-    entry.last = { epoch: pub.epoch, offset: pub.offset };
+    entry.last = pub;
     for (const [sub, buffer] of entry.pending) {
       if (buffer.length >= this.maxPending) {
         entry.pending.delete(sub);

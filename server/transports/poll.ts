@@ -22,6 +22,8 @@ class PollRequest implements Subscriber<string> {
   private full = new Set<string>();
   done = false;
   private wake: (() => void) | undefined;
+  /** An answer is scheduled for the next turn; later publications of the burst join it. */
+  private answering = false;
 
   constructor(
     readonly codec: Subscriber<string>['codec'],
@@ -33,7 +35,7 @@ class PollRequest implements Subscriber<string> {
 
   onSubscribed(result: SubscribeResult): void {
     this.results[this.index.get(result.channel)!] = result;
-    this.positions[this.index.get(result.channel)!] = { epoch: result.epoch, offset: result.offset };
+    this.positions[this.index.get(result.channel)!] = result;
   }
 
   onPublication(frame: string, pub: Publication): void {
@@ -45,13 +47,21 @@ class PollRequest implements Subscriber<string> {
       return;
     }
     this.frames.push(frame);
-    this.positions[this.index.get(pub.channel)!] = { epoch: pub.epoch, offset: pub.offset };
+    this.positions[this.index.get(pub.channel)!] = pub;
     // Answer on the next turn so a burst published together leaves in one response.
-    if (this.wake) setImmediate(() => this.settle());
+    if (this.wake && !this.answering) {
+      this.answering = true;
+      setImmediate(() => this.settle());
+    }
   }
 
   onUnrecoverable(): void {
     this.settle();
+  }
+
+  /** Every channel got its subscribe result (none was cut short by a shutdown or a client leaving). */
+  subscribedAll(): boolean {
+    return this.channels.every((_, i) => this.results[i] !== undefined);
   }
 
   hasNews(): boolean {
@@ -116,7 +126,7 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
       const timeoutMs = Math.min(query.timeout ?? Number.POSITIVE_INFINITY, config.pollTimeout * 1000);
       const poll = new PollRequest(codec, request.channels);
       await serve(ctx, poll, request.since, timeoutMs);
-      if (poll.results.length !== poll.channels.length || poll.results.includes(undefined as never)) {
+      if (!poll.subscribedAll()) {
         // A subscription was cut short (shutdown, client gone): answer with the request's own cursor.
         throw new HubbubError('unavailable', 'the poll could not be served, retry');
       }

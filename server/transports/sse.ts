@@ -56,12 +56,13 @@ class SseConnection implements Subscriber<SseFrame> {
   }
 
   onSubscribed(result: SubscribeResult): void {
-    this.positions[this.index.get(result.channel)!] = { epoch: result.epoch, offset: result.offset };
+    this.positions[this.index.get(result.channel)!] = result;
     this.write(`id: ${formatCursor(this.positions)}\nevent: ${SSE_EVENTS.subscribed}\ndata: ${JSON.stringify(result)}\n\n`);
   }
 
   onPublication(frame: SseFrame, pub: Publication): void {
-    this.positions[this.index.get(pub.channel)!] = { epoch: pub.epoch, offset: pub.offset };
+    // The publication is its own position: no allocation per subscriber on the fan-out path.
+    this.positions[this.index.get(pub.channel)!] = pub;
     if (this.closed) return;
     if (this.res.writableLength > this.env.config.maxQueueBytes) return this.disconnect('slow_consumer');
     const id = this.channels.length === 1 ? frame.singleId : `id: ${formatCursor(this.positions)}\n`;
