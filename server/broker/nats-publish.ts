@@ -1,4 +1,5 @@
 import type { JsonData, Publication } from '../../contract/index.js';
+import { KeyedQueue } from '../keyed-queue.js';
 import { BrokerUnavailableError, type PublishOptions } from './broker.js';
 import {
   type Head,
@@ -40,7 +41,7 @@ export class Publisher {
    * seems to write the channel: a stale head costs a refused append on top of the read.
    */
   private readonly heads = new Map<string, { head: Head; trusted: boolean }>();
-  private readonly lanes = new Map<string, Promise<unknown>>();
+  private readonly lanes = new KeyedQueue();
 
   constructor(private readonly ctx: PublisherContext) {}
 
@@ -51,7 +52,7 @@ export class Publisher {
 
   publish(channel: string, subject: string, data: JsonData, options: PublishOptions): Promise<Publication> {
     // One publish at a time per channel on this node: concurrent ones would only fight over the same head.
-    return this.serial(channel, async () => {
+    return this.lanes.run(channel, async () => {
       if (options.idempotencyKey === undefined) return (await this.append(channel, subject, data, options.tags)).pub;
       return this.appendOnce(channel, subject, data, options.tags, options.idempotencyKey);
     });
@@ -200,20 +201,6 @@ export class Publisher {
       return { pub: decodePublication(channel, m.headers, m.data).pub, seq: m.seq };
     }
     return null;
-  }
-
-  /** Runs fn after every earlier call for the same channel has settled. */
-  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.lanes.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.lanes.set(key, tail);
-    void tail.then(() => {
-      if (this.lanes.get(key) === tail) this.lanes.delete(key);
-    });
-    return run;
   }
 }
 

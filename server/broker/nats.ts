@@ -1,5 +1,6 @@
 import { type Msg, type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
 import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
+import { KeyedQueue } from '../keyed-queue.js';
 import {
   type Broker,
   type BrokerHandler,
@@ -73,7 +74,8 @@ export class NatsBroker implements Broker {
   private handler: BrokerHandler | undefined;
   private connected = true;
   private closed = false;
-  private readonly subscribeLanes = new Map<string, Promise<unknown>>();
+  /** subscribe()/unsubscribe() of one channel run in call order. */
+  private readonly subscribeLanes = new KeyedQueue();
   private readonly live = new Map<string, LiveSubscription>();
   private readonly log: BrokerLogger;
   private readonly timeoutMs: number;
@@ -147,12 +149,12 @@ export class NatsBroker implements Broker {
 
   async subscribe(channel: string): Promise<void> {
     const subject = this.space.live(channel);
-    return this.serial(channel, () => this.startLive(channel, subject));
+    return this.subscribeLanes.run(channel, () => this.startLive(channel, subject));
   }
 
   async unsubscribe(channel: string): Promise<void> {
     this.space.live(channel);
-    return this.serial(channel, async () => {
+    return this.subscribeLanes.run(channel, async () => {
       const live = this.live.get(channel);
       if (!live) return;
       this.live.delete(channel);
@@ -338,19 +340,5 @@ export class NatsBroker implements Broker {
   private failed(what: string, channel: string, err: unknown): unknown {
     if (err instanceof NatsDecodeError) this.decodeFailed(channel, what, err);
     return toBrokerError(`${what} ${channel}`, err);
-  }
-
-  /** subscribe()/unsubscribe() of one channel run in call order. */
-  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.subscribeLanes.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.subscribeLanes.set(key, tail);
-    void tail.then(() => {
-      if (this.subscribeLanes.get(key) === tail) this.subscribeLanes.delete(key);
-    });
-    return run;
   }
 }

@@ -1,4 +1,5 @@
 import type { Broker } from '../broker/broker.js';
+import { KeyedQueue } from '../keyed-queue.js';
 
 /**
  * The hub's interest in channels at the broker. Subscribe and unsubscribe calls for one channel
@@ -6,7 +7,7 @@ import type { Broker } from '../broker/broker.js';
  * for different channels run in parallel.
  */
 export class BrokerInterest {
-  private readonly ops = new Map<string, Promise<void>>();
+  private readonly queue = new KeyedQueue();
 
   constructor(
     private readonly broker: Broker,
@@ -14,28 +15,17 @@ export class BrokerInterest {
   ) {}
 
   follow(channel: string): Promise<void> {
-    return this.queue(channel, () => this.broker.subscribe(channel));
+    return this.queue.run(channel, () => this.broker.subscribe(channel));
   }
 
   unfollow(channel: string): void {
-    this.queue(channel, () => this.broker.unsubscribe(channel)).catch((err) =>
+    this.queue.run(channel, () => this.broker.unsubscribe(channel)).catch((err) =>
       this.warn(`broker unsubscribe of ${channel} failed`, err),
     );
   }
 
   /** Resolves once every queued call has finished. */
-  async settle(): Promise<void> {
-    await Promise.allSettled([...this.ops.values()]);
-  }
-
-  private queue(channel: string, op: () => Promise<void>): Promise<void> {
-    const previous = this.ops.get(channel) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(op);
-    const tracked = next.finally(() => {
-      if (this.ops.get(channel) === tracked) this.ops.delete(channel);
-    });
-    tracked.catch(() => undefined);
-    this.ops.set(channel, tracked);
-    return next;
+  settle(): Promise<void> {
+    return this.queue.settle();
   }
 }
