@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { PollResponse, PublishResult } from '../contract/index.js';
 import { README, rewriteConfigTable } from '../docs/generate-config.js';
+import { type MainProcess, spawnMain } from './support/main-process.js';
 import { NatsServer } from './support/nats-server.js';
 import { openSession } from './support/raw-clients.js';
 import { TEST_API_KEY, startServer } from './support/server.js';
@@ -95,29 +94,15 @@ describe('README: many nodes over NATS', () => {
     expect(starts).toHaveLength(3);
     expect(env.HUBBUB_NATS_URL).toBe('nats://127.0.0.1:4222');
     const nats = await NatsServer.start();
-    const children: ChildProcess[] = [];
+    const nodes: MainProcess[] = [];
     try {
-      const urls: string[] = [];
       for (const args of starts) {
         // Same flags, but a free port, and the test's nats-server instead of :4222.
         const free = args.map((a, i) => (args[i - 1] === '--port' ? '0' : a));
-        const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../server/main.ts', import.meta.url)), ...free, '--host', '127.0.0.1'], {
-          env: { PATH: process.env.PATH ?? '', ...env, HUBBUB_NATS_URL: nats.url, HUBBUB_NATS_PREFIX: `readme${process.pid}` },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        children.push(child);
-        urls.push(
-          await new Promise<string>((resolve, reject) => {
-            let out = '';
-            child.stdout!.on('data', (c: Buffer) => {
-              out += c.toString();
-              const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-              if (m) resolve(`http://127.0.0.1:${m[1]}`);
-            });
-            child.once('exit', (code) => reject(new Error(`node exited ${code}: ${out}`)));
-          }),
-        );
+        const nodeEnv = { PATH: process.env.PATH ?? '', ...env, HUBBUB_NATS_URL: nats.url, HUBBUB_NATS_PREFIX: `readme${process.pid}` };
+        nodes.push(await spawnMain([...free, '--host', '127.0.0.1'], nodeEnv));
       }
+      const urls = nodes.map((n) => n.url);
       const sub = await openSession('websocket', urls[2]!, ['chat:lobby']);
       const res = await fetch(`${urls[0]}/api/publish`, {
         method: 'POST',
@@ -133,9 +118,7 @@ describe('README: many nodes over NATS', () => {
         expect(info.nodes.map((n) => n.node)).toEqual(['a', 'b', 'c']);
       }, { timeout: 10_000 });
     } finally {
-      await Promise.all(
-        children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))),
-      );
+      await Promise.all(nodes.map((n) => n.stop()));
       await nats.close();
     }
   }, 60_000);

@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { type HubbubApp, createHubbub } from '../../server/app.js';
 import { connectBackbone } from '../../server/backbone.js';
 import { loadConfig } from '../../server/config.js';
 import { memoryLogger } from '../../server/logger.js';
+import { type MainProcess, spawnMain } from './main-process.js';
 import { NatsServer } from './nats-server.js';
 import { TEST_API_KEY } from './server.js';
 
@@ -70,50 +69,12 @@ export async function startNode(id: string, natsUrls: string[], prefix: string, 
   return { ...restClient(id, () => app.url), app, warnings: logger.warnings, close: () => app.close() };
 }
 
-export interface NodeProcess extends TestNode {
-  child: ChildProcess;
-  output(): string;
-  /** SIGKILL: no drain, no goodbye, connections just die. */
-  kill9(): Promise<void>;
-  /** SIGTERM: graceful drain. */
-  stop(): Promise<void>;
-}
-
-const MAIN = fileURLToPath(new URL('../../server/main.ts', import.meta.url));
+export interface NodeProcess extends TestNode, Omit<MainProcess, 'url'> {}
 
 /** A node in its own process, so a test can kill -9 it. */
 export async function spawnNode(id: string, natsUrls: string[], prefix: string, env: Record<string, string> = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...nodeEnv(id, natsUrls, prefix, env) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => reject(new Error(`node ${id} exited with ${code}: ${out}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    ...restClient(id, () => url),
-    child,
-    output: () => out,
-    async kill9() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const main = await spawnMain([], { PATH: process.env.PATH ?? '', ...nodeEnv(id, natsUrls, prefix, env) });
+  return { ...main, ...restClient(id, () => main.url) };
 }
 
 export interface ClusterFixture extends AsyncDisposable {
