@@ -124,25 +124,26 @@ describe('Hub', () => {
     expect(sub.lost).toEqual([]);
   });
 
-  it('recovers when the broker reports a possible gap', async () => {
+  /** A subscriber of `c` that missed publication 1 live (it is in history). */
+  async function lostFirst() {
     const { broker, hub, make } = setup();
     const sub = make();
     await hub.subscribe('c', sub);
     broker.dropLive = true;
     await hub.publish('c', 1);
     broker.dropLive = false;
+    return { broker, hub, sub };
+  }
+
+  it('recovers when the broker reports a possible gap', async () => {
+    const { broker, sub } = await lostFirst();
     broker.hubHandler.onGap?.('c');
     await vi.waitFor(() => expect(offsets(sub.pubs)).toEqual([1]));
   });
 
   /** Loses publication 1 live, then makes the next `reads` history reads fail as unavailable. */
   async function gapWhileUnavailable(reads: number) {
-    const { broker, hub, make } = setup();
-    const sub = make();
-    await hub.subscribe('c', sub);
-    broker.dropLive = true;
-    await hub.publish('c', 1);
-    broker.dropLive = false;
+    const { broker, hub, sub } = await lostFirst();
     broker.unavailableReads = reads;
     await hub.publish('c', 2);
     return { broker, sub };
