@@ -1,45 +1,23 @@
-import { initContract, isAppRouteOtherResponse, type AppRoute, type AppRouteResponse } from '@ts-rest/core';
+import { isAppRouteOtherResponse, isZodType, type AppRoute, type AppRouteResponse } from '@ts-rest/core';
 import { generateOpenApi } from '@ts-rest/open-api';
 import type { z } from 'zod';
 import { api } from './api.js';
 import { DISCONNECT_TABLE } from './disconnect.js';
 import { ERROR_TABLE, ErrorBody, type ErrorCode } from './errors.js';
-import { ClientFrame, SSE_EVENTS, SseConnectedEvent, SseDisconnectEvent, SsePingEvent, SseSubscribedEvent, ServerFrame } from './frames.js';
 import { PROTOCOL_VERSION } from './index.js';
-import { Publication } from './publication.js';
+import { REF, componentSchemas, dropUntypedNullable, type Json } from './openapi-schemas.js';
 
 /** The API version published in the OpenAPI document; test/openapi.test.ts keeps it equal to package.json. */
 export const API_VERSION = '0.1.0';
 
+/** The license of package.json; test/openapi.test.ts keeps them equal. */
+export const LICENSE = { name: 'MIT', url: 'https://opensource.org/licenses/MIT' };
+
 /** Security scheme name used by every /api route. */
 export const BEARER = 'bearer';
 
-type Json = Record<string, unknown>;
 type OperationMapper = NonNullable<NonNullable<Parameters<typeof generateOpenApi>[2]>['operationMapper']>;
 type Operation = Parameters<OperationMapper>[0];
-
-const REF = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
-
-/** The event name of each SSE event and the schema of its `data:` line; `satisfies` keeps it complete. */
-const SSE_EVENT_SCHEMAS = {
-  [SSE_EVENTS.connected]: { name: 'SseConnectedEvent', schema: SseConnectedEvent },
-  [SSE_EVENTS.subscribed]: { name: 'SseSubscribedEvent', schema: SseSubscribedEvent },
-  [SSE_EVENTS.publication]: { name: 'Publication', schema: Publication },
-  [SSE_EVENTS.ping]: { name: 'SsePingEvent', schema: SsePingEvent },
-  [SSE_EVENTS.disconnect]: { name: 'SseDisconnectEvent', schema: SseDisconnectEvent },
-} satisfies Record<(typeof SSE_EVENTS)[keyof typeof SSE_EVENTS], { name: string; schema: z.ZodTypeAny }>;
-
-/**
- * JSON schema of a zod type, as ts-rest renders it. Going through generateOpenApi keeps this file on
- * ts-rest's public API (its zod converter is a private dependency) and makes component schemas
- * identical to the inline ones it emits for routes.
- */
-function schemaOf(schema: z.ZodTypeAny): Json {
-  const router = initContract().router({ s: { method: 'POST', path: '/', body: schema, responses: { 200: schema } } });
-  const doc = generateOpenApi(router, { info: { title: '', version: '' } });
-  const op = doc.paths['/']?.post as { responses: Record<string, { content: Record<string, { schema: Json }> }> };
-  return op.responses['200']!.content['application/json']!.schema;
-}
 
 /** `<` and `|` would be read as HTML or as a column break by Markdown renderers. */
 function escapeCell(text: string): string {
@@ -81,41 +59,46 @@ function errorResponse(status: number): Json {
   };
 }
 
+/** After the upgrade the connection carries frames, not an HTTP body; this is where the document shows them. */
+const SWITCHING_PROTOCOLS: Json = {
+  description:
+    'Switching Protocols: the connection is a WebSocket from now on. Every text frame is one JSON object, ' +
+    'a ClientFrame from the client or a ServerFrame from the server; see docs/protocol.md.',
+  content: { 'application/json': { schema: REF('WebSocketFrame') } },
+};
+
 function mapOperation(operation: Operation, route: AppRoute): Operation {
   const isApi = route.path.startsWith('/api/');
   const parameters = (operation.parameters ?? []).filter(
     // OpenAPI ignores an Authorization header parameter; the security scheme describes it.
     (p) => !(isApi && 'in' in p && p.in === 'header' && p.name.toLowerCase() === 'authorization'),
   );
-  const responses: Record<string, Json> = {};
+  const responses: Record<string, Json> = route.path === api.websocket.path ? { '101': SWITCHING_PROTOCOLS } : {};
   for (const [status, response] of Object.entries(operation.responses as Record<string, Json>)) {
     const declared = (route.responses as Record<string, AppRouteResponse>)[status];
     if (declared === ErrorBody) {
       responses[status] = errorResponse(Number(status));
     } else if (declared !== undefined && isAppRouteOtherResponse(declared)) {
       const body = declared.body as z.ZodTypeAny;
-      responses[status] = {
-        description: body.description ?? 'Success',
-        content: { [declared.contentType]: { schema: { type: 'string' } } },
-      };
+      // The SSE body is a string on the wire; its schema is the events it is made of.
+      const schema = route.path === api.sse.path ? REF('SseEvent') : { type: 'string' };
+      responses[status] = { description: body.description ?? 'Success', content: { [declared.contentType]: { schema } } };
     } else {
       responses[status] = { ...response, description: response['description'] === status ? 'Success' : response['description'] };
     }
   }
-  const extra: Json = {};
-  if (route.path === api.sse.path) {
-    extra['x-sse-events'] = Object.fromEntries(Object.entries(SSE_EVENT_SCHEMAS).map(([event, { name }]) => [event, REF(name)]));
-  }
-  if (route.path === api.websocket.path) {
-    extra['x-websocket-frames'] = { client: REF('ClientFrame'), server: REF('ServerFrame') };
-  }
+  // ts-rest never marks a body required, so generated clients would let callers leave it out.
+  const body: unknown = 'body' in route ? route.body : undefined;
+  const given = operation.requestBody;
+  const requestBody = given && !('$ref' in given) && isZodType(body) && !body.isOptional() ? { ...given, required: true } : given;
   return {
     ...operation,
     tags: [isApi ? 'REST API' : 'Realtime transports'],
     parameters,
-    ...(isApi ? { security: [{ [BEARER]: [] }] } : {}),
+    ...(requestBody ? { requestBody } : {}),
+    // The realtime transports need no key: an explicit empty list says so.
+    security: isApi ? [{ [BEARER]: [] }] : [],
     responses,
-    ...extra,
   };
 }
 
@@ -123,7 +106,7 @@ const DESCRIPTION = `Publish over REST, deliver over WebSocket, Server-Sent Even
 
 The /api routes need the API key the server prints at start: \`Authorization: Bearer <key>\`.
 The wire format of the realtime transports is in docs/protocol.md; their JSON schemas are under
-\`components.schemas\` and referenced from the \`x-sse-events\` and \`x-websocket-frames\` extensions.
+\`components.schemas\`: \`SseEvent\` (the 200 response of /sse) and \`WebSocketFrame\` (the 101 response of /ws).
 
 ### Errors
 Every error response has the same body; its \`code\` decides the HTTP status:
@@ -136,19 +119,18 @@ WebSocket close codes, also sent as the SSE \`disconnect\` event:
 ${disconnectTableMarkdown()}`;
 
 export function buildOpenApi(): object {
-  const schemas: Record<string, Json> = { Error: schemaOf(ErrorBody), ClientFrame: schemaOf(ClientFrame), ServerFrame: schemaOf(ServerFrame) };
-  for (const { name, schema } of Object.values(SSE_EVENT_SCHEMAS)) schemas[name] = schemaOf(schema);
-
   const doc = generateOpenApi(
     api,
     {
-      info: { title: 'Hubbub', version: API_VERSION, description: DESCRIPTION },
+      info: { title: 'Hubbub', version: API_VERSION, description: DESCRIPTION, license: LICENSE },
+      // Relative: the node that serves this document (GET /openapi.json) is the one to call.
+      servers: [{ url: '/', description: 'The Hubbub node serving this document' }],
       tags: [
         { name: 'REST API', description: 'Publishing and inspection; needs the API key' },
         { name: 'Realtime transports', description: 'Subscriptions over SSE, long-poll and WebSocket; no key needed' },
       ],
       components: {
-        schemas,
+        schemas: componentSchemas(),
         securitySchemes: { [BEARER]: { type: 'http', scheme: 'bearer', description: 'The API key printed by the server at start' } },
       },
       'x-protocol-version': PROTOCOL_VERSION,
@@ -157,5 +139,6 @@ export function buildOpenApi(): object {
     },
     { setOperationId: true, operationMapper: mapOperation },
   );
+  dropUntypedNullable(doc);
   return doc;
 }

@@ -19,7 +19,7 @@ import {
   Publication,
   isChannelName,
 } from '../contract/index.js';
-import { API_VERSION, buildOpenApi } from '../contract/openapi.js';
+import { API_VERSION, LICENSE, buildOpenApi } from '../contract/openapi.js';
 import {
   type Example,
   parseAction,
@@ -53,11 +53,14 @@ describe('generated files are up to date', () => {
 });
 
 describe('buildOpenApi()', () => {
-  it('has title, version from API_VERSION (= package.json) and the bearer scheme', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  it('has title, version from API_VERSION (= package.json), license (= package.json), a server and the bearer scheme', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; license: string };
     expect(doc['info'].title).toBe('Hubbub');
     expect(doc['info'].version).toBe(API_VERSION);
     expect(API_VERSION, 'API_VERSION in contract/openapi.ts must follow package.json').toBe(pkg.version);
+    expect(doc['info'].license).toEqual(LICENSE);
+    expect(LICENSE.name, 'LICENSE in contract/openapi.ts must follow package.json').toBe(pkg.license);
+    expect(doc['servers']).toEqual([expect.objectContaining({ url: '/' })]);
     expect(doc['components'].securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
@@ -71,14 +74,21 @@ describe('buildOpenApi()', () => {
       expect(op.security).toEqual([{ bearer: [] }]);
       expect(op.parameters.map((p: Json) => p['name'])).not.toContain('authorization');
     } else {
-      expect(op.security).toBeUndefined();
+      expect(op.security, 'the realtime transports need no key, and say so').toEqual([]);
     }
+  });
+
+  it.each(routes.filter(([, route]) => 'body' in route))('route %s marks its body required (generated clients must send one)', (_key, route) => {
+    const op = doc['paths'][route.path.replace(/:(\w+)/g, '{$1}')][route.method.toLowerCase()];
+    expect(op.requestBody.required).toBe(true);
   });
 
   it.each(routes)('route %s lists every status of the contract, errors narrowed to their codes', (_key, route) => {
     const op = doc['paths'][route.path.replace(/:(\w+)/g, '{$1}')][route.method.toLowerCase()];
     const declared = Object.keys(route.responses);
-    expect(Object.keys(op.responses).sort()).toEqual(declared.sort());
+    // A WebSocket upgrade answers 101, which the contract (HTTP only) does not declare.
+    const upgrade = route === api.websocket ? ['101'] : [];
+    expect(Object.keys(op.responses).sort()).toEqual([...upgrade, ...declared].sort());
     for (const status of declared) {
       if ((route.responses as Record<string, unknown>)[status] !== ErrorBody) continue;
       const codes = (Object.keys(ERROR_TABLE) as ErrorCode[]).filter((c) => String(ERROR_TABLE[c].status) === status);
@@ -119,14 +129,33 @@ describe('buildOpenApi()', () => {
     for (const code of Object.keys(ERROR_TABLE)) expect(doc['info'].description).toContain(`\`${code}\``);
   });
 
-  it('points the SSE and WebSocket routes at the event and frame schemas', () => {
+  it('points the SSE and WebSocket routes at the event and frame schemas through their responses', () => {
     const schemas = doc['components'].schemas;
-    const sse = doc['paths']['/sse'].get;
-    expect(Object.keys(sse['x-sse-events'])).toEqual(Object.values(SSE_EVENTS));
-    for (const ref of Object.values<Json>(sse['x-sse-events'])) expect(schemas[ref['$ref'].split('/').pop()]).toBeDefined();
-    expect(sse.responses['200'].content['text/event-stream']).toBeDefined();
-    expect(schemas.ClientFrame.oneOf).toHaveLength(ClientFrame.options.length);
-    expect(schemas.ServerFrame.oneOf).toHaveLength(ServerFrame.options.length);
+    const target = (schema: Json): Json => schemas[schema['$ref'].split('/').pop()];
+    const sse = doc['paths']['/sse'].get.responses['200'].content['text/event-stream'].schema;
+    const events = target(sse)['oneOf'] as Json[];
+    expect(events.map((e) => e['properties'].event.enum[0])).toEqual(Object.values(SSE_EVENTS));
+    for (const e of events) expect(target(e['properties'].data), JSON.stringify(e)).toBeDefined();
+    const ws = doc['paths']['/ws'].get.responses['101'].content['application/json'].schema;
+    expect(target(ws)['oneOf']).toEqual([{ $ref: '#/components/schemas/ClientFrame' }, { $ref: '#/components/schemas/ServerFrame' }]);
+    for (const [name, union] of [['ClientFrame', ClientFrame], ['ServerFrame', ServerFrame]] as const) {
+      const mapping = schemas[name].discriminator.mapping as Record<string, string>;
+      expect(Object.keys(mapping)).toEqual([...union.optionsMap.keys()]);
+      for (const ref of Object.values(mapping)) expect(target({ $ref: ref }), ref).toBeDefined();
+    }
+  });
+
+  it('renders data (any JSON value) without nullable, which OpenAPI 3.0 only allows next to a type', () => {
+    const data = doc['components'].schemas.Publication.properties.data;
+    expect(data).toEqual({ description: 'Any JSON value' });
+    const untyped: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (node === null || typeof node !== 'object') return;
+      if ('nullable' in node && !('type' in node)) untyped.push(at);
+      for (const [k, v] of Object.entries(node)) walk(v, `${at}/${k}`);
+    };
+    walk(doc, '#');
+    expect(untyped).toEqual([]);
   });
 });
 
