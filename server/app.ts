@@ -17,7 +17,7 @@ import { mountStatic } from './http/static.js';
 import { Hub } from './hub/hub.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { TRANSPORTS } from './transports/index.js';
-import type { Transport, TransportEnv } from './transports/transport.js';
+import type { Transport, TransportEnv, TransportRoute } from './transports/transport.js';
 import { VERSION } from './version.js';
 
 export interface HubbubDeps {
@@ -27,6 +27,21 @@ export interface HubbubDeps {
   logger?: Logger;
   /** Check every REST response against the contract (tests turn it on). */
   validateResponses?: boolean;
+}
+
+/**
+ * Sizes of the registries that grow with connections and must shrink back when they leave: a
+ * number that only climbs under churn is a leak. Plain counts, read without side effects.
+ */
+export interface Registries {
+  /** Sockets the HTTP server tracks for shutdown (idle kept-alive, streaming or waiting; not upgraded ones). */
+  sockets: number;
+  /** Per transport: open WebSocket and SSE connections, waiting long-polls. */
+  transports: Record<TransportRoute, number>;
+  /** Hub subscriptions, live and still recovering. */
+  subscriptions: number;
+  /** Channels the hub follows at the broker, lingering ones included. */
+  followedChannels: number;
 }
 
 export interface HubbubApp {
@@ -42,6 +57,7 @@ export interface HubbubApp {
   stop(): Promise<void>;
   /** stop() and close the broker. */
   close(): Promise<void>;
+  registries(): Registries;
 }
 
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
@@ -199,6 +215,15 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       port = (s.address() as AddressInfo).port;
     },
     stop,
+    registries() {
+      const counts = Object.fromEntries(transports.map((t) => [t.route, t.connections])) as Record<TransportRoute, number>;
+      return {
+        sockets: server ? (connections?.size ?? 0) : 0,
+        transports: counts,
+        subscriptions: hub.subscriptionCount,
+        followedChannels: hub.followedCount,
+      };
+    },
     async close() {
       await stop();
       await hub.settle();

@@ -6,7 +6,11 @@ import type { Socket } from 'node:net';
  * skips sockets that never sent a request (browser preconnects, a fetch pool's spare socket),
  * so without this a shutdown would wait its whole timeout for them.
  */
-export function trackConnections(server: Server): { closeUnused(): void } {
+export function trackConnections(server: Server): { closeUnused(): void; readonly size: number } {
+  // Only 'connection' adds a socket. The other listeners update an entry that is still there and
+  // never re-create one: a socket's own 'close' runs before its response's, so a response that
+  // closes with its socket (an SSE stream or a waiting long-poll whose client left) must not
+  // bring the socket back, where nothing would ever delete it again.
   const inFlight = new Map<Socket, number>();
   let closing = false;
   server.on('connection', (socket: Socket) => {
@@ -15,11 +19,14 @@ export function trackConnections(server: Server): { closeUnused(): void } {
   });
   server.on('request', (req, res) => {
     const socket = req.socket;
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    const before = inFlight.get(socket);
+    if (before === undefined) return;
+    inFlight.set(socket, before + 1);
     res.once('close', () => {
-      const left = (inFlight.get(socket) ?? 1) - 1;
-      inFlight.set(socket, left);
-      if (closing && left === 0) socket.destroy();
+      const n = inFlight.get(socket);
+      if (n === undefined) return;
+      inFlight.set(socket, n - 1);
+      if (closing && n === 1) socket.destroy();
     });
   });
   // An upgraded socket belongs to its transport (WebSocket), which closes it with a close code.
@@ -28,6 +35,9 @@ export function trackConnections(server: Server): { closeUnused(): void } {
     closeUnused() {
       closing = true;
       for (const [socket, n] of inFlight) if (n === 0) socket.destroy();
+    },
+    get size() {
+      return inFlight.size;
     },
   };
 }
