@@ -3,7 +3,7 @@
 // LEAK_CYCLES=20000 npx vitest run test/leak.test.ts runs a bigger churn.
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryBroker } from '../server/broker/memory.js';
-import { openRequest, pollAnswered, runCycles, sseSubscribeAndLeave, wsSubscribeAndLeave } from './support/churn.js';
+import { openRequest, pollAnswered, readBody, runCycles, sseSubscribeAndLeave, wsSubscribeAndLeave } from './support/churn.js';
 import { type TestServer, startServer } from './support/server.js';
 
 const CYCLES = Number(process.env.LEAK_CYCLES ?? 2000);
@@ -72,6 +72,21 @@ describe.concurrent(`registries return to their starting size after ${CYCLES} cy
       await srv.app.hub.publish(ch, i);
       expect(await answer).not.toBe(cursor);
     });
+    await expectBackTo(srv, start);
+  });
+});
+
+describe('a connection dropped from inside its own subscribe', () => {
+  it('an SSE stream dropped as a slow consumer while its backlog is delivered does not stay a hub subscriber', async () => {
+    await using srv = await startServer({ HUBBUB_MAX_QUEUE_BYTES: '1024' });
+    const start = srv.app.registries();
+    // ~6 MB of backlog: far more than a loopback socket takes in one synchronous burst.
+    const big = 'x'.repeat(60_000);
+    const first = await srv.publish('backlog', big);
+    for (let i = 1; i < srv.config.historySize; i++) await srv.publish('backlog', big);
+    const stream = openRequest(`${srv.url}/sse?channels=backlog&cursor=${first.epoch}:0`);
+    const body = await readBody(await stream.response);
+    expect(body).toContain('"name":"slow_consumer"');
     await expectBackTo(srv, start);
   });
 });

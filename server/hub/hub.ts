@@ -147,6 +147,9 @@ export class Hub {
         backlog = (await this.broker.history(channel, { since: last })).publications;
         if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
       }
+      // A subscriber can leave from inside its own callbacks (an SSE stream dropped as a slow consumer
+      // by its backlog): its unsubscribe has run, so it must not become live after it, for good.
+      if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
       entry.pending.delete(sub);
       entry.live.set(sub, this.now());
       entry.last ??= last;
