@@ -37,8 +37,11 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // SIGHUP drains too (until config reload exists): its default would kill the process with every
+  // connection open. Ctrl-C signals the whole process group, so under `npm start` SIGINT comes
+  // twice (from the terminal and forwarded by npm); `stopping` makes that one drain. `npm start`
+  // execs node (package.json) so the SIGTERM npm forwards reaches this process, not a shell above it.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
 
   await app.listen();
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
