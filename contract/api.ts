@@ -85,7 +85,11 @@ export const InfoResponse = z.object({
   subscriptions: z.number().int(),
   channels: z.number().int(),
   nodes: z.array(NodeInfo).describe('Live nodes of the cluster, this one included'),
+  memory: z
+    .object({ rss: z.number().int(), heapUsed: z.number().int(), heapTotal: z.number().int(), external: z.number().int() })
+    .describe("This node's process memory in bytes (Node's process.memoryUsage()), for leak watching"),
 });
+export type InfoResponse = z.infer<typeof InfoResponse>;
 
 export const PresenceEntry = z.object({
   client: z.string().describe('Connection id, unique in the cluster'),

@@ -3,7 +3,7 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { api, channelNamespace } from '../contract/index.js';
+import { type InfoResponse, api, channelNamespace } from '../contract/index.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory.js';
 import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/cluster.js';
@@ -58,6 +58,11 @@ export interface HubbubApp {
   /** stop() and close the broker. */
   close(): Promise<void>;
   registries(): Registries;
+}
+
+function memory(): InfoResponse['memory'] {
+  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external };
 }
 
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
@@ -127,6 +132,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
         broker: broker.kind,
         uptime: (Date.now() - started) / 1000,
         connections: transports.reduce((n, t) => n + t.connections, 0),
+        memory: memory(),
       }),
     }),
     ...Object.fromEntries(transports.map((t) => [t.route, t.handle])),

@@ -1,4 +1,4 @@
-import type { Api, ErrorBody } from '../../contract/index.js';
+import type { Api, ErrorBody, InfoResponse } from '../../contract/index.js';
 import { UnrecoverablePositionError } from '../broker/broker.js';
 import { HubbubError, toHubbubError } from '../errors.js';
 import type { Cluster } from '../cluster/cluster.js';
@@ -11,7 +11,8 @@ export interface ApiDeps {
   hub: Hub;
   cluster(): Cluster;
   maxMessageBytes: number;
-  info(): { node: string; version: string; broker: string; uptime: number; connections: number };
+  /** The node's own part of /api/info; the hub's counters and the cluster's nodes are added here. */
+  info(): Omit<InfoResponse, 'subscriptions' | 'channels' | 'nodes'>;
 }
 
 function checkSize(data: unknown, limit: number): void {
