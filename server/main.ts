@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     );
   };
   // SIGHUP drains too (until config reload exists): its default would kill the process with every
-  // connection open. Ctrl-C signals the whole process group, so under `npm start` SIGINT comes
+  // connection open. Ctrl-C signals the whole process group, so under `npm start` SIGINT can come
   // twice (from the terminal and forwarded by npm); `stopping` makes that one drain. `npm start`
   // execs node (package.json) so the SIGTERM npm forwards reaches this process, not a shell above it.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
