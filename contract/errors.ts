@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_DATA_DEPTH } from './json-data.js';
 
 /**
  * The one table of error codes. HTTP responses, WebSocket error replies, the OpenAPI document,
@@ -8,6 +9,11 @@ import { z } from 'zod';
 export const ERROR_TABLE = {
   bad_request: { status: 400, retryable: false, message: 'The request does not match the contract' },
   invalid_json: { status: 400, retryable: false, message: 'The body is not valid JSON' },
+  data_too_deep: {
+    status: 400,
+    retryable: false,
+    message: `The data nests arrays and objects more than ${MAX_DATA_DEPTH} levels deep`,
+  },
   invalid_channel: { status: 400, retryable: false, message: 'A channel name is not valid' },
   invalid_cursor: { status: 400, retryable: false, message: 'The cursor or position is malformed' },
   invalid_frame: { status: 400, retryable: false, message: 'The WebSocket frame is not a valid command' },

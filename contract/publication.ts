@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { ChannelName } from './channel.js';
+import { MAX_DATA_DEPTH, dataProblem } from './json-data.js';
 import { Epoch, Offset } from './position.js';
+
+export { MAX_DATA_DEPTH, dataProblem };
 
 /**
  * Any JSON value; `undefined` (a missing field) is not one. `{} | null` rather than a recursive
@@ -8,8 +11,17 @@ import { Epoch, Offset } from './position.js';
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export type JsonData = {} | null;
+/**
+ * Every door that takes data (publish, broadcast) validates it here, before anything is stored.
+ * A refusal carries its error-table code in the issue's params (server/errors.ts reads it).
+ */
 export const JsonData = z
   .custom<JsonData>((v) => v !== undefined, { message: 'data is required' })
+  .superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : dataProblem(v);
+    if (!problem) return;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem.message, ...(problem.code ? { params: { errorCode: problem.code } } : {}) });
+  })
   .describe('Any JSON value');
 
 export const Tags = z

@@ -27,12 +27,23 @@ export function issuesOf(issues: readonly ZodIssue[], prefix: string): NonNullab
   return issues.map((i) => ({ path: [prefix, ...i.path].filter((p) => p !== '').join('.'), message: i.message }));
 }
 
-/** A validation failure that only concerns channel names gets the more precise invalid_channel code. */
+/** The table code a contract schema put on a custom issue (e.g. JsonData's data_too_deep). */
+function issueCode(issue: ZodIssue): ErrorCode | undefined {
+  const code: unknown = issue.code === 'custom' ? issue.params?.['errorCode'] : undefined;
+  return typeof code === 'string' && Object.hasOwn(ERROR_TABLE, code) ? (code as ErrorCode) : undefined;
+}
+
+/**
+ * A validation failure gets the most precise code all its issues agree on: one that only concerns
+ * channel names is invalid_channel, one whose issues name the same table code gets that code.
+ */
 export function validationError(issues: readonly ZodIssue[], prefix: string, fallback: ErrorCode = 'bad_request'): HubbubError {
   const onlyChannels =
     issues.length > 0 &&
     issues.every((i) => i.path.some((p) => p === 'channel' || p === 'channels') && i.code === 'invalid_string');
-  return new HubbubError(onlyChannels ? 'invalid_channel' : fallback, undefined, issuesOf(issues, prefix));
+  const named = issues.length > 0 ? issueCode(issues[0]!) : undefined;
+  const agreed = named !== undefined && issues.every((i) => issueCode(i) === named) ? named : undefined;
+  return new HubbubError(onlyChannels ? 'invalid_channel' : (agreed ?? fallback), undefined, issuesOf(issues, prefix));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ERROR_TABLE, type ErrorCode, ErrorBody, type JsonData } from '../contract/index.js';
+import { ERROR_TABLE, type ErrorCode, ErrorBody, type JsonData, MAX_DATA_DEPTH } from '../contract/index.js';
 import { BrokerUnavailableError } from '../server/broker/broker.js';
 import { MemoryBroker } from '../server/broker/memory.js';
 import { type TestServer, TEST_API_KEY, startServer } from './support/server.js';
@@ -32,6 +32,8 @@ async function wsError(srv: TestServer, frames: unknown[]): Promise<Produced> {
 /** How to make the server answer with each code. Every row of ERROR_TABLE must be here. */
 const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker) => Promise<TestServer>) => Promise<Produced>> = {
   bad_request: (srv) => post(srv, '/api/publish', JSON.stringify({ data: 1 })),
+  data_too_deep: (srv) =>
+    post(srv, '/api/publish', `{"channel":"deep","data":${'['.repeat(MAX_DATA_DEPTH + 1)}${']'.repeat(MAX_DATA_DEPTH + 1)}}`),
   invalid_json: (srv) => post(srv, '/api/publish', '{"channel": "a", '),
   invalid_channel: (srv) => post(srv, '/api/publish', JSON.stringify({ channel: 'no spaces allowed', data: 1 })),
   invalid_cursor: (srv) => fetch(`${srv.url}/poll?channels=a,b&cursor=nonsense`).then(json),
