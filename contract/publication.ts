@@ -24,8 +24,11 @@ export const JsonData = z
   })
   .describe('Any JSON value');
 
+// A record silently drops a `__proto__` key while copying: refuse it rather than store other tags than were sent.
+const TagName = z.string().refine((k) => k !== '__proto__', { message: 'a tag may not be named __proto__' });
+
 export const Tags = z
-  .record(z.string().max(256))
+  .record(TagName, z.string().max(256))
   .refine((t) => Object.keys(t).length <= 32, { message: 'at most 32 tags' })
   .describe('Free-form string labels delivered with the publication');
 
