@@ -124,6 +124,21 @@ describe('data limits on a real server', () => {
     expect(await latestOffset(srv, 'finite')).toBe(0);
   });
 
+  it('a tag named __proto__ is refused with bad_request instead of being dropped from the stored tags', async () => {
+    const a = await postRaw(srv, '/api/publish', '{"channel":"tags:proto","data":1,"tags":{"a":"1","__proto__":"x"}}');
+    const body = expectTableError(a, 'bad_request');
+    expect(body.issues?.[0]).toMatchObject({ path: 'body.tags.__proto__' });
+    expect(await latestOffset(srv, 'tags:proto')).toBe(0);
+  });
+
+  it('duplicate keys keep the last value, and only the kept value is checked', async () => {
+    const data = `{"k":${nested(MAX_DATA_DEPTH + 1)},"n":1e400,"k":"kept","n":2}`;
+    const a = await postRaw(srv, '/api/publish', `{"channel":"dup","data":${data}}`);
+    expect(a.status).toBe(200);
+    const history = HistoryResponse.parse(await (await srv.api('/api/channels/dup/history')).json());
+    expect(history.publications.map((p) => p.data)).toEqual([{ k: 'kept', n: 2 }]);
+  });
+
   it('a refused publish leaves the node serving everyone else', async () => {
     await postRaw(srv, '/api/publish', `{"channel":"x","data":${nested(50_000)}}`);
     expect((await srv.publish('after', 'ok')).offset).toBe(1);
