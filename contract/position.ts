@@ -32,7 +32,15 @@ export function parsePosition(text: string): StreamPosition | undefined {
 export const PositionText = z
   .string()
   .regex(POSITION_TEXT, { message: 'expected <epoch>:<offset>' })
-  .transform((s) => parsePosition(s)!)
+  .transform((s, ctx) => {
+    const position = parsePosition(s);
+    // The regex allows 16 digits; past 2^53 - 1 the offset is not exact and must not read as "no position".
+    if (!position) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'the offset must be at most 2^53 - 1' });
+      return z.NEVER;
+    }
+    return position;
+  })
   .describe('A stream position as <epoch>:<offset>, e.g. k3x9a1:42');
 
 /**
