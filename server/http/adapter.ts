@@ -53,7 +53,10 @@ export function mountContract<T extends AppRouter>(
       const response = result as { status: number; body?: unknown };
       const checked = options.validateResponses ? validateResponse({ appRoute: route, response }) : response;
       ctx.status = checked.status;
-      ctx.body = checked.body;
+      // Encoded here, not by Koa after the middleware returns: a body that cannot be encoded (data stored
+      // before MAX_DATA_DEPTH existed) then reaches the error middleware and answers from the table.
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify(checked.body);
     });
   }
 }

@@ -15,6 +15,7 @@ export interface ApiDeps {
   info(): Omit<InfoResponse, 'subscriptions' | 'channels' | 'nodes'>;
 }
 
+/** `data` passed the contract's JsonData (at most MAX_DATA_DEPTH deep), so this recursive stringify stays shallow. */
 function checkSize(data: unknown, limit: number): void {
   const size = Buffer.byteLength(JSON.stringify(data));
   if (size > limit) throw new HubbubError('payload_too_large', `data is ${size} bytes, the limit is ${limit}`);
