@@ -3,6 +3,7 @@ import { ERROR_TABLE, ErrorBody, HistoryResponse, MAX_DATA_DEPTH, PublishRequest
 import { MemoryBroker } from '../server/broker/memory.js';
 import { type RawSession, TRANSPORT_NAMES, openSession } from './support/raw-clients.js';
 import { type TestServer, startServer } from './support/server.js';
+import { connectWs } from './support/ws-client.js';
 
 // What `data` may be (docs/protocol.md, "Limits of data"): nesting at most MAX_DATA_DEPTH levels,
 // numbers finite. Anything else is refused before it is stored, so every transport can carry it.
@@ -138,6 +139,16 @@ describe('data limits on a real server', () => {
     expect(a.status).toBe(200);
     const history = HistoryResponse.parse(await (await srv.api('/api/channels/dup/history')).json());
     expect(history.publications.map((p) => p.data)).toEqual([{ k: 'kept', n: 2 }]);
+  });
+
+  it('a WebSocket command nested 30,000 levels deep is answered invalid_frame and the connection keeps serving', async () => {
+    const peer = await connectWs(srv.wsUrl);
+    const deep = '['.repeat(30_000) + ']'.repeat(30_000); // 60 KB: under the frame limit
+    peer.send(`{"id":3,"type":"subscribe","channel":"ws:deep","since":${deep}}`);
+    expect(await peer.next('error')).toMatchObject({ id: 3, code: 'invalid_frame' });
+    peer.send({ id: 4, type: 'ping' });
+    await peer.next('pong', (f) => f.id === 4);
+    await peer.close();
   });
 
   it('a refused publish leaves the node serving everyone else', async () => {
