@@ -1,5 +1,6 @@
 // What `data` may be: a JSON value every transport, the NATS backbone and common JSON readers
 // can encode and decode unchanged. Checked once, where data enters (the contract's JsonData).
+
 /**
  * Deepest nesting of arrays and objects in `data`: `[]` and `{}` are depth 1, `[[1]]` is 2, and a
  * scalar alone is 0. 64 is the default MaxDepth of .NET's System.Text.Json, the strictest common

@@ -20,11 +20,12 @@ export const JsonData = z
   .superRefine((v, ctx) => {
     const problem = v === undefined ? undefined : dataProblem(v);
     if (!problem) return;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem.message, ...(problem.code ? { params: { errorCode: problem.code } } : {}) });
+    const params = problem.code ? { params: { errorCode: problem.code } } : {};
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem.message, ...params });
   })
   .describe('Any JSON value');
 
-// A record silently drops a `__proto__` key while copying: refuse it rather than store other tags than were sent.
+// A zod record silently drops a `__proto__` key while copying: refuse it rather than store other tags than sent.
 const TagName = z.string().refine((k) => k !== '__proto__', { message: 'a tag may not be named __proto__' });
 
 export const Tags = z

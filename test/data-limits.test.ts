@@ -5,7 +5,7 @@ import { type RawSession, TRANSPORT_NAMES, openSession } from './support/raw-cli
 import { type TestServer, startServer } from './support/server.js';
 import { connectWs } from './support/ws-client.js';
 
-// What `data` may be (docs/protocol.md, "Limits of data"): nesting at most MAX_DATA_DEPTH levels,
+// What `data` may be (docs/protocol.md, "What `data` may be"): nesting at most MAX_DATA_DEPTH levels,
 // numbers finite. Anything else is refused before it is stored, so every transport can carry it.
 
 /** JSON text of `depth` nested containers around `leaf`, alternating arrays and objects. */
