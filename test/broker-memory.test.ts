@@ -3,8 +3,13 @@ import { MemoryBroker } from '../server/broker/memory.js';
 import { describeBroker } from './support/broker-conformance.js';
 
 describeBroker('memory', async (o) => {
-  const broker = new MemoryBroker({ ...o, sweepIntervalMs: 0 });
-  return { broker, close: () => broker.close() };
+  let now = 1_000_000;
+  const broker = new MemoryBroker({ ...o, sweepIntervalMs: 0, now: () => now });
+  const quiet = async (_channel: string, until: 'history' | 'meta') => {
+    now += (until === 'history' ? o.historyTtlMs : (o.historyMetaTtlMs ?? 30 * 86_400_000)) + 1;
+    broker.sweep();
+  };
+  return { broker, quiet, close: () => broker.close() };
 });
 
 describe('MemoryBroker specifics', () => {

@@ -41,12 +41,32 @@ function collector(b: NatsBroker): { pubs: Publication[]; gaps: string[] } {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
+/** The last message JetStream holds on a subject, whichever stream of the deployment captures it. */
+async function storedOn(subject: string): Promise<unknown> {
+  const jsm = await jetstreamManager(admin);
+  const stream = await jsm.streams.find(subject).catch(() => undefined);
+  return stream ? jsm.streams.getMessage(stream, { last_by_subj: subject }) : null;
+}
+
 describeBroker(
   'nats',
   async (o) => {
-    const broker = await NatsBroker.connect({ servers: server.url, prefix: 'conf', name: 'node-a', logger, ...o });
-    const peer = await NatsBroker.connect({ servers: server.url, prefix: 'conf', name: 'node-b', logger, ...o });
-    return { broker, peer, close: () => Promise.all([broker.close(), peer.close()]).then(() => undefined) };
+    // Short TTLs (the quiet-channel cases) get a claim window and seal grace as short, so JetStream really drops them.
+    const short = { claimWindowMs: Math.min(30_000, o.historyTtlMs), sealGraceMs: Math.min(30_000, o.historyTtlMs) };
+    const options = { servers: server.url, prefix: 'conf', logger, ...short, ...o };
+    const broker = await NatsBroker.connect({ ...options, name: 'node-a' });
+    const peer = await NatsBroker.connect({ ...options, name: 'node-b' });
+    const space = subjectSpace('conf');
+    const quiet = async (channel: string, until: 'history' | 'meta') => {
+      const subjects = until === 'history' ? [space.history(channel)] : [space.history(channel), space.epoch(channel)];
+      await vi.waitFor(
+        async () => {
+          for (const subject of subjects) expect(await storedOn(subject), subject).toBeNull();
+        },
+        { timeout: 30_000, interval: 100 },
+      );
+    };
+    return { broker, peer, quiet, close: () => Promise.all([broker.close(), peer.close()]).then(() => undefined) };
   },
   { multiNode: true },
 );

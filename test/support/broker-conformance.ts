@@ -1,17 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Publication } from '../../contract/index.js';
+import type { Publication, StreamPosition } from '../../contract/index.js';
 import { type Broker, UnrecoverablePositionError } from '../../server/broker/broker.js';
 
 export interface BrokerFixture {
   broker: Broker;
   /** A second broker on the same backbone (another node), when the implementation has one. */
   peer?: Broker;
+  /**
+   * Lets the channel stay quiet until the backbone no longer holds its publications ('history') or
+   * its position either ('meta'). Memory: advances the injected clock past that TTL and sweeps.
+   * NATS: JetStream expires by real time, so it waits until the messages are gone.
+   */
+  quiet(channel: string, until: 'history' | 'meta'): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface BrokerFactoryOptions {
   historySize: number;
   historyTtlMs: number;
+  /** How long a quiet channel's position (epoch + latest offset) outlives its publications. */
+  historyMetaTtlMs?: number;
+  /** At most this many channels' positions are kept; the oldest goes first. */
+  historyMetaMaxChannels?: number;
 }
 
 let seq = 0;
@@ -152,6 +162,114 @@ export function describeBroker(
       await vi.waitFor(() => expect(peerReceived.map((p) => p.data)).toEqual(['from node a', 'from node b']));
       const page = await fx.peer.history(ch);
       expect(page.publications.map((p) => p.offset)).toEqual([1, 2]);
+    });
+  });
+
+  describeQuietChannels(name, factory);
+}
+
+/** Time that passes with nothing published: the position outlives the publications (history meta). */
+function describeQuietChannels(name: string, factory: (o: BrokerFactoryOptions) => Promise<BrokerFixture>): void {
+  describe(`Broker conformance: ${name}, a channel quiet longer than the history TTL`, { timeout: 60_000 }, () => {
+    const limits = { historySize: 5, historyTtlMs: 1_000, historyMetaTtlMs: 600_000 };
+    const open: BrokerFixture[] = [];
+    const start = async (o: Partial<BrokerFactoryOptions> = {}) => {
+      const fx = await factory({ ...limits, ...o });
+      open.push(fx);
+      return fx;
+    };
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((fx) => fx.close()));
+    });
+
+    // Regression: the epoch reset when the publications expired, so a client that missed nothing got recovered: false.
+    it('keeps its epoch and latest offset: recovered from E:N, not from E:N-1, and offsets go on', async () => {
+      const fx = await start();
+      const other = fx.peer ?? fx.broker;
+      const ch = freshChannel('quiet');
+      for (let i = 1; i <= 3; i++) await fx.broker.publish(ch, i);
+      const before = await fx.broker.position(ch);
+      expect(before.offset).toBe(3);
+      await fx.quiet(ch, 'history');
+
+      expect(await fx.broker.position(ch)).toEqual(before);
+      expect(await other.position(ch)).toEqual(before);
+      const upToDate = await other.history(ch, { since: before });
+      expect(upToDate).toEqual({ publications: [], ...before });
+      expect(await other.history(ch)).toEqual({ publications: [], ...before });
+      // Publication 3 expired: whoever last saw 2 missed it, and must be told so.
+      await expect(other.history(ch, { since: { epoch: before.epoch, offset: 2 } })).rejects.toBeInstanceOf(
+        UnrecoverablePositionError,
+      );
+      await expect(other.history(ch, { since: { epoch: before.epoch, offset: 4 } })).rejects.toBeInstanceOf(
+        UnrecoverablePositionError,
+      );
+
+      const next = await other.publish(ch, 4);
+      expect(next).toMatchObject({ epoch: before.epoch, offset: 4 });
+      expect((await fx.broker.publish(ch, 5)).offset).toBe(5);
+      const page = await fx.broker.history(ch, { since: before });
+      expect(page.publications.map((p) => p.data)).toEqual([4, 5]);
+    });
+
+    it('delivers the next publication after a quiet spell in the same epoch, to old and new subscribers', async () => {
+      const fx = await start();
+      const early: Publication[] = [];
+      const gaps: string[] = [];
+      fx.broker.setHandler({ onPublication: (p) => early.push(p), onGap: (c) => gaps.push(c) });
+      const ch = freshChannel('quiet');
+      await fx.broker.subscribe(ch);
+      await fx.broker.publish(ch, 1);
+      const second = await fx.broker.publish(ch, 2);
+      await vi.waitFor(() => expect(early).toHaveLength(2));
+      await fx.quiet(ch, 'history');
+
+      // A node that subscribes only now starts from the kept position, not from offset 1.
+      const late: Publication[] = [];
+      const lateNode = fx.peer ?? fx.broker;
+      if (fx.peer) fx.peer.setHandler({ onPublication: (p) => late.push(p), onGap: (c) => gaps.push(c) });
+      await lateNode.subscribe(ch);
+      const third = await lateNode.publish(ch, 3);
+      expect(third).toMatchObject({ epoch: second.epoch, offset: 3 });
+      await vi.waitFor(() => expect(early.map((p) => `${p.epoch}:${p.offset}`)).toEqual([1, 2, 3].map((o) => `${second.epoch}:${o}`)));
+      if (fx.peer) await vi.waitFor(() => expect(late.map((p) => p.offset)).toEqual([3]));
+      expect(gaps).toEqual([]);
+    });
+
+    it('forgets the channel after the meta TTL: a new epoch, and the old position is refused', async () => {
+      const fx = await start({ historyMetaTtlMs: 3_000 });
+      const ch = freshChannel('quiet');
+      await fx.broker.publish(ch, 1);
+      const old = await fx.broker.publish(ch, 2);
+      await fx.quiet(ch, 'meta');
+      const now = await fx.broker.position(ch);
+      expect(now.offset).toBe(0);
+      expect(now.epoch).not.toBe(old.epoch);
+      await expect(fx.broker.history(ch, { since: old })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+      expect(await fx.broker.publish(ch, 3)).toMatchObject({ epoch: now.epoch, offset: 1 });
+    });
+
+    it('keeps the positions of at most historyMetaMaxChannels channels; a forgotten one starts a new epoch, never a gap', async () => {
+      const fx = await start({ historyMetaMaxChannels: 2 });
+      const channels = [1, 2, 3, 4].map(() => freshChannel('bound'));
+      const last: StreamPosition[] = [];
+      for (const [i, ch] of channels.entries()) {
+        for (let n = 0; n <= i; n++) await fx.broker.publish(ch, n);
+        last.push(await fx.broker.position(ch));
+      }
+      for (const ch of channels) await fx.quiet(ch, 'history');
+      let kept = 0;
+      for (const [i, ch] of channels.entries()) {
+        const now = await fx.broker.position(ch);
+        if (now.epoch === last[i]!.epoch) {
+          expect(now).toEqual(last[i]);
+          kept += 1;
+          continue;
+        }
+        expect(now.offset).toBe(0);
+        await expect(fx.broker.history(ch, { since: last[i] })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+      }
+      expect(kept).toBe(2);
     });
   });
 }
