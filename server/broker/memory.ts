@@ -13,6 +13,13 @@ import {
 export interface MemoryBrokerOptions {
   historySize: number;
   historyTtlMs: number;
+  /**
+   * How long a channel's position (epoch + latest offset) is kept after its last publication, so a
+   * client that missed nothing during a quiet spell still recovers. Default 30 days.
+   */
+  historyMetaTtlMs?: number;
+  /** At most this many quiet channels' positions are kept; the oldest is forgotten first. Default 100,000. */
+  historyMetaMaxChannels?: number;
   idempotencyWindowMs?: number;
   now?: () => number;
   /** How often expired history and idle streams are swept; 0 disables the timer (call sweep() yourself). */
@@ -28,7 +35,18 @@ interface Stream {
   size: number;
   subscribed: boolean;
   idempotency: Map<string, { pub: Publication; expires: number }> | undefined;
+  /** Time of the last publication (or of the epoch's creation): the position is kept from then on. */
+  touched: number;
 }
+
+/** What is left of a quiet channel once its publications expired. */
+interface Position {
+  epoch: string;
+  offset: number;
+  touched: number;
+}
+
+export const DEFAULT_HISTORY_META_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
@@ -39,11 +57,17 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private handler: BrokerHandler | undefined;
   private readonly streams = new Map<string, Stream>();
+  /** Positions of quiet channels, oldest first (the order they went quiet). */
+  private readonly quiet = new Map<string, Position>();
+  private readonly metaTtlMs: number;
+  private readonly metaMax: number;
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: MemoryBrokerOptions) {
     this.now = options.now ?? Date.now;
+    this.metaTtlMs = Math.max(options.historyTtlMs, options.historyMetaTtlMs ?? DEFAULT_HISTORY_META_TTL_MS);
+    this.metaMax = Math.max(0, options.historyMetaMaxChannels ?? 100_000);
     const every = options.sweepIntervalMs ?? 10_000;
     if (every > 0) {
       this.timer = setInterval(() => this.sweep(), every);
@@ -65,6 +89,7 @@ export class MemoryBroker implements Broker {
     }
     this.expire(stream, now);
     stream.offset += 1;
+    stream.touched = now;
     const pub: Publication = { channel, offset: stream.offset, epoch: stream.epoch, data, time: now };
     if (options.tags) pub.tags = options.tags;
     this.append(stream, pub);
@@ -110,7 +135,10 @@ export class MemoryBroker implements Broker {
     return { publications, epoch: stream.epoch, offset: stream.offset };
   }
 
-  /** Drops expired publications and idempotency keys, and forgets idle empty streams (their epoch goes with them). */
+  /**
+   * Drops expired publications and idempotency keys, turns idle empty streams into kept positions,
+   * and forgets positions older than the meta TTL (their epoch goes with them).
+   */
   sweep(): void {
     const now = this.now();
     for (const [channel, stream] of this.streams) {
@@ -119,12 +147,22 @@ export class MemoryBroker implements Broker {
         for (const [k, v] of stream.idempotency) if (v.expires <= now) stream.idempotency.delete(k);
         if (stream.idempotency.size === 0) stream.idempotency = undefined;
       }
-      if (stream.size === 0 && !stream.subscribed && !stream.idempotency) this.streams.delete(channel);
+      if (stream.size === 0 && !stream.subscribed && !stream.idempotency) {
+        this.streams.delete(channel);
+        this.keep(channel, { epoch: stream.epoch, offset: stream.offset, touched: stream.touched }, now);
+      }
     }
+    for (const [channel, pos] of this.quiet) if (this.forgotten(pos, now)) this.quiet.delete(channel);
   }
 
+  /** Channels with a stream in memory (publications, subscription or idempotency keys). */
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /** Quiet channels whose position is kept without a stream. */
+  get quietCount(): number {
+    return this.quiet.size;
   }
 
   async close(): Promise<void> {
@@ -135,18 +173,38 @@ export class MemoryBroker implements Broker {
   private stream(channel: string): Stream {
     let s = this.streams.get(channel);
     if (!s) {
+      const now = this.now();
+      const kept = this.quiet.get(channel);
+      this.quiet.delete(channel);
+      // Reading a kept position does not extend it: the meta TTL counts from the last publication.
+      const resume = kept && !this.forgotten(kept, now) ? kept : undefined;
       s = {
-        epoch: newEpoch(),
-        offset: 0,
+        epoch: resume?.epoch ?? newEpoch(),
+        offset: resume?.offset ?? 0,
         ring: new Array(Math.max(1, this.options.historySize)),
         head: 0,
         size: 0,
         subscribed: false,
         idempotency: undefined,
+        touched: resume?.touched ?? now,
       };
       this.streams.set(channel, s);
     }
     return s;
+  }
+
+  /** Past the bound the oldest kept position goes: its channel's next subscriber gets a new epoch, never a gap. */
+  private keep(channel: string, pos: Position, now: number): void {
+    if (this.forgotten(pos, now)) return;
+    this.quiet.set(channel, pos);
+    for (const oldest of this.quiet.keys()) {
+      if (this.quiet.size <= this.metaMax) break;
+      this.quiet.delete(oldest);
+    }
+  }
+
+  private forgotten(pos: Position, now: number): boolean {
+    return pos.touched + this.metaTtlMs <= now;
   }
 
   private append(s: Stream, pub: Publication): void {
