@@ -55,7 +55,8 @@ describe('channel → subject mapping', () => {
     expect(s.live('chat:x')).toBe('acme-prod.live.chat=3Ax');
     expect(s.epoch('chat:x')).toBe('acme-prod.epoch.chat=3Ax');
     expect(s.idempotency('AbC_-1')).toBe('acme-prod.idem.AbC_-1');
-    expect(s.streamSubjects).toEqual(['acme-prod.ch.*', 'acme-prod.epoch.*']);
+    expect(s.streamSubjects).toEqual(['acme-prod.ch.*']);
+    expect([s.metaStream, ...s.metaSubjects]).toEqual(['acme-prod_meta', 'acme-prod.epoch.*']);
     expect(s.idempotencyStream).toBe('acme-prod_idempotency');
     expect(s.idempotencySubjects).toEqual(['acme-prod.idem.*']);
     expect(subjectSpace().prefix).toBe('hubbub');

@@ -52,6 +52,13 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/**
+ * How long a quiet channel's position (epoch + latest offset) outlives its publications, by default:
+ * 30 days, as Centrifugo's history_meta_ttl, so a client back after a weekend or a holiday whose
+ * channel stayed quiet still recovers (and one that missed an expired publication is still told).
+ */
+export const DEFAULT_HISTORY_META_TTL_MS = 30 * 24 * 3600 * 1000;
+
 export class UnrecoverablePositionError extends Error {
   override readonly name = 'UnrecoverablePositionError';
   constructor(

@@ -6,6 +6,7 @@ import {
   type HistoryPage,
   type HistoryQuery,
   type PublishOptions,
+  DEFAULT_HISTORY_META_TTL_MS,
   UnrecoverablePositionError,
   isRecoverable,
 } from './broker.js';
@@ -45,8 +46,6 @@ interface Position {
   offset: number;
   touched: number;
 }
-
-export const DEFAULT_HISTORY_META_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');

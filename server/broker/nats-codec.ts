@@ -14,6 +14,8 @@ export const Header = {
   prevSeq: 'Hubbub-Prev-Seq',
   /** Digest of the idempotency key, when the publish had one. */
   idempotency: 'Hubbub-Idempotency',
+  /** Marks a seal: not a publication, it repeats the position of the one before it (see nats-seal.ts). */
+  seal: 'Hubbub-Seal',
 } as const;
 
 const EPOCH = /^[A-Za-z0-9_-]{1,32}$/;
@@ -27,11 +29,13 @@ export class NatsDecodeError extends Error {
   }
 }
 
-/** The latest stored publication of a channel, as the publish path needs it. */
+/** The latest stored message of a channel (a publication or a seal), as the publish path needs it. */
 export interface Head {
   seq: number;
   epoch: string;
   offset: number;
+  /** The head is a seal: the channel went quiet and its position record says the generation ended here. */
+  sealed?: boolean;
 }
 
 export interface DecodedPublication {
@@ -77,7 +81,29 @@ function epochHeader(h: MsgHdrs): string {
 
 export function decodeHead(seq: number, h: MsgHdrs | undefined): Head {
   if (!h) throw new NatsDecodeError(`message ${seq} has no headers`);
-  return { seq, epoch: epochHeader(h), offset: intHeader(h, Header.offset, 1) };
+  const head: Head = { seq, epoch: epochHeader(h), offset: intHeader(h, Header.offset, 1) };
+  if (isSeal(h)) head.sealed = true;
+  return head;
+}
+
+export function isSeal(h: MsgHdrs | undefined): boolean {
+  return h?.has(Header.seal) === true;
+}
+
+/** A seal appended after the channel's last publication `head` (stream sequence `head.seq`). */
+export function encodeSeal(head: Head, time: number): MsgHdrs {
+  const h = natsHeaders();
+  h.set(Header.epoch, head.epoch);
+  h.set(Header.offset, String(head.offset));
+  h.set(Header.time, String(time));
+  h.set(Header.prevSeq, String(head.seq));
+  h.set(Header.seal, '1');
+  return h;
+}
+
+/** Stream sequence of the publication a seal follows. */
+export function sealPrevSeq(h: MsgHdrs): number {
+  return intHeader(h, Header.prevSeq, 0);
 }
 
 export function decodePublication(channel: string, h: MsgHdrs | undefined, data: Uint8Array): DecodedPublication {
@@ -109,27 +135,40 @@ export function decodePublication(channel: string, h: MsgHdrs | undefined, data:
 }
 
 /**
- * Epoch record (`<prefix>.epoch.<token>`, the last one counts): the epoch the channel's next
- * generation uses, and whether a generation has started with it (then it must never start another).
+ * Epoch record (`<prefix>.epoch.<token>`, the last one counts), the channel's position record:
+ * - `free`: the channel's next generation uses this epoch (not started: it must start at offset 1);
+ * - `started`: a generation runs with this epoch (it must never start another), end unknown;
+ * - `closed`: the generation ended at `offset` (sealed: nothing can follow without reopening it first),
+ *   so once its publications expired it goes on at `offset + 1`.
  */
+export type EpochState = 'free' | 'started' | 'closed';
+
 export interface EpochRecord {
   seq: number;
   epoch: string;
-  started: boolean;
+  state: EpochState;
+  /** The generation's latest offset when closed, else 0. */
+  offset: number;
   /** Server time the record was stored, ms. */
   time: number;
 }
 
-export function encodeEpochRecord(epoch: string, started: boolean): Uint8Array {
-  return encoder.encode(JSON.stringify({ e: epoch, s: started ? 1 : 0 }));
+const STATE_CODES: Record<EpochState, number> = { free: 0, started: 1, closed: 2 };
+
+export function encodeEpochRecord(epoch: string, state: EpochState, offset = 0): Uint8Array {
+  const r: { e: string; s: number; o?: number } = { e: epoch, s: STATE_CODES[state] };
+  if (state === 'closed') r.o = offset;
+  return encoder.encode(JSON.stringify(r));
 }
 
 export function decodeEpochRecord(seq: number, time: number, data: Uint8Array): EpochRecord {
-  const r = parseJson(data, 'epoch record') as { e?: unknown; s?: unknown };
-  if (typeof r.e !== 'string' || !EPOCH.test(r.e) || (r.s !== 0 && r.s !== 1)) {
+  const r = parseJson(data, 'epoch record') as { e?: unknown; s?: unknown; o?: unknown };
+  const state = (Object.keys(STATE_CODES) as EpochState[]).find((k) => STATE_CODES[k] === r.s);
+  const offset = state === 'closed' ? r.o : 0;
+  if (typeof r.e !== 'string' || !EPOCH.test(r.e) || !state || !Number.isSafeInteger(offset) || (offset as number) < 0) {
     throw new NatsDecodeError(`malformed epoch record ${decoder.decode(data)}`);
   }
-  return { seq, epoch: r.e, started: r.s === 1, time };
+  return { seq, epoch: r.e, state, offset: offset as number, time };
 }
 
 /** Idempotency record (`<prefix>.idem.<digest>`, the last one counts). */

@@ -1,24 +1,33 @@
 import { createHash } from 'node:crypto';
 import { BrokerUnavailableError } from './broker.js';
-import { type EpochRecord, type Head, decodeEpochRecord, encodeEpochRecord, newEpoch } from './nats-codec.js';
+import {
+  type EpochRecord,
+  type EpochState,
+  type Head,
+  decodeEpochRecord,
+  encodeEpochRecord,
+  encodeSeal,
+  newEpoch,
+} from './nats-codec.js';
 import type { ChannelStore, RawMessage } from './nats-store.js';
 
-/**
- * Epochs of channels whose subject is empty (never published, expired, purged).
- *
- * A channel's epoch records form a chain on `<prefix>.epoch.<token>`: each record is appended
- * as the successor of the previous one (claim `e:<seq>`), so concurrent writers cannot fork it.
- * The last record names the epoch of the channel's next generation and whether that generation
- * has started. Starting marks it first, so an epoch used by one generation is never used by a
- * later one, even if the starter crashes before its first publication lands.
- */
+// Epochs and positions of channels whose subject is empty (never published, expired, purged).
+//
+// A channel's epoch records form a chain on `<prefix>.epoch.<token>` in the meta stream, kept for
+// the history meta TTL: each record is appended as the successor of the previous one (claim
+// `e:<seq>`), so concurrent writers cannot fork it. The last record names the epoch of the channel's
+// generation and its state (nats-codec.ts EpochRecord): free, started, or closed at an offset. A
+// generation is closed only behind a seal (nats-seal.ts) and reopened before anything follows the
+// seal, so a closed record always names the generation's true last offset: after its publications
+// expired the channel goes on from there, in the same epoch.
+
 export type Start =
-  /** This caller marked the epoch started: it publishes offset 1 with it. */
-  | { kind: 'start'; epoch: string }
+  /** This caller marked the record started: it publishes `offset` (1, or a closed generation's next) with `epoch`. */
+  | { kind: 'start'; epoch: string; offset: number }
   /** Another writer is starting a generation: re-read the head after a short wait. */
   | { kind: 'wait'; record: number };
 
-export type Peek = { kind: 'epoch'; epoch: string } | { kind: 'wait'; record: number };
+export type Peek = { kind: 'position'; epoch: string; offset: number } | { kind: 'wait'; record: number };
 
 export interface JoinState {
   record: number;
@@ -40,7 +49,7 @@ export class EpochRecords {
   ) {}
 
   async read(channel: string): Promise<EpochRecord | null> {
-    const msg = await this.store.last(this.store.space.epoch(channel));
+    const msg = await this.store.last(this.store.space.epoch(channel), this.store.space.metaStream);
     return msg ? decodeEpochRecord(msg.seq, msg.time, msg.data) : null;
   }
 
@@ -52,31 +61,63 @@ export class EpochRecords {
   async peek(channel: string, join: JoinState | undefined): Promise<Peek> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const rec = await this.read(channel);
-      if (rec && !rec.started) return { kind: 'epoch', epoch: rec.epoch };
+      if (rec && rec.state !== 'started') return { kind: 'position', epoch: rec.epoch, offset: rec.offset };
       if (rec && this.mayBeInFlight(rec, join)) return { kind: 'wait', record: rec.seq };
       const epoch = newEpoch();
-      if (await this.append(channel, rec, epoch, false)) return { kind: 'epoch', epoch };
+      if (await this.append(channel, rec, epoch, 'free')) return { kind: 'position', epoch, offset: 0 };
     }
     throw contended(channel);
   }
 
-  /** The first publication of a generation is about to be written: which epoch may it use? */
+  /** The first publication on the empty subject is about to be written: which epoch and offset may it use? */
   async start(channel: string, join: JoinState | undefined): Promise<Start> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const rec = await this.read(channel);
       if (!rec) {
-        await this.append(channel, null, newEpoch(), false);
+        await this.append(channel, null, newEpoch(), 'free');
         continue;
       }
-      if (!rec.started) {
-        if (await this.append(channel, rec, rec.epoch, true)) return { kind: 'start', epoch: rec.epoch };
+      if (rec.state !== 'started') {
+        // Free: a new generation at 1. Closed: the sealed generation goes on after its last offset.
+        if (await this.append(channel, rec, rec.epoch, 'started')) return { kind: 'start', epoch: rec.epoch, offset: rec.offset + 1 };
         continue;
       }
       if (this.mayBeInFlight(rec, join)) return { kind: 'wait', record: rec.seq };
       const epoch = newEpoch();
-      if (await this.append(channel, rec, epoch, true)) return { kind: 'start', epoch };
+      if (await this.append(channel, rec, epoch, 'started')) return { kind: 'start', epoch, offset: 1 };
     }
     throw contended(channel);
+  }
+
+  /**
+   * The channel's head is a seal and a publication is about to follow it. The record must move
+   * first, even when it does not say closed yet: a sealer that read it before sealing closes it
+   * only if it did not move, and must not close a generation that goes on. Losing the race to
+   * another writer is enough if that writer reopened it (it saw the seal too); not if it closed it.
+   */
+  async reopen(channel: string, head: Head): Promise<void> {
+    let raced = false;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const rec = await this.read(channel);
+      if (raced && rec?.state === 'started') return;
+      if (await this.append(channel, rec, head.epoch, 'started')) return;
+      raced = true;
+    }
+    throw contended(channel);
+  }
+
+  /**
+   * Seals a quiet channel whose latest message is the publication `head`: appends a seal after it
+   * (the successor claim of `head`, so nothing else can follow it unnoticed), then closes the record
+   * at head.offset, on the condition that the record did not move since before the seal. Resolves
+   * to false when someone published meanwhile or reopened it (the position is then theirs to keep).
+   */
+  async seal(channel: string, head: Head, now: number): Promise<boolean> {
+    const rec = await this.read(channel);
+    const subject = this.store.space.history(channel);
+    const seal = await this.store.append(subject, new Uint8Array(0), head.seq, `n:${head.seq}`, encodeSeal(head, now));
+    if (seal === null) return false;
+    return this.append(channel, rec, head.epoch, 'closed', head.offset);
   }
 
   /**
@@ -90,25 +131,26 @@ export class EpochRecords {
     return age < this.store.limits.claimWindowMs && waited < this.joinTimeoutMs;
   }
 
-  private async append(channel: string, prev: EpochRecord | null, epoch: string, started: boolean): Promise<boolean> {
+  private async append(channel: string, prev: EpochRecord | null, epoch: string, state: EpochState, offset = 0): Promise<boolean> {
     const claim = prev ? `e:${prev.seq}` : `e0:${createHash('sha256').update(channel).digest('base64url')}`;
-    const seq = await this.store.append(this.store.space.epoch(channel), encodeEpochRecord(epoch, started), prev?.seq ?? 0, claim);
+    const body = encodeEpochRecord(epoch, state, offset);
+    const seq = await this.store.append(this.store.space.epoch(channel), body, prev?.seq ?? 0, claim);
     return seq !== null;
   }
 }
 
-export type ChannelState = { kind: 'stored'; head: Head; msg: RawMessage } | { kind: 'empty'; epoch: string };
+export type ChannelState = { kind: 'stored'; head: Head; msg: RawMessage } | { kind: 'empty'; epoch: string; offset: number };
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** The channel's head, or the epoch its next generation will use when nothing is stored. */
+/** The channel's head, or its position from the epoch record when nothing is stored. */
 export async function channelState(store: ChannelStore, epochs: EpochRecords, channel: string): Promise<ChannelState> {
   let join: JoinState | undefined;
   for (let attempt = 1; ; attempt++) {
     const found = await store.head(channel);
     if (found) return { kind: 'stored', ...found };
     const peek = await epochs.peek(channel, join);
-    if (peek.kind === 'epoch') return { kind: 'empty', epoch: peek.epoch };
+    if (peek.kind === 'position') return { kind: 'empty', epoch: peek.epoch, offset: peek.offset };
     if (join?.record !== peek.record) join = { record: peek.record, since: Date.now() };
     await pause(Math.min(100, 5 * attempt));
   }

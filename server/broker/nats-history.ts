@@ -1,6 +1,6 @@
 import type { Publication } from '../../contract/index.js';
 import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable } from './broker.js';
-import { type DecodedPublication, type Head, NatsDecodeError, decodePublication } from './nats-codec.js';
+import { type DecodedPublication, type Head, NatsDecodeError, decodePublication, isSeal, sealPrevSeq } from './nats-codec.js';
 import { type EpochRecords, channelState } from './nats-epochs.js';
 import { isUnavailable } from './nats-errors.js';
 import type { ChannelStore, RawMessage } from './nats-store.js';
@@ -25,12 +25,12 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
   const since = query.since;
   const found = await channelState(r.store, r.epochs, channel);
   if (found.kind === 'empty') {
-    // Nothing stored: the position is the next generation's epoch at offset 0.
-    const epoch = found.epoch;
-    if (since && !isRecoverable(since, epoch, 1, 0)) {
-      throw new UnrecoverablePositionError(channel, since, { epoch, offset: 0 });
+    // Nothing stored: the position is the epoch record's (a closed generation's last offset, or 0).
+    const { epoch, offset } = found;
+    if (since && !isRecoverable(since, epoch, offset + 1, offset)) {
+      throw new UnrecoverablePositionError(channel, since, { epoch, offset });
     }
-    return { publications: [], epoch, offset: 0 };
+    return { publications: [], epoch, offset };
   }
   const { head, msg } = found;
   const current = { epoch: head.epoch, offset: head.offset };
@@ -76,18 +76,26 @@ function decode(channel: string, m: RawMessage): DecodedPublication {
 /**
  * Follows the Prev-Seq links from the head: one direct read per publication, cheap when a
  * client is only a few publications behind. Retention removes a channel's oldest messages
- * first, so the first missing link is where the retained history starts.
+ * first, so the first missing link is where the retained history starts. A seal on the way
+ * (nats-seal.ts) repeats the position of the publication before it and is stepped over.
  */
 async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawMessage, count: number): Promise<Publication[]> {
-  let cur = decode(channel, msg);
-  const out = [cur.pub];
-  while (out.length < count && cur.prevSeq > 0) {
-    const prev = await r.store.bySeq(cur.prevSeq);
-    if (!prev || prev.subject !== msg.subject) break;
-    const d = decode(channel, prev);
-    if (d.pub.epoch !== head.epoch || d.pub.offset !== cur.pub.offset - 1) break;
-    out.push(d.pub);
-    cur = d;
+  const out: Publication[] = [];
+  let cur: RawMessage | null = msg;
+  let offset = head.offset;
+  while (cur && cur.subject === msg.subject) {
+    let prevSeq: number;
+    if (isSeal(cur.headers)) {
+      prevSeq = sealPrevSeq(cur.headers!);
+    } else {
+      const d = decode(channel, cur);
+      if (d.pub.epoch !== head.epoch || d.pub.offset !== offset) break;
+      out.push(d.pub);
+      if (out.length >= count) break;
+      offset -= 1;
+      prevSeq = d.prevSeq;
+    }
+    cur = prevSeq > 0 ? await r.store.bySeq(prevSeq) : null;
   }
   return out.reverse();
 }
@@ -96,6 +104,7 @@ async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawM
 async function readRetained(r: HistoryReader, channel: string, head: Head): Promise<Publication[]> {
   const msgs = await r.store.retained(r.store.space.history(channel));
   const pubs = msgs
+    .filter((m) => !isSeal(m.headers))
     .map((m) => decode(channel, m).pub)
     // Published after the head was read: not part of this page.
     .filter((p) => p.epoch === head.epoch && p.offset <= head.offset);

@@ -21,6 +21,8 @@ export interface PublisherContext {
   timeoutMs: number;
   /** Throws BrokerUnavailableError when the connection is down or closed. */
   assertUsable(): void;
+  /** A publication was stored (the sealer watches for the channel to go quiet). */
+  onStored(pub: Publication): void;
   onConflict(): void;
   onDecodeError(channel: string, where: string, err: unknown): void;
   warn(message: string, context: Record<string, unknown>): void;
@@ -50,6 +52,11 @@ export class Publisher {
     this.heads.clear();
   }
 
+  /** The channel was sealed: the head this node wrote is no longer its last message. */
+  forgetHead(channel: string): void {
+    this.heads.delete(channel);
+  }
+
   publish(channel: string, subject: string, data: JsonData, options: PublishOptions): Promise<Publication> {
     // One publish at a time per channel on this node: concurrent ones would only fight over the same head.
     return this.lanes.run(channel, async () => {
@@ -77,9 +84,13 @@ export class Publisher {
       // Nobody else wrote since our last publish: the next one can skip the read.
       const trusted = cached !== undefined && head?.seq === cached.head.seq;
       let epoch: string;
+      let offset: number;
       let claim: string;
       if (head) {
+        // The first publish after a quiet spell: the epoch record must not keep saying the generation ended.
+        if (head.sealed) await this.ctx.epochs.reopen(channel, head);
         epoch = head.epoch;
+        offset = head.offset + 1;
         claim = `n:${head.seq}`;
       } else {
         const start = await this.ctx.epochs.start(channel, join);
@@ -89,9 +100,10 @@ export class Publisher {
           continue;
         }
         epoch = start.epoch;
-        claim = `g:${epoch}`;
+        offset = start.offset;
+        claim = `g:${epoch}:${offset}`;
       }
-      const pub: Publication = { channel, offset: head ? head.offset + 1 : 1, epoch, data, time: Date.now() };
+      const pub: Publication = { channel, offset, epoch, data, time: Date.now() };
       if (tags) pub.tags = tags;
       const prevSeq = head?.seq ?? 0;
       const { headers, body } = encodePublication(pub, prevSeq);
@@ -107,6 +119,7 @@ export class Publisher {
       this.heads.delete(channel);
       this.heads.set(channel, { head: { seq, epoch, offset: pub.offset }, trusted });
       if (this.heads.size > HEAD_CACHE_MAX) this.heads.delete(this.heads.keys().next().value!);
+      this.ctx.onStored(pub);
       return { pub, seq };
     }
   }

@@ -27,6 +27,12 @@ export interface StoreLimits {
   claimWindowMs: number;
   replicas: number;
   requestTimeoutMs: number;
+  /** How long a channel's epoch record (its position, once its publications expired) is kept. */
+  metaTtlMs: number;
+  /** Epoch records kept at most (one per channel): past it the oldest written goes first. */
+  metaMaxChannels: number;
+  /** How long JetStream keeps a publication past the history TTL (and claim window), so a node can seal the channel. */
+  sealGraceMs: number;
 }
 
 /** A stored message as both the direct and the consumer read paths give it. */
@@ -62,7 +68,7 @@ function toRaw(sm: StoredMsg): RawMessage {
 
 /**
  * JetStream access for one deployment: the history stream (every channel's publications on
- * `<prefix>.ch.<token>` plus its epoch records) and the idempotency stream.
+ * `<prefix>.ch.<token>`), the meta stream (every channel's epoch record) and the idempotency stream.
  */
 export class ChannelStore {
   readonly js: JetStreamClient;
@@ -83,13 +89,17 @@ export class ChannelStore {
     return store;
   }
 
-  /** JetStream keeps messages at least for the claim window (it refuses a duplicate window longer than max_age). */
+  /**
+   * JetStream keeps messages at least for the claim window (it refuses a duplicate window longer than
+   * max_age), and a seal grace longer, so a quiet channel's last publication is still there to be
+   * sealed once it has left the history TTL.
+   */
   get retentionMs(): number {
-    return Math.max(this.limits.historyTtlMs, this.limits.claimWindowMs);
+    return Math.max(this.limits.historyTtlMs, this.limits.claimWindowMs) + this.limits.sealGraceMs;
   }
 
   streamConfigs(): Array<Partial<StreamConfig> & { name: string }> {
-    const { historySize, idempotencyWindowMs, claimWindowMs, replicas } = this.limits;
+    const { historySize, idempotencyWindowMs, claimWindowMs, replicas, metaTtlMs, metaMaxChannels } = this.limits;
     const common = {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
@@ -116,6 +126,18 @@ export class ChannelStore {
         max_msgs_per_subject: 1,
         max_age: nanos(idempotencyWindowMs),
         duplicate_window: nanos(idempotencyWindowMs),
+      },
+      {
+        // After the history stream, which gives up the epoch subjects it held before this stream existed.
+        ...common,
+        name: this.space.metaStream,
+        subjects: this.space.metaSubjects,
+        // One record per channel, gone metaTtl after its last write; past max_msgs the oldest goes
+        // first (that channel then starts a new epoch: recovered: false, never a gap).
+        max_msgs_per_subject: 1,
+        max_msgs: metaMaxChannels,
+        max_age: nanos(metaTtlMs),
+        duplicate_window: nanos(Math.min(claimWindowMs, metaTtlMs)),
       },
     ];
   }

@@ -5,15 +5,17 @@ import {
   type Broker,
   type BrokerHandler,
   BrokerUnavailableError,
+  DEFAULT_HISTORY_META_TTL_MS,
   type HistoryPage,
   type HistoryQuery,
   type PublishOptions,
 } from './broker.js';
-import { NatsDecodeError, decodePublication } from './nats-codec.js';
+import { NatsDecodeError, decodePublication, isSeal } from './nats-codec.js';
 import { EpochRecords, channelState } from './nats-epochs.js';
 import { isUnavailable, toBrokerError, withTimeout } from './nats-errors.js';
 import { readHistory } from './nats-history.js';
 import { Publisher } from './nats-publish.js';
+import { Sealer } from './nats-seal.js';
 import { ChannelSequencer } from './nats-sequencer.js';
 import { ChannelStore, isStreamMissing } from './nats-store.js';
 import { type SubjectSpace, subjectSpace } from './subject.js';
@@ -28,6 +30,12 @@ export interface NatsBrokerOptions {
   prefix?: string;
   historySize: number;
   historyTtlMs: number;
+  /** How long a quiet channel's position outlives its publications (its epoch record's max age). Default 30 days. */
+  historyMetaTtlMs?: number;
+  /** Epoch records kept at most, one per channel (the meta stream's max_msgs). Default 1,000,000. */
+  historyMetaMaxChannels?: number;
+  /** How long JetStream keeps a publication past the history TTL so a node can seal the quiet channel. Default 30 s. */
+  sealGraceMs?: number;
   /** JetStream replicas of the streams (1, 3 or 5; at most the cluster size). */
   replicas?: number;
   /** Connection name, shown by the NATS monitoring endpoints. */
@@ -52,6 +60,8 @@ export interface NatsBrokerStats {
   publishConflicts: number;
   gaps: number;
   duplicatesDropped: number;
+  /** Quiet channels this node sealed (their position kept past their publications). */
+  seals: number;
 }
 
 const consoleLogger: BrokerLogger = {
@@ -70,7 +80,7 @@ interface LiveSubscription {
  */
 export class NatsBroker implements Broker {
   readonly kind = 'nats';
-  readonly stats: NatsBrokerStats = { decodeErrors: 0, publishConflicts: 0, gaps: 0, duplicatesDropped: 0 };
+  readonly stats: NatsBrokerStats = { decodeErrors: 0, publishConflicts: 0, gaps: 0, duplicatesDropped: 0, seals: 0 };
   private handler: BrokerHandler | undefined;
   private connected = true;
   private closed = false;
@@ -81,6 +91,7 @@ export class NatsBroker implements Broker {
   private readonly timeoutMs: number;
   private readonly epochs: EpochRecords;
   private readonly publisher: Publisher;
+  private readonly sealer: Sealer;
   private readonly consumerPath = { downUntil: 0 };
 
   private constructor(
@@ -97,8 +108,22 @@ export class NatsBroker implements Broker {
       epochs: this.epochs,
       timeoutMs: this.timeoutMs,
       assertUsable: () => this.assertUsable(),
+      onStored: (pub) => this.sealer.saw(pub.channel, pub.time),
       onConflict: () => void (this.stats.publishConflicts += 1),
       onDecodeError: (channel, where, err) => this.decodeFailed(channel, where, err),
+      warn: (message, context) => this.log.warn(message, context),
+    });
+    const grace = store.limits.sealGraceMs;
+    this.sealer = new Sealer({
+      store,
+      epochs: this.epochs,
+      historyTtlMs: options.historyTtlMs,
+      intervalMs: Math.max(50, Math.min(5_000, grace / 4)),
+      maxTracked: 100_000,
+      onSealed: (channel) => {
+        this.stats.seals += 1;
+        this.publisher.forgetHead(channel);
+      },
       warn: (message, context) => this.log.warn(message, context),
     });
     void this.watchStatus();
@@ -130,6 +155,9 @@ export class NatsBroker implements Broker {
         claimWindowMs: options.claimWindowMs ?? 30_000,
         replicas: options.replicas ?? 1,
         requestTimeoutMs: timeout,
+        metaTtlMs: Math.max(options.historyTtlMs, options.historyMetaTtlMs ?? DEFAULT_HISTORY_META_TTL_MS),
+        metaMaxChannels: options.historyMetaMaxChannels ?? 1_000_000,
+        sealGraceMs: options.sealGraceMs ?? 30_000,
       });
       return new NatsBroker(nc, store, space, options);
     } catch (err) {
@@ -186,13 +214,14 @@ export class NatsBroker implements Broker {
     this.space.history(channel);
     return this.guarded('position', channel, async () => {
       const state = await channelState(this.store, this.epochs, channel);
-      return state.kind === 'stored' ? { epoch: state.head.epoch, offset: state.head.offset } : { epoch: state.epoch, offset: 0 };
+      return state.kind === 'stored' ? { epoch: state.head.epoch, offset: state.head.offset } : { epoch: state.epoch, offset: state.offset };
     });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sealer.stop();
     for (const live of this.live.values()) live.sequencer.dispose();
     this.live.clear();
     this.handler = undefined;
@@ -222,7 +251,11 @@ export class NatsBroker implements Broker {
       // Once the server has the interest, read the head: everything stored later arrives live.
       await withTimeout(`subscribe ${channel}`, this.timeoutMs, this.nc.flush());
       const found = await this.store.head(channel);
-      sequencer.start(found ? { kind: 'position', position: { epoch: found.head.epoch, offset: found.head.offset } } : { kind: 'empty' });
+      // Nothing stored: a closed generation goes on after its last offset (a record read after the
+      // empty head still says closed only if nothing was appended since: reopening comes first).
+      const rec = found ? null : await this.epochs.read(channel);
+      const head = found?.head ?? (rec?.state === 'closed' ? rec : undefined);
+      sequencer.start(head ? { kind: 'position', position: { epoch: head.epoch, offset: head.offset } } : { kind: 'empty' });
     } catch (err) {
       this.live.delete(channel);
       sequencer.dispose();
@@ -236,6 +269,8 @@ export class NatsBroker implements Broker {
       this.log.warn('live subscription error', { channel, err: String(err) });
       return;
     }
+    // A seal repeats the channel's position: nothing to deliver, nothing missed.
+    if (isSeal(msg.headers)) return;
     let pub: Publication;
     try {
       pub = decodePublication(channel, msg.headers, msg.data).pub;
@@ -251,6 +286,8 @@ export class NatsBroker implements Broker {
   }
 
   private deliver(pub: Publication): void {
+    // Every node that delivers a channel live can seal it, not only the one that published.
+    this.sealer.saw(pub.channel, pub.time);
     try {
       this.handler?.onPublication(pub);
     } catch (err) {

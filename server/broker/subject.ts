@@ -46,9 +46,12 @@ export function tokenChannel(token: string): string {
 /** All names one deployment (one prefix) uses on a shared NATS. */
 export interface SubjectSpace {
   readonly prefix: string;
-  /** The JetStream stream holding every channel's history and epoch records. */
+  /** The JetStream stream holding every channel's history. */
   readonly stream: string;
   readonly streamSubjects: string[];
+  /** The stream holding every channel's epoch (position) record, kept for the history meta TTL. */
+  readonly metaStream: string;
+  readonly metaSubjects: string[];
   /** The stream holding idempotency reservations and results (its own duplicate window). */
   readonly idempotencyStream: string;
   readonly idempotencySubjects: string[];
@@ -71,7 +74,9 @@ export function subjectSpace(prefix: string = DEFAULT_PREFIX): SubjectSpace {
   return {
     prefix,
     stream: `${prefix}_channels`,
-    streamSubjects: [`${prefix}.ch.*`, `${prefix}.epoch.*`],
+    streamSubjects: [`${prefix}.ch.*`],
+    metaStream: `${prefix}_meta`,
+    metaSubjects: [`${prefix}.epoch.*`],
     idempotencyStream: `${prefix}_idempotency`,
     idempotencySubjects: [`${prefix}.idem.*`],
     history: (channel) => `${prefix}.ch.${channelToken(channel)}`,
