@@ -68,7 +68,13 @@ function memory(): InfoResponse['memory'] {
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   const logger = deps.logger ?? consoleLogger;
   const nodeId = config.nodeId;
-  const broker = deps.broker ?? new MemoryBroker({ historySize: config.historySize, historyTtlMs: config.historyTtl * 1000 });
+  const broker =
+    deps.broker ??
+    new MemoryBroker({
+      historySize: config.historySize,
+      historyTtlMs: config.historyTtl * 1000,
+      historyMetaTtlMs: config.historyMetaTtl * 1000,
+    });
   const presenceNamespaces = new Set(config.presenceEvents);
   const hub = new Hub(broker, {
     logger,

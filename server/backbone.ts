@@ -16,6 +16,7 @@ export async function connectBackbone(config: Config, logger: Logger): Promise<P
     prefix: config.natsPrefix,
     historySize: config.historySize,
     historyTtlMs: config.historyTtl * 1000,
+    historyMetaTtlMs: config.historyMetaTtl * 1000,
     replicas: config.natsReplicas,
     name: `hubbub-${config.nodeId}`,
     logger: { warn: (m, ctx) => logger.warn(m, ctx) },

@@ -26,6 +26,12 @@ const SETTINGS = {
     schema: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(300),
     doc: 'Seconds a publication stays in history',
   },
+  historyMetaTtl: {
+    flag: 'history-meta-ttl',
+    env: 'HUBBUB_HISTORY_META_TTL',
+    schema: z.coerce.number().int().min(1).max(365 * 24 * 3600).default(30 * 24 * 3600),
+    doc: 'Seconds a quiet channel keeps its position (epoch and offset) after its last publication, so a client that missed nothing still recovers (30 days)',
+  },
   maxMessageBytes: {
     flag: 'max-message-bytes',
     env: 'HUBBUB_MAX_MESSAGE_BYTES',
