@@ -5,7 +5,6 @@ import {
   type Broker,
   type BrokerHandler,
   BrokerUnavailableError,
-  DEFAULT_HISTORY_META_TTL_MS,
   type HistoryPage,
   type HistoryQuery,
   type PublishOptions,
@@ -14,55 +13,14 @@ import { NatsDecodeError, decodePublication, isSeal } from './nats-codec.js';
 import { EpochRecords, channelState } from './nats-epochs.js';
 import { isUnavailable, toBrokerError, withTimeout } from './nats-errors.js';
 import { readHistory } from './nats-history.js';
+import { type BrokerLogger, type NatsBrokerOptions, type NatsBrokerStats, storeLimits } from './nats-options.js';
 import { Publisher } from './nats-publish.js';
 import { Sealer } from './nats-seal.js';
 import { ChannelSequencer } from './nats-sequencer.js';
 import { ChannelStore, isStreamMissing } from './nats-store.js';
 import { type SubjectSpace, subjectSpace } from './subject.js';
 
-export interface BrokerLogger {
-  warn(message: string, context?: Record<string, unknown>): void;
-}
-
-export interface NatsBrokerOptions {
-  servers: string | string[];
-  /** Subject prefix and stream name stem; deployments sharing one NATS use different prefixes. */
-  prefix?: string;
-  historySize: number;
-  historyTtlMs: number;
-  /** How long a quiet channel's position outlives its publications (its epoch record's max age). Default 30 days. */
-  historyMetaTtlMs?: number;
-  /** Epoch records kept at most, one per channel (the meta stream's max_msgs). Default 1,000,000. */
-  historyMetaMaxChannels?: number;
-  /** How long JetStream keeps a publication past the history TTL so a node can seal the quiet channel. Default 30 s. */
-  sealGraceMs?: number;
-  /** JetStream replicas of the streams (1, 3 or 5; at most the cluster size). */
-  replicas?: number;
-  /** Connection name, shown by the NATS monitoring endpoints. */
-  name?: string;
-  idempotencyWindowMs?: number;
-  /** How long an offset claim stays exclusive (the history stream's duplicate window). Default 30 s. */
-  claimWindowMs?: number;
-  /** Bound on every NATS round trip; publish/history/position reject after a few of them. */
-  requestTimeoutMs?: number;
-  reconnectTimeWaitMs?: number;
-  /** How long an out-of-order live publication waits for the missing ones before onGap. */
-  reorderWindowMs?: number;
-  /** Catch-ups of up to this many publications follow back links instead of creating a consumer. */
-  historyWalkLimit?: number;
-  logger?: BrokerLogger;
-}
-
-export interface NatsBrokerStats {
-  /** Stored or live messages that could not be decoded (each also logged). */
-  decodeErrors: number;
-  /** Publishes that lost the race for an offset and were retried. */
-  publishConflicts: number;
-  gaps: number;
-  duplicatesDropped: number;
-  /** Quiet channels this node sealed (their position kept past their publications). */
-  seals: number;
-}
+export type { BrokerLogger, NatsBrokerOptions, NatsBrokerStats } from './nats-options.js';
 
 const consoleLogger: BrokerLogger = {
   warn: (message, context) => console.warn(`[hubbub:nats] ${message}`, context ?? ''),
@@ -148,17 +106,7 @@ export class NatsBroker implements Broker {
       throw new BrokerUnavailableError(`cannot connect to NATS at ${String(options.servers)}`, { cause: err });
     }
     try {
-      const store = await ChannelStore.open(nc, space, {
-        historySize: options.historySize,
-        historyTtlMs: options.historyTtlMs,
-        idempotencyWindowMs: options.idempotencyWindowMs ?? 300_000,
-        claimWindowMs: options.claimWindowMs ?? 30_000,
-        replicas: options.replicas ?? 1,
-        requestTimeoutMs: timeout,
-        metaTtlMs: Math.max(options.historyTtlMs, options.historyMetaTtlMs ?? DEFAULT_HISTORY_META_TTL_MS),
-        metaMaxChannels: options.historyMetaMaxChannels ?? 1_000_000,
-        sealGraceMs: options.sealGraceMs ?? 30_000,
-      });
+      const store = await ChannelStore.open(nc, space, storeLimits(options));
       return new NatsBroker(nc, store, space, options);
     } catch (err) {
       await nc.close().catch(() => undefined);
