@@ -23,6 +23,11 @@ export const ERROR_TABLE = {
   method_not_allowed: { status: 405, retryable: false, message: 'The endpoint does not accept this method' },
   already_subscribed: { status: 409, retryable: false, message: 'The connection is already subscribed to this channel' },
   not_subscribed: { status: 409, retryable: false, message: 'The connection is not subscribed to this channel' },
+  cancelled: {
+    status: 409,
+    retryable: false,
+    message: 'The subscribe was cancelled by an unsubscribe of the same channel before it completed',
+  },
   unrecoverable_position: {
     status: 409,
     retryable: false,

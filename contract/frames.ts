@@ -8,7 +8,7 @@ import { Publication, SubscribeResult } from './publication.js';
 /* ---------- WebSocket at /ws: JSON text frames ---------- */
 
 /** Command ids are chosen by the client and echoed in the reply, so replies can be matched. */
-const CommandId = z.number().int().min(1).max(2 ** 31 - 1);
+export const CommandId = z.number().int().min(1).max(2 ** 31 - 1);
 
 export const SubscribeCommand = z
   .object({

@@ -15,6 +15,16 @@ class FailingBroker extends MemoryBroker {
   }
 }
 
+/** A memory broker whose position() never answers: a subscribe stays pending as long as the test needs. */
+class StuckPositionBroker extends MemoryBroker {
+  constructor() {
+    super({ historySize: 10, historyTtlMs: 60_000, sweepIntervalMs: 0 });
+  }
+  override position(): Promise<never> {
+    return new Promise(() => undefined);
+  }
+}
+
 type Produced = { status: number; body: unknown };
 const json = async (res: Response): Promise<Produced> => ({ status: res.status, body: await res.json() });
 const post = (srv: TestServer, path: string, body: string, headers: Record<string, string> = {}) =>
@@ -48,6 +58,13 @@ const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker
       { id: 1, type: 'subscribe', channel: 'dup' },
       { id: 2, type: 'subscribe', channel: 'dup' },
     ]),
+  cancelled: async (_srv, setBroker) => {
+    const stuck = await setBroker(new StuckPositionBroker());
+    return wsError(stuck, [
+      { id: 1, type: 'subscribe', channel: 'pending' },
+      { id: 2, type: 'unsubscribe', channel: 'pending' },
+    ]);
+  },
   not_subscribed: (srv) => wsError(srv, [{ id: 1, type: 'unsubscribe', channel: 'never' }]),
   unrecoverable_position: async (srv) => {
     await srv.publish('h', 1);

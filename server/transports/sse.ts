@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   DISCONNECT_TABLE,
   type DisconnectName,
@@ -14,17 +15,18 @@ import { HubbubError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { parseRealtimeRequest } from './realtime-request.js';
-import { Ticker } from './ticker.js';
+import { Ticker, StallWatch } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 /**
  * The shared part of a publication event. The `id:` line is the connection's cursor, which differs
  * per connection when it has several channels, so it is kept apart: a one-channel stream can use
- * `singleId` as is, and nothing is encoded per subscriber.
+ * `singleId` as is, and nothing is encoded per subscriber. The body is bytes, so the socket does
+ * not encode it again per subscriber and its writableLength counts bytes (see StallWatch).
  */
 interface SseFrame {
   singleId: string;
-  body: string;
+  body: Buffer;
 }
 
 /** No `id:` line: a heartbeat must not move the cursor the client sends back as Last-Event-ID. */
@@ -32,13 +34,15 @@ const PING = `event: ${SSE_EVENTS.ping}\ndata: {}\n\n`;
 
 const encode = (pub: Publication): SseFrame => ({
   singleId: `id: ${pub.epoch}:${pub.offset}\n`,
-  body: `event: ${SSE_EVENTS.publication}\ndata: ${JSON.stringify(pub)}\n\n`,
+  body: Buffer.from(`event: ${SSE_EVENTS.publication}\ndata: ${JSON.stringify(pub)}\n\n`),
 });
 
 class SseConnection implements Subscriber<SseFrame> {
   readonly positions: Array<StreamPosition | undefined>;
   private readonly index = new Map<string, number>();
+  /** No more writes: the stream ended (disconnect) or the client went away. */
   closed = false;
+  readonly watch: StallWatch;
 
   constructor(
     readonly res: ServerResponse,
@@ -47,8 +51,10 @@ class SseConnection implements Subscriber<SseFrame> {
     readonly channels: string[],
     since: ReadonlyArray<StreamPosition | undefined>,
     private readonly env: TransportEnv,
-    private readonly onClosed: (c: SseConnection) => void,
+    socket: Socket,
+    private readonly onEnded: (c: SseConnection) => void,
   ) {
+    this.watch = new StallWatch(socket);
     // Until a channel's subscribed event, its cursor entry keeps the requested position: a stream
     // that drops in between must not turn that channel's Last-Event-ID entry into "from now".
     this.positions = channels.map((_, i) => since[i]);
@@ -85,9 +91,8 @@ class SseConnection implements Subscriber<SseFrame> {
     if (this.closed) return;
     const row = DISCONNECT_TABLE[reason];
     this.write(`event: ${SSE_EVENTS.disconnect}\ndata: ${JSON.stringify({ code: row.code, name: reason, reason: row.reason, reconnect: row.reconnect })}\n\n`);
-    this.closed = true;
     this.res.end();
-    this.onClosed(this);
+    this.onEnded(this);
   }
 }
 
@@ -97,16 +102,25 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
   const codec = hub.codec('sse', encode);
   const connections = new Set<SseConnection>();
 
+  // Ends the subscriptions once; the stream stays in `connections` until its response closes.
   const release = (conn: SseConnection) => {
-    if (!connections.delete(conn)) return;
+    if (conn.closed) return;
     conn.closed = true;
     for (const channel of conn.channels) hub.unsubscribe(channel, conn);
   };
 
   // An event rather than a comment: EventSource hides comments, and the client's stale timer
   // needs to see something every interval. It is also the write that keeps idle proxies open.
+  // A stream whose socket took nothing for a whole interval is not read: it is ended, and if it
+  // still takes nothing by the next tick (the disconnect event cannot leave), its socket destroyed.
   const heartbeat = new Ticker(config.pingInterval * 1000, () => {
-    for (const c of connections) c.write(PING);
+    for (const c of connections) {
+      const stalled = c.watch.stalled();
+      if (c.closed) {
+        if (stalled) c.watch.drop();
+      } else if (stalled) c.disconnect('slow_consumer');
+      else c.write(PING);
+    }
   });
 
   return {
@@ -135,10 +149,13 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       };
       // No `id:` on connected either; it also flushes the headers before the first subscribe.
       res.write(`retry: 1000\n\nevent: ${SSE_EVENTS.connected}\ndata: ${JSON.stringify(connected)}\n\n`);
-      const conn = new SseConnection(res, codec, identity, request.channels, request.since, env, release);
+      const conn = new SseConnection(res, codec, identity, request.channels, request.since, env, ctx.req.socket, release);
       connections.add(conn);
       heartbeat.ensureRunning();
-      ctx.req.on('close', () => release(conn));
+      res.once('close', () => {
+        connections.delete(conn);
+        release(conn);
+      });
       for (let i = 0; i < request.channels.length && !conn.closed; i++) {
         try {
           await hub.subscribe(request.channels[i]!, conn, request.since[i]);

@@ -1,69 +1,18 @@
+import type { Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import {
-  ClientFrame,
-  DISCONNECT_TABLE,
-  type DisconnectName,
-  type ErrorCode,
-  type Publication,
-  type SubscribeResult,
-  errorBody,
-} from '../../contract/index.js';
+import { ClientFrame, CommandId, type Publication } from '../../contract/index.js';
 import { HubbubError, toHubbubError, validationError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
-import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
+import { WsConnection } from './ws-connection.js';
 
 const encodePublication = (pub: Publication): Buffer => Buffer.from(JSON.stringify({ type: 'publication', ...pub }));
 
-class WsConnection implements Subscriber<Buffer> {
-  /** channel → id of the subscribe command still waiting for its reply, or 0 once subscribed. */
-  readonly channels = new Map<string, number>();
-  alive = true;
-  closed = false;
-
-  constructor(
-    readonly ws: WebSocket,
-    readonly codec: Subscriber<Buffer>['codec'],
-    readonly identity: ClientIdentity,
-    private readonly env: TransportEnv,
-  ) {}
-
-  onSubscribed(result: SubscribeResult): void {
-    const id = this.channels.get(result.channel);
-    if (!id) return;
-    this.channels.set(result.channel, 0);
-    this.send(JSON.stringify({ id, type: 'subscribed', ...result }));
-  }
-
-  onPublication(frame: Buffer): void {
-    this.send(frame);
-  }
-
-  onUnrecoverable(): void {
-    this.close('insufficient_state');
-  }
-
-  send(data: string | Buffer): void {
-    if (this.closed) return;
-    // A client that does not read fills the socket buffer: drop it rather than grow memory.
-    if (this.ws.bufferedAmount > this.env.config.maxQueueBytes) {
-      this.close('slow_consumer');
-      return;
-    }
-    this.ws.send(data, { binary: false });
-  }
-
-  error(code: ErrorCode, id?: number, message?: string, issues?: HubbubError['issues']): void {
-    this.send(JSON.stringify({ type: 'error', ...(id ? { id } : {}), ...errorBody(code, message, issues) }));
-  }
-
-  close(reason: DisconnectName): void {
-    if (this.closed) return;
-    this.closed = true;
-    const row = DISCONNECT_TABLE[reason];
-    this.ws.close(row.code, row.reason);
-  }
+/** The id to echo in the error reply to a frame that failed validation: only one the contract allows. */
+function readableId(json: unknown): number | undefined {
+  const id = typeof json === 'object' && json !== null ? (json as { id?: unknown }).id : undefined;
+  return CommandId.safeParse(id).success ? (id as number) : undefined;
 }
 
 /** WebSocket: JSON text frames, commands with ids, server pings; close codes from DISCONNECT_TABLE. */
@@ -73,10 +22,16 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   const codec = hub.codec('websocket', encodePublication);
   const connections = new Set<WsConnection>();
 
-  // One timer for all connections: a connection that missed a whole interval without a pong is stale.
+  // One timer for all connections: a connection that missed a whole interval without a pong is
+  // stale; one whose socket took nothing for a whole interval is not reading (slow_consumer), and
+  // if it still takes nothing once closing, not even the close frame, its socket is destroyed.
   const pinger = new Ticker(config.pingInterval * 1000, () => {
     for (const c of connections) {
-      if (!c.alive) c.close('stale');
+      const stalled = c.watch.stalled();
+      if (c.closed) {
+        if (stalled) c.watch.drop();
+      } else if (stalled) c.close('slow_consumer');
+      else if (!c.alive) c.close('stale');
       else {
         c.alive = false;
         c.ws.ping();
@@ -84,8 +39,9 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     }
   });
 
-  function onConnection(ws: WebSocket): void {
-    const conn = new WsConnection(ws, codec, { client: env.newClientId(), user: null, transport: 'websocket' }, env);
+  function onConnection(ws: WebSocket, socket: Socket): void {
+    const identity = { client: env.newClientId(), user: null, transport: 'websocket' };
+    const conn = new WsConnection(ws, socket, codec, identity, config.maxQueueBytes);
     connections.add(conn);
     pinger.ensureRunning();
     ws.on('pong', () => (conn.alive = true));
@@ -108,6 +64,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     );
   }
 
+  /** Every command gets exactly one reply (or the connection's close code, if it closes first). */
   function onMessage(conn: WsConnection, data: RawData, isBinary: boolean): void {
     conn.alive = true;
     if (isBinary) return conn.error('invalid_frame', undefined, 'binary frames are not accepted: send JSON text');
@@ -119,9 +76,8 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     }
     const parsed = ClientFrame.safeParse(json);
     if (!parsed.success) {
-      const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : undefined;
       const err = validationError(parsed.error.issues, 'frame', 'invalid_frame');
-      return conn.error(err.code, id, undefined, err.issues);
+      return conn.error(err.code, readableId(json), undefined, err.issues);
     }
     const cmd = parsed.data;
     switch (cmd.type) {
@@ -132,18 +88,25 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
         if (conn.channels.size >= config.maxChannels) {
           return conn.error('too_many_channels', cmd.id, `a connection may subscribe to ${config.maxChannels} channels`);
         }
-        conn.channels.set(cmd.channel, cmd.id);
+        const pending = { id: cmd.id, answered: false };
+        conn.channels.set(cmd.channel, pending);
         hub.subscribe(cmd.channel, conn, cmd.since).catch((err: unknown) => {
-          if (err instanceof SubscriptionAbortedError || conn.closed) return;
+          // Not ours any more: cancelled (and answered) by an unsubscribe, or the connection closed.
+          if (conn.closed || conn.channels.get(cmd.channel) !== pending) return;
           conn.channels.delete(cmd.channel);
-          const e = toHubbubError(err);
+          const e = err instanceof SubscriptionAbortedError ? new HubbubError('internal', undefined, undefined, { cause: err }) : toHubbubError(err);
           if (e.code === 'internal') env.log(`subscribe to ${cmd.channel} failed`, err);
-          conn.error(e.code, cmd.id);
+          // Failed after its reply (while catching up): the client must resubscribe from its position.
+          if (pending.answered) conn.close('insufficient_state');
+          else conn.error(e.code, cmd.id);
         });
         return;
       }
       case 'unsubscribe': {
-        if (!conn.channels.has(cmd.channel)) return conn.error('not_subscribed', cmd.id);
+        const pending = conn.channels.get(cmd.channel);
+        if (!pending) return conn.error('not_subscribed', cmd.id);
+        // A subscribe still waiting for its reply gets one now, before this command's.
+        if (!pending.answered) conn.error('cancelled', pending.id);
         conn.channels.delete(cmd.channel);
         hub.unsubscribe(cmd.channel, conn);
         return conn.send(JSON.stringify({ id: cmd.id, type: 'unsubscribed', channel: cmd.channel }));
@@ -163,7 +126,8 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
         socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, onConnection);
+      // req.socket is the upgraded socket, typed as the net.Socket it is.
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req.socket));
     },
     async shutdown(reason) {
       pinger.stop();

@@ -1,0 +1,96 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { DISCONNECT_TABLE, type DisconnectName, type ErrorCode, type SubscribeResult, errorBody } from '../../contract/index.js';
+import type { HubbubError } from '../errors.js';
+import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
+import { StallWatch } from './ticker.js';
+
+const TEXT = { binary: false } as const;
+
+/** One subscribe command of a connection: its reply is still owed until `answered`. */
+export interface SubscribeCommand {
+  readonly id: number;
+  answered: boolean;
+}
+
+export class WsConnection implements Subscriber<Buffer> {
+  /** channel → the subscribe command that holds it. */
+  readonly channels = new Map<string, SubscribeCommand>();
+  alive = true;
+  closed = false;
+  readonly watch: StallWatch;
+  /**
+   * What waits for the socket to drain: the shared encoded frames themselves, never copies. The
+   * socket is fed only up to its high-water mark, so when the budget runs out the close frame
+   * waits behind that (and what the kernel already took), not behind the whole budget.
+   */
+  private backlog: Array<Buffer | string> = [];
+  private backlogBytes = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly socket: Socket,
+    readonly codec: Subscriber<Buffer>['codec'],
+    readonly identity: ClientIdentity,
+    private readonly maxQueueBytes: number,
+  ) {
+    this.watch = new StallWatch(socket);
+    socket.on('drain', this.flush);
+  }
+
+  onSubscribed(result: SubscribeResult): void {
+    const cmd = this.channels.get(result.channel);
+    if (!cmd || cmd.answered) return;
+    cmd.answered = true;
+    this.send(JSON.stringify({ id: cmd.id, type: 'subscribed', ...result }));
+  }
+
+  onPublication(frame: Buffer): void {
+    this.send(frame);
+  }
+
+  onUnrecoverable(): void {
+    this.close('insufficient_state');
+  }
+
+  send(data: Buffer | string): void {
+    if (this.closed) return;
+    if (this.backlog.length === 0 && !this.socket.writableNeedDrain) {
+      this.ws.send(data, TEXT);
+      return;
+    }
+    this.backlog.push(data);
+    this.backlogBytes += data.length;
+    if (this.backlogBytes + this.socket.writableLength > this.maxQueueBytes) this.close('slow_consumer');
+  }
+
+  /** On 'drain': feeds the backlog until the socket is full again. */
+  private readonly flush = (): void => {
+    const backlog = this.backlog;
+    let i = 0;
+    while (i < backlog.length && !this.closed && !this.socket.writableNeedDrain) {
+      const data = backlog[i++]!;
+      this.backlogBytes -= data.length;
+      this.ws.send(data, TEXT);
+    }
+    backlog.splice(0, i);
+  };
+
+  error(code: ErrorCode, id?: number, message?: string, issues?: HubbubError['issues']): void {
+    this.send(JSON.stringify({ type: 'error', ...(id ? { id } : {}), ...errorBody(code, message, issues) }));
+  }
+
+  /**
+   * Sends the close frame at once: what was not yet written is dropped, the client recovers it.
+   * ws destroys the socket if the client has not answered in 30 s; the ticker does it sooner
+   * when the socket takes nothing for a whole ping interval.
+   */
+  close(reason: DisconnectName): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backlog = [];
+    this.backlogBytes = 0;
+    const row = DISCONNECT_TABLE[reason];
+    this.ws.close(row.code, row.reason);
+  }
+}
