@@ -1,37 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DISCONNECT_TABLE, type ServerFrame, type StreamPosition } from '../contract/index.js';
+import { DISCONNECT_TABLE, type ServerFrame } from '../contract/index.js';
 import { BrokerUnavailableError } from '../server/broker/broker.js';
-import { MemoryBroker } from '../server/broker/memory.js';
+import { GatedBroker } from './support/gated-broker.js';
 import { type NetWs, openNetWs } from './support/net-ws.js';
 import { startServer } from './support/server.js';
-
-/** position() answers only when the test says so: a subscribe stays pending exactly as long as needed. */
-class GatedBroker extends MemoryBroker {
-  private readonly gates: Array<{ open: () => void; fail: (err: Error) => void }> = [];
-
-  constructor() {
-    super({ historySize: 10, historyTtlMs: 60_000, sweepIntervalMs: 0 });
-  }
-
-  override position(channel: string): Promise<StreamPosition> {
-    return new Promise((resolve, reject) => {
-      this.gates.push({ open: () => super.position(channel).then(resolve, reject), fail: reject });
-    });
-  }
-
-  get waiting(): number {
-    return this.gates.length;
-  }
-
-  /** Answers the oldest waiting position() call. */
-  open(): void {
-    this.gates.shift()!.open();
-  }
-
-  fail(err: Error): void {
-    this.gates.shift()!.fail(err);
-  }
-}
 
 const withId = (peer: NetWs, id: number) => peer.frames.filter((f) => 'id' in f && f.id === id);
 

@@ -114,6 +114,8 @@ class WebSocketTransport implements ClientTransport {
   #onErrorFrame(body: ErrorBody, id: number | undefined): void {
     const channel = id === undefined ? undefined : this.#commandChannel.get(id);
     if (id !== undefined) this.#commandChannel.delete(id);
+    // Our own unsubscribe cut that subscribe short; the channel may already have a newer subscribe.
+    if (body.code === 'cancelled') return;
     // The server did not subscribe, so a later unsubscribe must not be sent.
     if (channel !== undefined) this.#serverChannels.delete(channel);
     const error = new HubbubError(body.code, body.message, { status: 0, retryable: body.retryable, issues: body.issues });
