@@ -54,7 +54,7 @@ const SETTINGS = {
     flag: 'ping-interval',
     env: 'HUBBUB_PING_INTERVAL',
     schema: z.coerce.number().int().min(1).max(600).default(25),
-    doc: 'Seconds between WebSocket pings and SSE heartbeats',
+    doc: 'Seconds between WebSocket pings and SSE heartbeats; a connection whose socket takes no bytes for one interval is dropped',
   },
   maxQueueBytes: {
     flag: 'max-queue-bytes',
