@@ -95,6 +95,7 @@ describe('slow and stalled consumers', () => {
     await publishUntilNoConnection(srv, 'flood', 'z'.repeat(256 * 1024));
     expect(srv.app.hub.subscriptionCount).toBe(0);
     expectReleasedByKernel(srv, peer.socket);
+    expect(peer.invalid).toEqual([]);
     peer.destroy();
   });
 
@@ -113,6 +114,7 @@ describe('slow and stalled consumers', () => {
     }
     expect(srv.app.hub.subscriptionCount).toBe(0);
     expectReleasedByKernel(srv, peer.socket);
+    expect(peer.invalid).toEqual([]);
     peer.destroy();
   });
 

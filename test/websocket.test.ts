@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { DISCONNECT_TABLE, type StreamPosition } from '../contract/index.js';
 import { BrokerUnavailableError } from '../server/broker/broker.js';
 import { MemoryBroker } from '../server/broker/memory.js';
+import { openNetWs } from './support/net-ws.js';
 import { startServer } from './support/server.js';
 import { connectWs } from './support/ws-client.js';
 
@@ -121,18 +122,17 @@ describe('WebSocket transport', () => {
 
   it('drops a slow consumer with a reconnect-and-recover code instead of buffering without bound', async () => {
     await using srv = await startServer({ HUBBUB_MAX_QUEUE_BYTES: '65536' });
-    const peer = await connectWs(srv.wsUrl);
+    const peer = await openNetWs(srv.wsUrl);
     peer.send({ id: 1, type: 'subscribe', channel: 'firehose' });
-    await peer.next('subscribed');
+    await vi.waitFor(() => expect(peer.frames.map((f) => f.type)).toContain('subscribed'));
     // Stop reading: the socket buffers fill up on both sides.
-    (peer.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    peer.socket.pause();
     const big = 'y'.repeat(60_000);
-    let code: number | undefined;
-    void peer.closeCode.then((c) => (code = c));
-    for (let i = 0; i < 400 && code === undefined; i++) await srv.publish('firehose', big);
-    (peer.ws as unknown as { _socket: import('node:net').Socket })._socket.resume();
+    for (let i = 0; i < 120; i++) await srv.publish('firehose', big);
+    peer.socket.resume();
     expect(await peer.closeCode).toBe(DISCONNECT_TABLE.slow_consumer.code);
     expect(DISCONNECT_TABLE.slow_consumer.reconnect).toBe(true);
+    expect(peer.invalid).toEqual([]);
   });
 
   it('closes every client with the shutdown code on stop, and serves again after restart', async () => {

@@ -1,9 +1,30 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DISCONNECT_TABLE, type ServerFrame } from '../contract/index.js';
-import { BrokerUnavailableError } from '../server/broker/broker.js';
+import { BrokerUnavailableError, type HistoryPage, type HistoryQuery } from '../server/broker/broker.js';
+import { MemoryBroker } from '../server/broker/memory.js';
 import { GatedBroker } from './support/gated-broker.js';
 import { type NetWs, openNetWs } from './support/net-ws.js';
 import { startServer } from './support/server.js';
+
+/**
+ * The first history read misses its last publication while two newer ones arrive live, so the hub
+ * must read the hole after it has answered `subscribed`; that second read fails.
+ */
+class HoleThenDownBroker extends MemoryBroker {
+  private reads = 0;
+
+  constructor() {
+    super({ historySize: 10, historyTtlMs: 60_000, sweepIntervalMs: 0 });
+  }
+
+  override async history(channel: string, query?: HistoryQuery): Promise<HistoryPage> {
+    if (++this.reads > 1) throw new BrokerUnavailableError('nats is down');
+    const page = await super.history(channel, query);
+    await this.publish(channel, 'live 1');
+    await this.publish(channel, 'live 2');
+    return { ...page, publications: page.publications.slice(0, -1) };
+  }
+}
 
 const withId = (peer: NetWs, id: number) => peer.frames.filter((f) => 'id' in f && f.id === id);
 
@@ -104,6 +125,19 @@ describe('WebSocket command replies', () => {
     expect(await peer.closeCode).toBe(DISCONNECT_TABLE.insufficient_state.code);
     g.broker.open();
     expect(withId(peer, 1)).toEqual([]);
+  });
+
+  it('closes with insufficient_state when a subscribe fails after its subscribed reply, instead of a second reply', async () => {
+    const broker = new HoleThenDownBroker();
+    await using srv = await startServer({}, { broker });
+    const first = await srv.publish('x', 'one');
+    await srv.publish('x', 'two');
+    await srv.publish('x', 'three');
+    const peer = await openNetWs(srv.wsUrl);
+    peer.send({ id: 1, type: 'subscribe', channel: 'x', since: { epoch: first.epoch, offset: 1 } });
+    expect(await peer.closeCode).toBe(DISCONNECT_TABLE.insufficient_state.code);
+    expect(withId(peer, 1).map((f) => f.type)).toEqual(['subscribed']);
+    expect(peer.invalid).toEqual([]);
   });
 
   it('answers a subscribe pending at shutdown with the shutdown close code', async () => {
