@@ -15,7 +15,7 @@ import { HubbubError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { parseRealtimeRequest } from './realtime-request.js';
-import { Ticker, StallWatch } from './ticker.js';
+import { StallWatch, Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 /**
@@ -112,7 +112,7 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
   // An event rather than a comment: EventSource hides comments, and the client's stale timer
   // needs to see something every interval. It is also the write that keeps idle proxies open.
   // A stream whose socket took nothing for a whole interval is not read: it is ended, and if it
-  // still takes nothing by the next tick (the disconnect event cannot leave), its socket destroyed.
+  // still takes nothing by the next tick (the disconnect event cannot leave), its socket is reset.
   const heartbeat = new Ticker(config.pingInterval * 1000, () => {
     for (const c of connections) {
       const stalled = c.watch.stalled();

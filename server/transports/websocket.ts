@@ -24,7 +24,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
 
   // One timer for all connections: a connection that missed a whole interval without a pong is
   // stale; one whose socket took nothing for a whole interval is not reading (slow_consumer), and
-  // if it still takes nothing once closing, not even the close frame, its socket is destroyed.
+  // if it still takes nothing once closing, not even the close frame, its socket is reset.
   const pinger = new Ticker(config.pingInterval * 1000, () => {
     for (const c of connections) {
       const stalled = c.watch.stalled();
