@@ -11,8 +11,8 @@ const encodePublication = (pub: Publication): Buffer => Buffer.from(JSON.stringi
 
 /** The id to echo in the error reply to a frame that failed validation: only one the contract allows. */
 function readableId(json: unknown): number | undefined {
-  const id = typeof json === 'object' && json !== null ? (json as { id?: unknown }).id : undefined;
-  return CommandId.safeParse(id).success ? (id as number) : undefined;
+  const parsed = CommandId.safeParse(typeof json === 'object' && json !== null ? (json as { id?: unknown }).id : undefined);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** WebSocket: JSON text frames, commands with ids, server pings; close codes from DISCONNECT_TABLE. */
