@@ -1,0 +1,191 @@
+// Fuzz: arbitrary WebSocket frames on /ws. Every frame the server reads gets exactly one reply
+// (or the connection closes with a code of DISCONNECT_TABLE), every reply is a ServerFrame, and an
+// error reply carries the command's id exactly when that id is a valid CommandId.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientFrame, DISCONNECT_TABLE, type ErrorCode, type ServerFrame } from '../../contract/index.js';
+import { type TestServer, startServer } from '../support/server.js';
+import {
+  channelLike,
+  deepJsonText,
+  entriesOf,
+  epochLike,
+  field,
+  jsonText,
+  keyToken,
+  maybe,
+  numberToken,
+  objectText,
+  oddString,
+  pollutionText,
+  stringToken,
+  truncated,
+} from './arbitraries.js';
+import { expectServesEveryTransport } from './checks.js';
+import { fuzz, fuzzTimeout } from './harness.js';
+import { checkServerFrame, connectPeer, expectDisconnectCode } from './ws-peer.js';
+
+/** Ids of every kind: valid, zero, negative, fractional, past 2^31 and 2^53, beyond float range, not numbers. */
+const idToken = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 2 ** 31 - 1 }).map(String) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom('0', '-1', '1.5', '2147483647', '2147483648', '9007199254740992', '9007199254740993', '1e308', '1e400', '-1e400', '-0', '1.0', '1e0', '"1"', 'null', 'true', '[]', '{}', '[1]'),
+  },
+  { weight: 1, arbitrary: numberToken },
+);
+const typeToken = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('"ping"', '"subscribe"', '"unsubscribe"') },
+  { weight: 1, arbitrary: fc.constantFrom('"publish"', '""', '"PING"', '"connected"', '"error"', 'null', '1') },
+  { weight: 1, arbitrary: stringToken },
+);
+/** A few channels again and again, so one connection subscribes, repeats and unsubscribes them. */
+const channelToken = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('"f1"', '"f2"', '"ns:f3"') },
+  { weight: 2, arbitrary: channelLike.map((c) => JSON.stringify(c)) },
+  { weight: 1, arbitrary: jsonText },
+);
+const sinceToken = fc.oneof(
+  objectText(entriesOf([maybe(field('epoch', epochLike.map((e) => JSON.stringify(e))), 8), maybe(field('offset', numberToken), 8)], fc.constant([]))),
+  jsonText,
+);
+const commandText = objectText(
+  entriesOf(
+    [maybe(field('id', idToken), 10), maybe(field('type', typeToken), 10), maybe(field('channel', channelToken), 3), maybe(field('since', sinceToken), 6)],
+    fc.array(fc.tuple(fc.oneof(keyToken, fc.constantFrom('"id"', '"type"', '"channel"')), jsonText), { maxLength: 1 }),
+  ),
+);
+
+type Frame = { text: string } | { binary: Uint8Array };
+
+const frame: fc.Arbitrary<Frame> = fc.oneof(
+  { weight: 12, arbitrary: commandText.map((text) => ({ text })) },
+  { weight: 1, arbitrary: truncated(commandText).map((text) => ({ text })) },
+  { weight: 1, arbitrary: fc.oneof(jsonText, pollutionText, oddString(30), deepJsonText(20_000)).map((text) => ({ text })) },
+  { weight: 1, arbitrary: fc.oneof(fc.uint8Array({ maxLength: 32 }), commandText.map((t) => Buffer.from(t))).map((binary) => ({ binary })) },
+);
+
+const isCommandId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1;
+
+interface Expectation {
+  id: number | undefined;
+  accepts(reply: ServerFrame): boolean;
+  what: string;
+}
+
+const errorWith = (codes: ErrorCode[]) => (r: ServerFrame) => r.type === 'error' && codes.includes(r.code);
+
+/** The one reply a frame must get, from the contract alone. */
+function expectationFor(f: Frame): Expectation {
+  if ('binary' in f) return { id: undefined, accepts: errorWith(['invalid_frame']), what: 'binary frame' };
+  let json: unknown;
+  try {
+    json = JSON.parse(f.text);
+  } catch {
+    return { id: undefined, accepts: errorWith(['invalid_frame']), what: 'not JSON' };
+  }
+  const cmd = ClientFrame.safeParse(json);
+  if (!cmd.success) {
+    // "The id of the command that failed, when it could be read": a valid CommandId, or nothing.
+    const readable = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as { id?: unknown }).id : undefined;
+    return { id: isCommandId(readable) ? readable : undefined, accepts: errorWith(['invalid_frame', 'invalid_channel']), what: 'invalid command' };
+  }
+  const c = cmd.data;
+  if (c.type === 'ping') return { id: c.id, accepts: (r) => r.type === 'pong', what: 'ping' };
+  if (c.type === 'subscribe') {
+    return { id: c.id, accepts: (r) => (r.type === 'subscribed' && r.channel === c.channel) || errorWith(['already_subscribed', 'too_many_channels'])(r), what: 'subscribe' };
+  }
+  return { id: c.id, accepts: (r) => (r.type === 'unsubscribed' && r.channel === c.channel) || errorWith(['not_subscribed'])(r), what: 'unsubscribe' };
+}
+
+/** Bytes that are not UTF-8: lone continuation, overlong, surrogate, cut short, past U+10FFFF. */
+const notUtf8 = fc.constantFrom([0x80], [0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80]);
+const unreadable = fc.oneof(
+  fc.record({ kind: fc.constant('oversized' as const), extra: fc.integer({ min: 1, max: 5000 }), binary: fc.boolean() }),
+  fc.record({ kind: fc.constant('not utf-8' as const), text: fc.constantFrom('', '{"id":1,"type":"ping"}', 'x'), bad: notUtf8 }),
+);
+
+/** The final ping: its pong means every synchronous reply before it has been written. */
+const SENTINEL: Frame = { text: JSON.stringify({ id: 2 ** 31 - 1, type: 'ping' }) };
+
+describe('fuzz: WebSocket frames', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startServer();
+  });
+  afterAll(() => srv?.close());
+
+  it(
+    'every frame gets exactly one contract reply, with the id when it is a valid CommandId',
+    () =>
+      fuzz('ws frames', srv, fc.array(frame, { minLength: 1, maxLength: 8 }), async (frames) => {
+        const peer = await connectPeer(srv.wsUrl);
+        try {
+          const sent = [...frames, SENTINEL];
+          const pending = sent.map(expectationFor);
+          for (const f of sent) peer.send('text' in f ? f.text : f.binary, 'binary' in f);
+          const replies: ServerFrame[] = [];
+          const unexpected: string[] = [];
+          // Replies may come in any order (a subscribe answers later); match each to an open expectation.
+          const match = () => {
+            while (replies.length + unexpected.length < peer.frames.length) {
+              const raw = peer.frames[replies.length + unexpected.length]!;
+              const reply = checkServerFrame(raw);
+              replies.push(reply);
+              const i = pending.findIndex((e) => e.id === ('id' in reply ? reply.id : undefined) && e.accepts(reply));
+              if (i < 0) unexpected.push(raw.raw);
+              else pending.splice(i, 1);
+            }
+            return pending.length === 0 || unexpected.length > 0;
+          };
+          await peer.until(match, 'a reply to every frame');
+          expect(peer.closeCode, 'the server closed the connection').toBeUndefined();
+          expect(unexpected, 'replies that answer no frame (or answer it wrongly)').toEqual([]);
+          expect(pending.map((e) => `${e.what} (id ${e.id})`), 'frames without a reply').toEqual([]);
+          // One more round trip: a second reply to any frame would have arrived by now.
+          peer.send(SENTINEL.text, false);
+          pending.push(expectationFor(SENTINEL));
+          await peer.until(match, 'the last pong');
+          expect(unexpected, 'replies that answer no frame').toEqual([]);
+          return frames.length === 1 ? replies[0]!.type : 'several';
+        } finally {
+          await peer.close();
+        }
+      }),
+    fuzzTimeout(50),
+  );
+
+  it(
+    'frames the server cannot read (too big, not UTF-8) close with a DISCONNECT_TABLE code or get invalid_frame',
+    () =>
+      fuzz('ws unreadable frames', srv, unreadable, async (input) => {
+        const peer = await connectPeer(srv.wsUrl);
+        try {
+          const limit = srv.config.maxMessageBytes;
+          const payload = input.kind === 'oversized' ? Buffer.alloc(limit + input.extra, 0x61) : Buffer.concat([Buffer.from(input.text), Buffer.from(input.bad)]);
+          peer.send(payload, input.kind === 'oversized' && input.binary);
+          peer.send(SENTINEL.text, false);
+          await peer.until(() => peer.frames.length >= 2, 'a reply or a close');
+          const what = input.kind === 'oversized' ? `a frame of ${payload.length} bytes (limit ${limit})` : `text frame with bytes ${input.bad.join(',')}`;
+          if (input.kind === 'oversized') {
+            expect(peer.closeCode, `${what}: close code`).toBe(DISCONNECT_TABLE.message_too_big.code);
+            return 'closed message_too_big';
+          }
+          if (peer.closeCode !== undefined) {
+            expectDisconnectCode(peer.closeCode, what);
+            return `closed ${peer.closeCode}`;
+          }
+          const [reply, pong] = peer.frames.map(checkServerFrame);
+          expect(reply, what).toMatchObject({ type: 'error', code: 'invalid_frame' });
+          expect(reply, what).not.toHaveProperty('id');
+          expect(pong, what).toMatchObject({ type: 'pong' });
+          return 'invalid_frame';
+        } finally {
+          await peer.close();
+        }
+      }),
+    fuzzTimeout(50),
+  );
+
+  it('still serves a normal client on every transport afterwards', () => expectServesEveryTransport(srv));
+});
