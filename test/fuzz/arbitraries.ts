@@ -121,8 +121,9 @@ export const objectText = (entries: fc.Arbitrary<Entry[]>): fc.Arbitrary<string>
 /** `"key": <value>` for objectText. */
 export const field = (key: string, value: fc.Arbitrary<string>): fc.Arbitrary<Entry> => value.map((v): Entry => [JSON.stringify(key), v]);
 
-/** Absent once in `freq` times. */
-export const maybe = <T>(arb: fc.Arbitrary<T>, freq: number): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined, freq });
+/** Present with probability `present` (0..1), else undefined. */
+export const maybe = <T>(arb: fc.Arbitrary<T>, present: number): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: Math.round(100 * (1 - present)), arbitrary: fc.constant(undefined) }, { weight: Math.round(100 * present), arbitrary: arb });
 
 /** The fields that came out present, then the extra entries (which may repeat a field: JSON.parse keeps the last). */
 export const entriesOf = (fields: ReadonlyArray<fc.Arbitrary<Entry | undefined>>, extras: fc.Arbitrary<Entry[]>): fc.Arbitrary<Entry[]> =>
@@ -154,7 +155,8 @@ export const pollutionText: fc.Arbitrary<string> = fc.constantFrom(
 /** Arrays or objects nested up to `max` levels, as text (bug hunt: recursive walkers overflow the stack). */
 export const deepJsonText = (max: number): fc.Arbitrary<string> =>
   fc
-    .tuple(fc.integer({ min: 1, max }), fc.constantFrom('array', 'object'))
+    // Any depth, and often one near 64 (a common reader limit, and the server's data_too_deep).
+    .tuple(fc.oneof(fc.integer({ min: 1, max }), fc.integer({ min: 60, max: 70 })), fc.constantFrom('array', 'object'))
     .map(([n, kind]) => (kind === 'array' ? '['.repeat(n) + ']'.repeat(n) : '{"a":'.repeat(n) + '1' + '}'.repeat(n)));
 
 /** A JSON value text for a `data` field: ordinary, hostile, deep or very long. */

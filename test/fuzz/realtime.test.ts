@@ -48,7 +48,7 @@ const channelsAndCursor = fc.array(mostlyValidChannel, { minLength: 1, maxLength
         },
         { weight: 1, arbitrary: cursorText },
       ),
-      3,
+      0.6,
     ),
   }),
 );
@@ -69,7 +69,7 @@ const realtimeInput: fc.Arbitrary<RealtimeInput> = fc.record({
   pairs: fc
     .tuple(
       channelsAndCursor,
-      maybe(timeoutText, 3),
+      maybe(timeoutText, 0.6),
       // Unknown parameters, or a real one again (Koa then hands the route an array).
       fc.array(
         fc.oneof({ weight: 3, arbitrary: fc.tuple(oddQueryKey, oddString(8)) }, { weight: 1, arbitrary: fc.tuple(fc.constantFrom('channels', 'cursor', 'timeout'), oddString(8)) }),

@@ -46,12 +46,12 @@ const channelToken = fc.oneof(
   { weight: 1, arbitrary: jsonText },
 );
 const sinceToken = fc.oneof(
-  objectText(entriesOf([maybe(field('epoch', epochLike.map((e) => JSON.stringify(e))), 8), maybe(field('offset', numberToken), 8)], fc.constant([]))),
+  objectText(entriesOf([maybe(field('epoch', epochLike.map((e) => JSON.stringify(e))), 0.9), maybe(field('offset', numberToken), 0.9)], fc.constant([]))),
   jsonText,
 );
 const commandText = objectText(
   entriesOf(
-    [maybe(field('id', idToken), 10), maybe(field('type', typeToken), 10), maybe(field('channel', channelToken), 3), maybe(field('since', sinceToken), 6)],
+    [maybe(field('id', idToken), 0.9), maybe(field('type', typeToken), 0.9), maybe(field('channel', channelToken), 0.6), maybe(field('since', sinceToken), 0.15)],
     fc.array(fc.tuple(fc.oneof(keyToken, fc.constantFrom('"id"', '"type"', '"channel"')), jsonText), { maxLength: 1 }),
   ),
 );
@@ -61,7 +61,7 @@ type Frame = { text: string } | { binary: Uint8Array };
 const frame: fc.Arbitrary<Frame> = fc.oneof(
   { weight: 12, arbitrary: commandText.map((text) => ({ text })) },
   { weight: 1, arbitrary: truncated(commandText).map((text) => ({ text })) },
-  { weight: 1, arbitrary: fc.oneof(jsonText, pollutionText, oddString(30), deepJsonText(20_000)).map((text) => ({ text })) },
+  { weight: 1, arbitrary: fc.oneof(jsonText, pollutionText, oddString(30), deepJsonText(10_000)).map((text) => ({ text })) },
   { weight: 1, arbitrary: fc.oneof(fc.uint8Array({ maxLength: 32 }), commandText.map((t) => Buffer.from(t))).map((binary) => ({ binary })) },
 );
 
@@ -92,10 +92,34 @@ function expectationFor(f: Frame): Expectation {
   }
   const c = cmd.data;
   if (c.type === 'ping') return { id: c.id, accepts: (r) => r.type === 'pong', what: 'ping' };
-  if (c.type === 'subscribe') {
-    return { id: c.id, accepts: (r) => (r.type === 'subscribed' && r.channel === c.channel) || errorWith(['already_subscribed', 'too_many_channels'])(r), what: 'subscribe' };
-  }
+  // A later unsubscribe in the same run may cut a subscribe short: then any one reply will do
+  // (ws-commands.test.ts models the exact answer).
+  if (c.type === 'subscribe') return { id: c.id, accepts: (r) => r.type === 'error' || ('channel' in r && r.channel === c.channel), what: 'subscribe' };
   return { id: c.id, accepts: (r) => (r.type === 'unsubscribed' && r.channel === c.channel) || errorWith(['not_subscribed'])(r), what: 'unsubscribe' };
+}
+
+/**
+ * Pairs replies with frames: each reply must carry its frame's id and be of an accepted kind.
+ * Replies arrive in any order (a subscribe answers later) and kinds overlap, so this looks for a
+ * perfect matching (augmenting paths) rather than taking the first fit.
+ */
+function expectOneReplyEach(expectations: Expectation[], replies: ServerFrame[], raw: string[]): void {
+  const fits = (e: Expectation, r: ServerFrame) => e.id === ('id' in r ? r.id : undefined) && e.accepts(r);
+  const owner: Array<number | undefined> = replies.map(() => undefined);
+  const assign = (e: number, seen: Set<number>): boolean => {
+    for (let r = 0; r < replies.length; r++) {
+      if (seen.has(r) || !fits(expectations[e]!, replies[r]!)) continue;
+      seen.add(r);
+      if (owner[r] === undefined || assign(owner[r]!, seen)) {
+        owner[r] = e;
+        return true;
+      }
+    }
+    return false;
+  };
+  const unanswered = expectations.filter((_, e) => !assign(e, new Set())).map((e) => `${e.what} (id ${e.id})`);
+  expect(unanswered, `frames without a fitting reply; replies: ${raw.join(' ').slice(0, 1500)}`).toEqual([]);
+  expect(replies.length, `more replies than frames: ${raw.join(' ').slice(0, 1500)}`).toBe(expectations.length);
 }
 
 /** Bytes that are not UTF-8: lone continuation, overlong, surrogate, cut short, past U+10FFFF. */
@@ -122,31 +146,20 @@ describe('fuzz: WebSocket frames', () => {
         const peer = await connectPeer(srv.wsUrl);
         try {
           const sent = [...frames, SENTINEL];
-          const pending = sent.map(expectationFor);
+          const expectations = sent.map(expectationFor);
           for (const f of sent) peer.send('text' in f ? f.text : f.binary, 'binary' in f);
           const replies: ServerFrame[] = [];
-          const unexpected: string[] = [];
-          // Replies may come in any order (a subscribe answers later); match each to an open expectation.
-          const match = () => {
-            while (replies.length + unexpected.length < peer.frames.length) {
-              const raw = peer.frames[replies.length + unexpected.length]!;
-              const reply = checkServerFrame(raw);
-              replies.push(reply);
-              const i = pending.findIndex((e) => e.id === ('id' in reply ? reply.id : undefined) && e.accepts(reply));
-              if (i < 0) unexpected.push(raw.raw);
-              else pending.splice(i, 1);
-            }
-            return pending.length === 0 || unexpected.length > 0;
+          const received = () => {
+            while (replies.length < peer.frames.length) replies.push(checkServerFrame(peer.frames[replies.length]!));
+            return replies.length >= expectations.length;
           };
-          await peer.until(match, 'a reply to every frame');
+          await peer.until(received, 'a reply to every frame');
           expect(peer.closeCode, 'the server closed the connection').toBeUndefined();
-          expect(unexpected, 'replies that answer no frame (or answer it wrongly)').toEqual([]);
-          expect(pending.map((e) => `${e.what} (id ${e.id})`), 'frames without a reply').toEqual([]);
           // One more round trip: a second reply to any frame would have arrived by now.
           peer.send(SENTINEL.text, false);
-          pending.push(expectationFor(SENTINEL));
-          await peer.until(match, 'the last pong');
-          expect(unexpected, 'replies that answer no frame').toEqual([]);
+          expectations.push(expectationFor(SENTINEL));
+          await peer.until(received, 'the last pong');
+          expectOneReplyEach(expectations, replies, peer.frames.map((f) => f.raw));
           return frames.length === 1 ? replies[0]!.type : 'several';
         } finally {
           await peer.close();
