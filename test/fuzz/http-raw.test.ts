@@ -92,7 +92,7 @@ describe('fuzz: raw HTTP', () => {
         expect(res, `${what}: no HTTP response`).toBeDefined();
         return checkHttpAnswer(res!, what)?.code ?? String(res!.status);
       }),
-    fuzzTimeout(20),
+    fuzzTimeout(10),
   );
 
   it(
@@ -109,7 +109,7 @@ describe('fuzz: raw HTTP', () => {
         expect(res.status, res.text).toBe(200);
         return 'served';
       }),
-    fuzzTimeout(20),
+    fuzzTimeout(10),
   );
 
   it('still serves a normal client on every transport afterwards', () => expectServesEveryTransport(srv));

@@ -4,7 +4,7 @@
 // is ordered: a request without the key learns nothing else about itself.
 import { parse as parseQueryString } from 'node:querystring';
 import type { z } from 'zod';
-import { ERROR_TABLE, type ErrorCode, isChannelName, parseCursor, parsePosition } from '../../contract/index.js';
+import { ERROR_TABLE, type ErrorCode, type StreamPosition, isChannelName, parseCursor, parsePosition } from '../../contract/index.js';
 import { API_KEY_HEADER } from './arbitraries.js';
 
 const CODES_400 = (Object.keys(ERROR_TABLE) as ErrorCode[]).filter((c) => ERROR_TABLE[c].status === 400);
@@ -131,6 +131,8 @@ export function expectHistory(input: { auth: HeaderInput; segment: string; query
 
 export interface RealtimeRequest {
   channels: string[];
+  /** The cursor's position per channel (undefined: from now). */
+  since: Array<StreamPosition | undefined>;
   timeout: number | undefined;
 }
 
@@ -145,7 +147,7 @@ export function expectRealtime(
 ): Expected<RealtimeRequest> {
   const codes = new Set<ErrorCode>();
   const q = koaQuery(input.query);
-  const request: RealtimeRequest = { channels: [], timeout: undefined };
+  const request: RealtimeRequest = { channels: [], since: [], timeout: undefined };
   if (typeof q['channels'] !== 'string' || q['channels'] === '') return { kind: 'error', codes: codes.add('bad_request') };
   if (q['cursor'] !== undefined && typeof q['cursor'] !== 'string') codes.add('bad_request');
   if (options.poll && q['timeout'] !== undefined) {
@@ -161,6 +163,8 @@ export function expectRealtime(
   // node:http joins repeated Last-Event-ID headers with ", ".
   const header = Array.isArray(input.lastEventId) ? input.lastEventId.map(received).join(', ') : firstHeader(input.lastEventId);
   const cursor = (options.poll ? undefined : header) || (q['cursor'] as string | undefined);
-  if (cursor && !parseCursor(cursor, channels.length)) codes.add('invalid_cursor');
+  const since = cursor ? parseCursor(cursor, channels.length) : channels.map(() => undefined);
+  if (!since) codes.add('invalid_cursor');
+  request.since = since ?? [];
   return verdict(codes, request);
 }

@@ -107,7 +107,7 @@ describe('fuzz: REST history, presence, channels, info', () => {
         }
         return 'ok';
       }),
-    fuzzTimeout(20),
+    fuzzTimeout(10),
   );
 
   it(
@@ -137,7 +137,7 @@ describe('fuzz: REST history, presence, channels, info', () => {
           return 'ok';
         },
       ),
-    fuzzTimeout(20),
+    fuzzTimeout(10),
   );
 
   it(
@@ -165,7 +165,7 @@ describe('fuzz: REST history, presence, channels, info', () => {
           return checkHttpAnswer(res, `${input.method} ${input.path}`)?.code ?? `${res.status}`;
         },
       ),
-    fuzzTimeout(20),
+    fuzzTimeout(10),
   );
 
   it('still serves a normal client on every transport afterwards', () => expectServesEveryTransport(srv));

@@ -146,7 +146,7 @@ describe('fuzz: REST publish and broadcast', () => {
         expect(result.channel).toBe(answer.request.channel);
         return 'ok';
       }),
-    fuzzTimeout(20),
+    fuzzTimeout(15),
   );
 
   it(
@@ -162,7 +162,7 @@ describe('fuzz: REST publish and broadcast', () => {
         for (const r of results) expect(r, 'one channel of a broadcast failed').not.toHaveProperty('error');
         return 'ok';
       }),
-    fuzzTimeout(20),
+    fuzzTimeout(15),
   );
 
   it('still serves a normal client on every transport afterwards', () => expectServesEveryTransport(srv));

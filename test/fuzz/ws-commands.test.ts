@@ -164,7 +164,7 @@ describe('fuzz: WebSocket command sequences', () => {
           await peer.close();
         }
       }),
-    fuzzTimeout(200),
+    fuzzTimeout(40),
   );
 
   it('still serves a normal client on every transport afterwards', () => expectServesEveryTransport(srv));

@@ -165,7 +165,7 @@ describe('fuzz: WebSocket frames', () => {
           await peer.close();
         }
       }),
-    fuzzTimeout(50),
+    fuzzTimeout(30),
   );
 
   it(
@@ -197,7 +197,7 @@ describe('fuzz: WebSocket frames', () => {
           await peer.close();
         }
       }),
-    fuzzTimeout(50),
+    fuzzTimeout(30),
   );
 
   it('still serves a normal client on every transport afterwards', () => expectServesEveryTransport(srv));
