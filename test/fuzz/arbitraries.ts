@@ -40,7 +40,7 @@ export const validChannel: fc.Arbitrary<string> = fc
   .map(([ns, name]) => (ns === undefined ? name : `${ns}:${name}`));
 
 /**
- * Mostly valid names, then every way a name can be wrong (or valid only just). At most ~7 KB once
+ * Valid names about half the time, then every way a name can be wrong (or valid only just). At most ~7 KB once
  * percent-encoded, so URLs stay under node:http's 16 KB head limit (http-raw.test.ts goes past it).
  */
 export const channelLike: fc.Arbitrary<string> = fc.oneof(

@@ -1,7 +1,9 @@
 // How the fuzz suites run: runs per property, seeds, time limits, and the warning count each
-// property reports. CI runs a few hundred inputs per property with fixed seeds; `npm run fuzz`
-// sets FUZZ_RUNS=100000. A failure prints fast-check's seed and path: replay it with
-// FUZZ_SEED=<seed> FUZZ_PATH=<path> npx vitest run test/fuzz/<file> -t '<property>'.
+// property reports. CI runs FUZZ_RUNS=200 inputs per property, each property with its own fixed
+// seed; `npm run fuzz` runs 100000. A failure prints fast-check's seed and path; replay only that
+// counterexample with FUZZ_SEED=<seed> FUZZ_PATH=<path> npx vitest run test/fuzz/<file> -t '<test
+// name>' (the path means nothing to other properties: they replay nothing). FUZZ_SEED=random
+// explores new inputs.
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import type { TestServer } from '../support/server.js';

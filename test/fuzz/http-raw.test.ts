@@ -32,7 +32,7 @@ function parseResponse(text: string): HttpResult | undefined {
 
 const CLOSE = 'Host: fuzz\r\nConnection: close\r\n';
 
-/** Request heads that node:http's parser refuses before the app sees them. */
+/** Request heads refused before the routes: by node:http's parser, or by the WebSocket upgrade. */
 const badHead: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: 16_400, max: 40_000 }).map((n) => `GET /api/info?x=${'a'.repeat(n)} HTTP/1.1\r\n${CLOSE}\r\n`),
   fc.integer({ min: 16_400, max: 40_000 }).map((n) => `GET /api/info HTTP/1.1\r\nX-Big: ${'a'.repeat(n)}\r\n${CLOSE}\r\n`),
@@ -49,6 +49,19 @@ const badHead: fc.Arbitrary<string> = fc.oneof(
     `POST /api/publish HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n${CLOSE}\r\nab`,
     `POST /api/publish HTTP/1.1\r\nTransfer-Encoding: chunked\r\n${CLOSE}\r\nzz\r\n`,
   ),
+  // WebSocket handshakes that cannot succeed: answered by the upgrade handler, not the routes.
+  fc
+    .record({
+      path: fc.constantFrom('/ws', '/ws?x=1', '/nope', '/api/info', '/sse'),
+      version: fc.constantFrom('13', '8', '99', ''),
+      key: fc.constantFrom('dGhlIHNhbXBsZSBub25jZQ==', 'bad', ''),
+    })
+    .filter((h) => !(h.path.startsWith('/ws') && h.version === '13' && h.key.length > 3))
+    .map(
+      (h) =>
+        `GET ${h.path} HTTP/1.1\r\nHost: fuzz\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Version: ${h.version}\r\nSec-WebSocket-Key: ${h.key}\r\n\r\n`,
+    ),
 );
 
 /** A publish whose client goes away mid-body, after the server started reading it. */
@@ -84,7 +97,7 @@ describe('fuzz: raw HTTP', () => {
   afterAll(() => srv?.close());
 
   it(
-    'request heads the HTTP parser refuses get an ErrorBody from the table',
+    'request heads refused before the routes (parser errors, failed WebSocket handshakes) get an ErrorBody from the table',
     () =>
       fuzz('http malformed heads', srv, badHead, async (head) => {
         const res = await exchange(srv.app.port, Buffer.from(head, 'latin1'));
