@@ -75,14 +75,12 @@ describe('fuzz: WebSocket command sequences', () => {
         const subscribeOf = new Map<number, string>();
         let nextId = 0;
         const peer = await connectPeer(srv.wsUrl);
-        const replies: ServerFrame[] = [];
         let seen = 0;
         const violations: string[] = [];
         const match = () => {
           for (; seen < peer.frames.length; seen++) {
             const f = checkServerFrame(peer.frames[seen]!);
             if (f.type === 'publication') continue;
-            replies.push(f);
             const e = 'id' in f && f.id !== undefined ? expected.get(f.id) : undefined;
             if (!e || e.reply) violations.push(`reply to no open command: ${peer.frames[seen]!.raw}`);
             else if (!e.accepts(f)) violations.push(`${e.what} got ${peer.frames[seen]!.raw}`);
