@@ -8,6 +8,7 @@
  */
 export const DISCONNECT_TABLE = {
   normal: { code: 1000, reconnect: false, reason: 'normal closure' },
+  invalid_payload: { code: 1007, reconnect: false, reason: 'a text frame is not valid UTF-8' },
   message_too_big: { code: 1009, reconnect: false, reason: 'frame exceeds the size limit' },
   shutdown: { code: 4000, reconnect: true, reason: 'server is shutting down, reconnect to another node' },
   slow_consumer: { code: 4001, reconnect: true, reason: 'client is not reading fast enough, reconnect and recover' },

@@ -36,6 +36,7 @@ export const ERROR_TABLE = {
   payload_too_large: { status: 413, retryable: false, message: 'The body or message exceeds the size limit' },
   unsupported_media_type: { status: 415, retryable: false, message: 'The body must be application/json' },
   upgrade_required: { status: 426, retryable: false, message: 'This endpoint speaks WebSocket only' },
+  headers_too_large: { status: 431, retryable: false, message: 'The request line or headers exceed the size limit' },
   internal: { status: 500, retryable: true, message: 'Internal server error' },
   unavailable: { status: 503, retryable: true, message: 'The server is shutting down or its broker is unavailable' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;

@@ -3,7 +3,7 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { type InfoResponse, api, channelNamespace } from '../contract/index.js';
+import { type InfoResponse, api, channelNamespace, errorBody } from '../contract/index.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory.js';
 import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/cluster.js';
@@ -12,9 +12,12 @@ import { HubbubError, toHubbubError } from './errors.js';
 import { mountContract, type RouterHandlers } from './http/adapter.js';
 import { apiHandlers } from './http/api-handlers.js';
 import { clientBundle } from './http/client-bundle.js';
+import { answerClientError } from './http/client-error.js';
 import { trackConnections } from './http/connections.js';
+import { abortHandshake } from './http/upgrade-response.js';
 import { mountStatic } from './http/static.js';
 import { Hub } from './hub/hub.js';
+import { SampledLog } from './log-sampler.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { TRANSPORTS } from './transports/index.js';
 import type { Transport, TransportEnv, TransportRoute } from './transports/transport.js';
@@ -49,6 +52,8 @@ export interface HubbubApp {
   readonly broker: Broker;
   readonly nodeId: string;
   readonly cluster: Cluster;
+  /** What clients got wrong, counted per kind (each kind is logged at most once per interval). */
+  readonly clientErrors: SampledLog;
   /** Base URL once listening, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
@@ -68,6 +73,7 @@ function memory(): InfoResponse['memory'] {
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   const logger = deps.logger ?? consoleLogger;
   const nodeId = config.nodeId;
+  const clientErrors = new SampledLog(logger);
   const broker =
     deps.broker ??
     new MemoryBroker({
@@ -96,6 +102,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     node: { id: nodeId, version: VERSION },
     isClosing: () => closing,
     newClientId: () => `${nodeId}-${(++clientSeq).toString(36)}`,
+    clientErrors,
     log: (m, err) => logger.warn(m, err),
   };
   const transports: Transport[] = TRANSPORTS.map((factory) => factory(env));
@@ -111,6 +118,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     } catch (err) {
       const e = toHubbubError(err);
       if (e.code === 'internal') logger.warn(`${ctx.method} ${ctx.path} failed`, err);
+      else clientErrors.warn(`http:${e.code}`, `${ctx.method} ${ctx.path}: ${e.code}`);
       ctx.status = e.status;
       ctx.body = e.toBody();
     }
@@ -122,7 +130,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   // Koa's default handler prints every client abort (EPIPE, ECONNRESET on a closed SSE stream).
   koa.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-    logger.warn('http error', err);
+    clientErrors.warn(`http-error:${err.code ?? 'unknown'}`, 'http error', err);
   });
 
   const router = new Router();
@@ -174,11 +182,12 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   function newServer(): Server {
     const s = createServer(koa.callback());
     connections = trackConnections(s);
+    s.on('clientError', answerClientError);
     s.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '/').split('?')[0]!;
       const t = upgrades.get(path);
       if (!t?.upgrade) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        abortHandshake(socket, 404, errorBody('not_found', `no WebSocket endpoint at ${path}`));
         return;
       }
       t.upgrade(req, socket, head);
@@ -204,6 +213,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     hub,
     broker,
     nodeId,
+    clientErrors,
     get cluster() {
       return cluster;
     },

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_TABLE, type ErrorCode, ErrorBody, type JsonData, MAX_DATA_DEPTH } from '../contract/index.js';
 import { BrokerUnavailableError } from '../server/broker/broker.js';
@@ -26,6 +27,25 @@ class StuckPositionBroker extends MemoryBroker {
 }
 
 type Produced = { status: number; body: unknown };
+
+/** A request no HTTP client would send, over raw TCP; the answer's status and JSON body. */
+function rawRequest(port: number, text: string): Promise<Produced> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      const response = Buffer.concat(chunks).toString('utf8');
+      const [head = '', body = ''] = response.split('\r\n\r\n');
+      try {
+        resolve({ status: Number(head.split(' ')[1]), body: JSON.parse(body) });
+      } catch (err) {
+        reject(new Error(`not a JSON answer: ${response.slice(0, 200)}`, { cause: err }));
+      }
+    });
+  });
+}
 const json = async (res: Response): Promise<Produced> => ({ status: res.status, body: await res.json() });
 const post = (srv: TestServer, path: string, body: string, headers: Record<string, string> = {}) =>
   srv.api(path, { method: 'POST', body, headers }).then(json);
@@ -73,6 +93,7 @@ const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker
   payload_too_large: (srv) => post(srv, '/api/publish', JSON.stringify({ channel: 'big', data: 'x'.repeat(70_000) })),
   unsupported_media_type: (srv) => post(srv, '/api/publish', 'channel=a', { 'content-type': 'text/plain' }),
   upgrade_required: (srv) => fetch(`${srv.url}/ws`).then(json),
+  headers_too_large: (srv) => rawRequest(srv.app.port, `GET /api/info HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`),
   internal: async (_srv, setBroker) => {
     const failing = await setBroker(new FailingBroker(() => new Error('disk on fire')));
     return post(failing, '/api/publish', JSON.stringify({ channel: 'a', data: 1 }));

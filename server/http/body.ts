@@ -12,13 +12,19 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw new HubbubError('payload_too_large', `body exceeds the limit of ${limit} bytes`);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        req.resume();
+        throw new HubbubError('payload_too_large', `body exceeds the limit of ${limit} bytes`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    if (err instanceof HubbubError) throw err;
+    // The client went away mid-body: its mistake (or its network's), not a server fault to log.
+    throw new HubbubError('bad_request', 'the request body was cut off', undefined, { cause: err });
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw new HubbubError('invalid_json', 'the body is empty');

@@ -4,6 +4,7 @@ import type { Api, DisconnectName } from '../../contract/index.js';
 import type { Config } from '../config.js';
 import type { RouteHandler } from '../http/adapter.js';
 import type { Hub } from '../hub/hub.js';
+import type { SampledLog } from '../log-sampler.js';
 
 export interface TransportCapabilities {
   /** The client can send commands on the same connection. */
@@ -21,6 +22,8 @@ export interface TransportEnv {
   /** True once the node is shutting down: refuse new connections with `unavailable`. */
   isClosing(): boolean;
   newClientId(): string;
+  /** Counted, sampled warnings for what clients get wrong (malformed frames, oversized messages). */
+  clientErrors: SampledLog;
   log(message: string, err?: unknown): void;
 }
 

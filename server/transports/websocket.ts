@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { ClientFrame, CommandId, type Publication } from '../../contract/index.js';
+import { ClientFrame, CommandId, ERROR_TABLE, type Publication, errorBody } from '../../contract/index.js';
+import { abortHandshake } from '../http/upgrade-response.js';
+import { handshakeProblem } from './ws-handshake.js';
 import { HubbubError, toHubbubError, validationError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import { Ticker } from './ticker.js';
@@ -46,7 +48,8 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     pinger.ensureRunning();
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
-    ws.on('error', (err) => env.log('websocket error', err));
+    // ws reports what the peer got wrong (oversized or non-UTF-8 frames) and closes with 1009/1007 itself.
+    ws.on('error', (err: Error & { code?: string }) => env.clientErrors.warn(`websocket:${err.code ?? 'error'}`, 'websocket error', err));
     ws.on('close', () => {
       conn.closed = true;
       connections.delete(conn);
@@ -122,9 +125,11 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
       throw new HubbubError('upgrade_required');
     },
     upgrade(req, socket, head) {
-      if (env.isClosing()) {
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
+      if (env.isClosing()) return abortHandshake(socket, 503, errorBody('unavailable', 'the server is shutting down'));
+      const refusal = handshakeProblem(req);
+      if (refusal) {
+        env.clientErrors.warn(`upgrade:${refusal.code}`, `websocket handshake refused: ${refusal.message}`);
+        return abortHandshake(socket, ERROR_TABLE[refusal.code].status, errorBody(refusal.code, refusal.message), refusal.headers);
       }
       // req.socket is the upgraded socket, typed as the net.Socket it is.
       wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req.socket));
