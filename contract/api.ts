@@ -1,6 +1,7 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { ChannelName } from './channel.js';
+import { apiKey, connection, open } from './access.js';
+import { ChannelName, UserId } from './channel.js';
 import { ErrorBody, errorResponses } from './errors.js';
 import { Offset, PositionText, StreamPosition } from './position.js';
 import { PollQuery, PollResponse, RealtimeQuery, SSE_EVENTS } from './frames.js';
@@ -94,6 +95,7 @@ export type InfoResponse = z.infer<typeof InfoResponse>;
 export const PresenceEntry = z.object({
   client: z.string().describe('Connection id, unique in the cluster'),
   user: z.string().nullable().describe('User id when the connection is authenticated, else null'),
+  info: JsonData.optional().describe("The info claim of the user's token (the subscription token's, when it has one)"),
   node: z.string(),
   transport: z.string(),
   since: z.number().int().describe('ms since the Unix epoch when the subscription started'),
@@ -103,6 +105,27 @@ export type PresenceEntry = z.infer<typeof PresenceEntry>;
 export const PresenceResponse = z.object({
   channel: ChannelName,
   clients: z.array(PresenceEntry),
+});
+
+export const UserCommandResult = z.object({
+  user: z.string(),
+  connections: z.number().int().describe('Live connections of the user that the command reached, on every node'),
+});
+export const UserChannelRequest = z.object({ channel: ChannelName }).strict();
+
+export const DevTokenRequest = z
+  .object({
+    user: UserId.max(64),
+    info: JsonData.optional(),
+  })
+  .strict();
+export const DevTokenResponse = z.object({
+  token: z.string().describe('A connection token for this user, valid for 10 minutes'),
+  expires: z.number().int().describe('ms since the Unix epoch'),
+});
+
+const ClientAuthHeaders = z.object({
+  authorization: z.string().optional().describe('Bearer <connection token>; or the token query parameter, or the token cookie'),
 });
 
 export const api = c.router(
@@ -117,6 +140,7 @@ export const api = c.router(
         ...errorResponses('bad_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'internal', 'unavailable'),
       },
       summary: 'Publish one message to a channel',
+      metadata: apiKey('publish'),
     },
     broadcast: {
       method: 'POST',
@@ -128,6 +152,7 @@ export const api = c.router(
         ...errorResponses('bad_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'internal', 'unavailable'),
       },
       summary: 'Publish one message to several channels',
+      metadata: apiKey('broadcast'),
     },
     history: {
       method: 'GET',
@@ -140,6 +165,7 @@ export const api = c.router(
         ...errorResponses('bad_request', 'unauthorized', 'unrecoverable_position', 'internal', 'unavailable'),
       },
       summary: 'Read the retained history of a channel',
+      metadata: apiKey('history'),
     },
     presence: {
       method: 'GET',
@@ -148,6 +174,7 @@ export const api = c.router(
       pathParams: z.object({ channel: ChannelName }),
       responses: { 200: PresenceResponse, ...errorResponses('bad_request', 'unauthorized', 'unavailable') },
       summary: 'Who is subscribed to a channel, across all nodes',
+      metadata: apiKey('presence'),
     },
     channels: {
       method: 'GET',
@@ -155,6 +182,7 @@ export const api = c.router(
       headers: AuthHeaders,
       responses: { 200: ChannelsResponse, ...errorResponses('unauthorized') },
       summary: 'Channels with subscribers on this node',
+      metadata: apiKey('channels'),
     },
     info: {
       method: 'GET',
@@ -162,6 +190,7 @@ export const api = c.router(
       headers: AuthHeaders,
       responses: { 200: InfoResponse, ...errorResponses('unauthorized') },
       summary: 'Node id, version, uptime and counters',
+      metadata: apiKey('info'),
     },
     sse: {
       method: 'GET',
@@ -172,9 +201,10 @@ export const api = c.router(
       query: RealtimeQuery,
       responses: {
         200: c.otherResponse({ contentType: 'text/event-stream', body: z.string().describe(`Events: ${Object.values(SSE_EVENTS).join(', ')}`) }),
-        ...errorResponses('bad_request', 'invalid_channel', 'invalid_cursor', 'unavailable'),
+        ...errorResponses('bad_request', 'invalid_channel', 'invalid_cursor', 'token_invalid', 'forbidden', 'rate_limited', 'unavailable'),
       },
       summary: 'Server-Sent Events stream of several channels',
+      metadata: connection,
     },
     poll: {
       method: 'GET',
@@ -182,9 +212,10 @@ export const api = c.router(
       query: PollQuery,
       responses: {
         200: PollResponse,
-        ...errorResponses('bad_request', 'invalid_channel', 'invalid_cursor', 'unavailable'),
+        ...errorResponses('bad_request', 'invalid_channel', 'invalid_cursor', 'token_invalid', 'forbidden', 'rate_limited', 'unavailable'),
       },
       summary: 'Long-poll: returns at once when something is newer than the cursor, else waits',
+      metadata: connection,
     },
     websocket: {
       method: 'GET',
@@ -193,6 +224,58 @@ export const api = c.router(
         426: ErrorBody,
       },
       summary: 'WebSocket endpoint (send an Upgrade request); frames are described in docs/protocol.md',
+      metadata: connection,
+    },
+    clientPublish: {
+      method: 'POST',
+      path: '/publish',
+      headers: ClientAuthHeaders,
+      query: z.object({ token: z.string().optional().describe('Connection token, when no header can be sent; never logged') }),
+      body: PublishRequest,
+      responses: {
+        200: PublishResult,
+        ...errorResponses('bad_request', 'token_invalid', 'forbidden', 'payload_too_large', 'rate_limited', 'unavailable'),
+      },
+      summary: 'Publish from a client with its connection token, where the namespace allows client publishes',
+      metadata: connection,
+    },
+    userDisconnect: {
+      method: 'POST',
+      path: '/api/users/:user/disconnect',
+      headers: AuthHeaders,
+      pathParams: z.object({ user: z.string().min(1).max(255) }),
+      body: c.noBody(),
+      responses: { 200: UserCommandResult, ...errorResponses('bad_request', 'unauthorized', 'forbidden', 'unavailable') },
+      summary: 'Disconnect every connection of a user, on every node (terminal: the client does not reconnect)',
+      metadata: apiKey('users'),
+    },
+    userSubscribe: {
+      method: 'POST',
+      path: '/api/users/:user/subscribe',
+      headers: AuthHeaders,
+      pathParams: z.object({ user: z.string().min(1).max(255) }),
+      body: UserChannelRequest,
+      responses: { 200: UserCommandResult, ...errorResponses('bad_request', 'unauthorized', 'forbidden', 'unavailable') },
+      summary: "Subscribe a user's live WebSocket and SSE connections to a channel, on every node",
+      metadata: apiKey('users'),
+    },
+    userUnsubscribe: {
+      method: 'POST',
+      path: '/api/users/:user/unsubscribe',
+      headers: AuthHeaders,
+      pathParams: z.object({ user: z.string().min(1).max(255) }),
+      body: UserChannelRequest,
+      responses: { 200: UserCommandResult, ...errorResponses('bad_request', 'unauthorized', 'forbidden', 'unavailable') },
+      summary: "Unsubscribe a user's live connections from a channel, on every node",
+      metadata: apiKey('users'),
+    },
+    devToken: {
+      method: 'POST',
+      path: '/dev/token',
+      body: DevTokenRequest,
+      responses: { 200: DevTokenResponse, ...errorResponses('bad_request', 'not_found') },
+      summary: 'Development only: a connection token for any user (on only without a token key and without a config file)',
+      metadata: open,
     },
   },
   { strictStatusCodes: true },

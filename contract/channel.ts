@@ -1,14 +1,20 @@
 import { z } from 'zod';
 
-/**
- * Channel names: an optional `namespace:` prefix, then a name.
- * The alphabet is kept small on purpose: every name must map onto a NATS subject token
- * (no spaces, no `*`, no `>`) and fit in a comma-separated query list without escaping.
- */
+// Channel names: an optional `namespace:` prefix, then a name. The alphabet is kept small on
+// purpose: every name must map onto a NATS subject token and fit in a comma-separated query list
+// without escaping — except `#`, which marks a user channel and must be sent as %23 in a URL.
+//
+// User channels (`notifications:#ada`, `dm:#ada~bob`): the part after `#` lists the only users
+// who may subscribe, separated by `~`. Not `,` (Centrifugo's choice): our SSE and long-poll
+// requests separate channels with commas. `~` is unreserved in URLs and never part of a user id.
 export const CHANNEL_MAX_LENGTH = 255;
-export const CHANNEL_PATTERN = /^(?:[A-Za-z0-9_-]+:)?[A-Za-z0-9_.@=-]+$/;
+const NAMESPACE = '[A-Za-z0-9_-]+';
+const NAME = '[A-Za-z0-9_.@=-]';
+export const USER_ID_PATTERN = new RegExp(`^${NAME}+$`);
+export const USER_SEPARATOR = '~';
+export const CHANNEL_PATTERN = new RegExp(`^(?:${NAMESPACE}:)?(?:${NAME}+|${NAME}*#${NAME}+(?:~${NAME}+)*)$`);
 export const CHANNEL_RULE =
-  'namespace:name or name; namespace is [A-Za-z0-9_-]+, name is [A-Za-z0-9_.@=-]+, at most 255 characters';
+  'namespace:name or name; namespace is [A-Za-z0-9_-]+, name is [A-Za-z0-9_.@=-]+, optionally followed by #user~user (a user channel), at most 255 characters';
 
 export const ChannelName = z
   .string()
@@ -19,6 +25,9 @@ export const ChannelName = z
 
 export type ChannelName = z.infer<typeof ChannelName>;
 
+/** A user id as it may appear after `#` in a channel name. */
+export const UserId = z.string().regex(USER_ID_PATTERN, { message: 'user ids are [A-Za-z0-9_.@=-]+' });
+
 export function isChannelName(value: string): boolean {
   return value.length > 0 && value.length <= CHANNEL_MAX_LENGTH && CHANNEL_PATTERN.test(value);
 }
@@ -27,4 +36,10 @@ export function isChannelName(value: string): boolean {
 export function channelNamespace(channel: string): string {
   const i = channel.indexOf(':');
   return i < 0 ? '' : channel.slice(0, i);
+}
+
+/** The users a user channel is limited to (`dm:#ada~bob` → ada, bob); undefined for other channels. */
+export function channelUsers(channel: string): string[] | undefined {
+  const i = channel.indexOf('#');
+  return i < 0 ? undefined : channel.slice(i + 1).split(USER_SEPARATOR);
 }

@@ -14,6 +14,12 @@ export const DISCONNECT_TABLE = {
   slow_consumer: { code: 4001, reconnect: true, reason: 'client is not reading fast enough, reconnect and recover' },
   stale: { code: 4002, reconnect: true, reason: 'no pong received in time' },
   insufficient_state: { code: 4003, reconnect: true, reason: 'the server lost track of a channel, reconnect and recover' },
+  token_expired: { code: 4004, reconnect: true, reason: 'the connection token expired: get a fresh one, then reconnect and recover' },
+  connect_timeout: { code: 4005, reconnect: true, reason: 'no command received in time after the connection opened' },
+  rate_limited: { code: 4006, reconnect: true, reason: 'too many commands: reconnect after a backoff' },
+  disconnected_by_server: { code: 4500, reconnect: false, reason: 'the server disconnected this user' },
+  token_invalid: { code: 4501, reconnect: false, reason: 'the token is invalid' },
+  forbidden: { code: 4502, reconnect: false, reason: 'the connection is not allowed' },
 } as const satisfies Record<string, { code: number; reconnect: boolean; reason: string }>;
 
 export type DisconnectName = keyof typeof DISCONNECT_TABLE;

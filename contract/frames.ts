@@ -3,7 +3,8 @@ import { ChannelName } from './channel.js';
 import { DISCONNECT_TABLE } from './disconnect.js';
 import { ErrorBody } from './errors.js';
 import { StreamPosition } from './position.js';
-import { Publication, SubscribeResult } from './publication.js';
+import { JsonData, Publication, SubscribeResult, Tags } from './publication.js';
+import { Token } from './tokens.js';
 
 /* ---------- WebSocket at /ws: JSON text frames ---------- */
 
@@ -16,24 +17,57 @@ export const SubscribeCommand = z
     type: z.literal('subscribe'),
     channel: ChannelName,
     since: StreamPosition.optional().describe('Recover every publication after this position'),
+    token: Token.optional().describe('A subscription token for this channel, when its namespace requires one'),
   })
   .strict();
 export const UnsubscribeCommand = z.object({ id: CommandId, type: z.literal('unsubscribe'), channel: ChannelName }).strict();
 export const PingCommand = z.object({ id: CommandId, type: z.literal('ping') }).strict();
+/** First frame only: authenticates the connection. Without it (or without a token) the connection is anonymous. */
+export const ConnectCommand = z.object({ id: CommandId, type: z.literal('connect'), token: Token.optional() }).strict();
+/** Swaps the connection token before it expires; the new one must name the same user. */
+export const RefreshCommand = z.object({ id: CommandId, type: z.literal('refresh'), token: Token }).strict();
+/** Client publish, where the channel's namespace allows it; the server stamps the publisher from the token. */
+export const PublishCommand = z
+  .object({
+    id: CommandId,
+    type: z.literal('publish'),
+    channel: ChannelName,
+    data: JsonData,
+    tags: Tags.optional(),
+    idempotencyKey: z.string().min(1).max(128).optional(),
+  })
+  .strict();
 
-export const ClientFrame = z.discriminatedUnion('type', [SubscribeCommand, UnsubscribeCommand, PingCommand]);
+export const ClientFrame = z.discriminatedUnion('type', [
+  ConnectCommand,
+  SubscribeCommand,
+  UnsubscribeCommand,
+  PingCommand,
+  RefreshCommand,
+  PublishCommand,
+]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 
+/** Sent when the socket opens (no id), and again in reply to `connect` (with its id and the user). */
 export const ConnectedFrame = z.object({
   type: z.literal('connected'),
+  id: CommandId.optional().describe('The id of the connect command this answers; absent on the greeting'),
   client: z.string().describe('Connection id, unique in the cluster'),
   node: z.string(),
   version: z.string(),
   pingInterval: z.number().int().describe('ms between server pings; the connection is stale after two missed'),
+  user: z.string().nullable().optional().describe('The authenticated user id; null when anonymous'),
+  expires: z.number().int().optional().describe('When the connection token expires, ms since the Unix epoch'),
 });
 export const SubscribedFrame = SubscribeResult.extend({ id: CommandId, type: z.literal('subscribed') });
 export const UnsubscribedFrame = z.object({ id: CommandId, type: z.literal('unsubscribed'), channel: ChannelName });
 export const PongFrame = z.object({ id: CommandId, type: z.literal('pong') });
+export const RefreshedFrame = z.object({
+  id: CommandId,
+  type: z.literal('refreshed'),
+  expires: z.number().int().optional().describe('When the new token expires, ms since the Unix epoch'),
+});
+export const PublishedFrame = StreamPosition.extend({ id: CommandId, type: z.literal('published'), channel: ChannelName });
 export const ErrorFrame = ErrorBody.extend({
   type: z.literal('error'),
   id: CommandId.optional().describe('The id of the command that failed, when it could be read'),
@@ -45,6 +79,8 @@ export const ServerFrame = z.discriminatedUnion('type', [
   SubscribedFrame,
   UnsubscribedFrame,
   PongFrame,
+  RefreshedFrame,
+  PublishedFrame,
   ErrorFrame,
   PublicationFrame,
 ]);
@@ -56,7 +92,11 @@ export const MAX_CHANNELS_DEFAULT = 128;
 
 /** `channels` is a comma-separated list; `cursor` has one `<epoch>:<offset>` entry per channel (see position.ts). */
 export const RealtimeQuery = z.object({
-  channels: z.string().min(1).describe('Comma-separated channel names, e.g. chat:lobby,news'),
+  channels: z
+    .string()
+    .optional()
+    .describe('Comma-separated channel names, e.g. chat:lobby,news; may be left out when the connection token lists channels'),
+  token: Token.optional().describe('Connection token, for clients that cannot send headers (EventSource); never logged'),
   cursor: z.string().optional().describe('One <epoch>:<offset> per channel, comma-separated; empty entries mean "from now"'),
 });
 
@@ -72,8 +112,8 @@ export const SSE_EVENTS = {
   disconnect: 'disconnect',
 } as const;
 
-/** First event of every stream: the WebSocket `connected` frame without `type`. */
-export const SseConnectedEvent = ConnectedFrame.omit({ type: true });
+/** First event of every stream: the WebSocket `connected` greeting without `type` (and no command id). */
+export const SseConnectedEvent = ConnectedFrame.omit({ type: true, id: true });
 export type SseConnectedEvent = z.infer<typeof SseConnectedEvent>;
 /** One `subscribed` event per channel, before that channel's first publication. */
 export const SseSubscribedEvent = SubscribeResult;

@@ -1,3 +1,4 @@
+export * from './access.js';
 export * from './api.js';
 export * from './channel.js';
 export * from './disconnect.js';
@@ -5,5 +6,6 @@ export * from './errors.js';
 export * from './frames.js';
 export * from './position.js';
 export * from './publication.js';
+export * from './tokens.js';
 
 export const PROTOCOL_VERSION = '1';

@@ -40,6 +40,14 @@ export const Publication = z.object({
   data: JsonData,
   time: z.number().int().describe('Server time of the publication, ms since the Unix epoch'),
   tags: Tags.optional(),
+  publisher: z
+    .object({
+      user: z.string().describe('The user id from the connection token ("" for an anonymous client)'),
+      client: z.string().describe('The connection that published'),
+      info: JsonData.optional().describe('The info claim of the connection token'),
+    })
+    .optional()
+    .describe('Set by the server on client publishes, from the verified token; never taken from the client'),
 });
 export type Publication = z.infer<typeof Publication>;
 

@@ -39,12 +39,14 @@ describe('contract types', () => {
   });
 
   it('frames are discriminated unions', () => {
-    expectTypeOf<ClientFrame['type']>().toEqualTypeOf<'subscribe' | 'unsubscribe' | 'ping'>();
-    expectTypeOf<ServerFrame['type']>().toEqualTypeOf<'connected' | 'subscribed' | 'unsubscribed' | 'pong' | 'error' | 'publication'>();
+    expectTypeOf<ClientFrame['type']>().toEqualTypeOf<'connect' | 'subscribe' | 'unsubscribe' | 'ping' | 'refresh' | 'publish'>();
+    expectTypeOf<ServerFrame['type']>().toEqualTypeOf<
+      'connected' | 'subscribed' | 'unsubscribed' | 'pong' | 'refreshed' | 'published' | 'error' | 'publication'
+    >();
     expectTypeOf<Extract<ServerFrame, { type: 'publication' }>>().toMatchTypeOf<Publication>();
   });
 
-  it('the SSE connected event is the WebSocket connected frame without its type', () => {
-    expectTypeOf<SseConnectedEvent>().toEqualTypeOf<Omit<Extract<ServerFrame, { type: 'connected' }>, 'type'>>();
+  it('the SSE connected event is the WebSocket connected greeting without its type and command id', () => {
+    expectTypeOf<SseConnectedEvent>().toEqualTypeOf<Omit<Extract<ServerFrame, { type: 'connected' }>, 'type' | 'id'>>();
   });
 });
