@@ -9,10 +9,14 @@ export class HubbubError extends Error {
     readonly code: ErrorCode,
     message?: string,
     readonly issues?: ErrorBody['issues'],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message ?? ERROR_TABLE[code].message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
+
+  /** For `rate_limited`: when the same request may succeed (HTTP `Retry-After`, rounded up to seconds). */
+  readonly retryAfterMs: number | undefined;
 
   get status(): number {
     return ERROR_TABLE[this.code].status;

@@ -1,0 +1,148 @@
+import type { JsonData } from '../../contract/index.js';
+import { type ConnectionIdentity, type SubscriptionGrant, TokenError, type TokenVerifier } from '../auth/tokens.js';
+import { HubbubError } from '../errors.js';
+import type { Policy } from './policy.js';
+import { type Rate, TokenBucket } from './rate.js';
+
+// One client connection (a WebSocket, an SSE stream) or one request (a long-poll, a client
+// publish) as the core sees it: who it is, what it may do, what it has cost. Transports ask it
+// before they subscribe or publish and never decide on their own; every refusal leaves here as a
+// contract error, so the three transports refuse alike.
+
+/** What a transport lets the session do to its connection (user commands, token expiry). */
+export interface ConnectionHandle {
+  disconnect(reason: 'token_expired' | 'disconnected_by_server' | 'rate_limited' | 'forbidden'): void;
+  /** Server-side subscribe (user commands, token channels); resolves false when the transport cannot. */
+  subscribe(channel: string): Promise<boolean>;
+  unsubscribe(channel: string): boolean;
+}
+
+export interface SessionDeps {
+  verifier: TokenVerifier | undefined;
+  policy: Policy;
+  commandRate: Rate;
+  /** Per-user publish buckets, shared by every session of the user on this node. */
+  takePublish(user: string): number;
+  now(): number;
+  /** Called when the session's user is known or changes (user registry). */
+  onIdentity(session: Session, previous: string | null): void;
+  onClose(session: Session): void;
+}
+
+/** A token failure as the contract error the client sees. */
+export function tokenFailure(err: unknown): HubbubError {
+  if (!(err instanceof TokenError)) return err instanceof HubbubError ? err : new HubbubError('internal', undefined, undefined, { cause: err });
+  if (err.reason === 'expired') return new HubbubError('token_expired', undefined, undefined, { cause: err });
+  if (err.reason === 'unavailable') return new HubbubError('unavailable', err.message, undefined, { cause: err });
+  return new HubbubError('token_invalid', err.message, undefined, { cause: err });
+}
+
+export class Session {
+  private handle: ConnectionHandle | undefined;
+  private commands: TokenBucket | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Subscription-token info per channel, for presence. */
+  private readonly channelInfo = new Map<string, JsonData | undefined>();
+  closed = false;
+
+  constructor(
+    readonly client: string,
+    readonly transport: string,
+    readonly ip: string,
+    private id: ConnectionIdentity,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  get identity(): ConnectionIdentity {
+    return this.id;
+  }
+
+  get user(): string | null {
+    return this.id.user;
+  }
+
+  /** The info shown in a channel's presence: the subscription token's, else the connection token's. */
+  infoFor(channel: string): JsonData | undefined {
+    return this.channelInfo.has(channel) ? this.channelInfo.get(channel) : this.id.info;
+  }
+
+  /** A long-lived connection registers how the session may act on it; starts the expiry timer. */
+  attach(handle: ConnectionHandle): void {
+    this.handle = handle;
+    this.scheduleExpiry();
+  }
+
+  /** Throws the contract error when the connection may not subscribe to `channel`. */
+  async authorizeSubscribe(channel: string, subscriptionToken?: string): Promise<void> {
+    let grant: SubscriptionGrant | undefined;
+    if (subscriptionToken !== undefined) {
+      if (!this.deps.verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
+      grant = await this.deps.verifier.subscription(subscriptionToken).catch((err: unknown) => {
+        throw tokenFailure(err);
+      });
+    }
+    const decision = this.deps.policy.canSubscribe(this.id, channel, grant);
+    if (!decision.ok) throw new HubbubError('forbidden', decision.reason);
+    if (grant) this.channelInfo.set(channel, grant.info ?? this.id.info);
+  }
+
+  /** Throws when the connection may not publish to `channel` now (permission, then the user's rate). */
+  authorizePublish(channel: string, subscribed: boolean): void {
+    const decision = this.deps.policy.canPublish(this.id, channel, subscribed);
+    if (!decision.ok) throw new HubbubError('forbidden', decision.reason);
+    const wait = this.deps.takePublish(this.id.user!);
+    if (wait > 0) throw new HubbubError('rate_limited', `client publishes are limited per user: retry in ${wait} ms`, undefined, { retryAfterMs: wait });
+  }
+
+  /** One WebSocket command; false when over the connection's command rate. */
+  takeCommand(): boolean {
+    this.commands ??= new TokenBucket(this.deps.commandRate, this.deps.now);
+    return this.commands.take();
+  }
+
+  /** `connect` (first frame) or `refresh`: verify and adopt a new connection token. */
+  async authenticate(token: string | undefined, kind: 'connect' | 'refresh'): Promise<void> {
+    if (token === undefined) return;
+    if (!this.deps.verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
+    let next: ConnectionIdentity;
+    try {
+      next = await this.deps.verifier.connection(token);
+    } catch (err) {
+      throw tokenFailure(err);
+    }
+    if (kind === 'refresh' && next.user !== this.id.user) {
+      throw new HubbubError('forbidden', 'a refreshed token must name the same user as the connection');
+    }
+    const previous = this.id.user;
+    this.id = next;
+    if (previous !== next.user) this.deps.onIdentity(this, previous);
+    this.scheduleExpiry();
+  }
+
+  /** Subscribe/unsubscribe/disconnect on behalf of the server (user commands). */
+  get connection(): ConnectionHandle | undefined {
+    return this.handle;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+    this.handle = undefined;
+    this.deps.onClose(this);
+  }
+
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const at = this.id.expiresAt;
+    if (at === undefined || !this.handle) return;
+    // setTimeout overflows past 2^31-1 ms (24.8 days): re-arm from there.
+    const delay = Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      if (this.id.expiresAt !== undefined && this.id.expiresAt <= this.deps.now()) this.handle?.disconnect('token_expired');
+      else this.scheduleExpiry();
+    }, delay);
+    this.expiryTimer.unref();
+  }
+}

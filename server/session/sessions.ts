@@ -1,0 +1,166 @@
+import type { IncomingMessage } from 'node:http';
+import { ANONYMOUS, type ConnectionIdentity, type TokenVerifier } from '../auth/tokens.js';
+import { HubbubError } from '../errors.js';
+import type { ApiKeys } from './api-keys.js';
+import type { TrustedProxies } from './client-address.js';
+import { findToken } from './credentials.js';
+import type { OriginPolicy } from './origins.js';
+import type { Policy } from './policy.js';
+import { ConcurrencyCounter, KeyedBuckets, type Rate } from './rate.js';
+import { Session, tokenFailure } from './session.js';
+
+export interface Limits {
+  /** Concurrent WebSockets, SSE streams and waiting long-polls per client address. */
+  connectionsPerIp: number;
+  /** New connections and realtime requests per client address. */
+  connectionRate: Rate;
+  /** Commands per WebSocket. */
+  commandRate: Rate;
+  /** Client publishes per user (per node). */
+  publishRate: Rate;
+  /** Failed API keys and tokens per client address; past it, credentials from there are refused. */
+  authFailureRate: Rate;
+}
+
+export interface SessionsOptions {
+  verifier: TokenVerifier | undefined;
+  policy: Policy;
+  limits: Limits;
+  proxies: TrustedProxies;
+  origins: OriginPolicy;
+  apiKeys: ApiKeys;
+  cookieName: string | undefined;
+  newClientId(): string;
+  now?: () => number;
+}
+
+export interface OpenOptions {
+  transport: string;
+  /** The `token` query parameter, when the route has one. */
+  queryToken?: string | undefined;
+  /** Holds a connection open (counts against connectionsPerIp until close()). */
+  longLived: boolean;
+}
+
+const rateLimited = (message: string, wait: number) => new HubbubError('rate_limited', message, undefined, { retryAfterMs: wait });
+
+/**
+ * The front of the session layer: every realtime request and upgrade is opened here, once, before
+ * any stream starts — origin, per-address limits, then the connection token — and every live
+ * session is indexed by user for the server API's user commands.
+ */
+export class Sessions {
+  private readonly concurrent: ConcurrencyCounter;
+  private readonly opening: KeyedBuckets;
+  private readonly failures: KeyedBuckets;
+  private readonly publishes: KeyedBuckets;
+  private readonly byUser = new Map<string, Set<Session>>();
+  private readonly now: () => number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(readonly options: SessionsOptions) {
+    this.now = options.now ?? Date.now;
+    const { limits } = options;
+    this.concurrent = new ConcurrencyCounter(limits.connectionsPerIp);
+    this.opening = new KeyedBuckets(limits.connectionRate, 100_000, this.now);
+    this.failures = new KeyedBuckets(limits.authFailureRate, 100_000, this.now);
+    this.publishes = new KeyedBuckets(limits.publishRate, 100_000, this.now);
+    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.sweeper.unref();
+  }
+
+  get policy(): Policy {
+    return this.options.policy;
+  }
+
+  /** Refuses with the contract error, or returns the session (to be close()d when the request or connection ends). */
+  async open(req: IncomingMessage, how: OpenOptions): Promise<Session> {
+    if (this.options.origins.check(req) === false) {
+      throw new HubbubError('forbidden', `origin ${req.headers.origin} is not allowed (see allowedOrigins)`);
+    }
+    const ip = this.options.proxies.clientAddress(req);
+    const wait = this.opening.take(ip);
+    if (wait > 0) throw rateLimited('too many new connections from your address', wait);
+    const found = findToken(req, how.queryToken, this.options.cookieName);
+    const identity = found ? await this.verify(found.token, ip) : ANONYMOUS;
+    if (how.longLived && !this.concurrent.acquire(ip)) {
+      throw rateLimited(`at most ${this.options.limits.connectionsPerIp} connections per address`, 1000);
+    }
+    const session = new Session(this.options.newClientId(), how.transport, ip, identity, {
+      verifier: this.options.verifier,
+      policy: this.options.policy,
+      commandRate: this.options.limits.commandRate,
+      takePublish: (user) => this.publishes.take(user),
+      now: this.now,
+      onIdentity: (s, previous) => this.index(s, previous),
+      onClose: (s) => {
+        if (how.longLived) this.concurrent.release(ip);
+        this.unindex(s, s.user);
+      },
+    });
+    this.index(session, null);
+    return session;
+  }
+
+  /** Counts a failed API key from `ip`; throws rate_limited once the address has failed too often. */
+  apiKeyFailed(req: IncomingMessage): void {
+    const ip = this.options.proxies.clientAddress(req);
+    const wait = this.failures.take(ip);
+    if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
+  }
+
+  /** Refuses any credentials from an address that failed too often, before checking them. */
+  assertMayTry(req: IncomingMessage): void {
+    const wait = this.failures.waitFor(this.options.proxies.clientAddress(req));
+    if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
+  }
+
+  /** Live sessions of a user on this node. */
+  ofUser(user: string): Session[] {
+    return [...(this.byUser.get(user) ?? [])];
+  }
+
+  get counts(): { users: number; addresses: number; rateKeys: number } {
+    return { users: this.byUser.size, addresses: this.concurrent.size, rateKeys: this.opening.size + this.failures.size + this.publishes.size };
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private async verify(token: string, ip: string): Promise<ConnectionIdentity> {
+    const failing = this.failures.waitFor(ip);
+    if (failing > 0) throw rateLimited('too many failed credentials from your address', failing);
+    if (!this.options.verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
+    if (this.options.apiKeys.isKey(token)) throw new HubbubError('token_invalid', 'an API key is not a connection token: sign a token for the user');
+    try {
+      return await this.options.verifier.connection(token);
+    } catch (err) {
+      const e = tokenFailure(err);
+      if (e.code === 'token_invalid') this.failures.take(ip);
+      throw e;
+    }
+  }
+
+  private index(s: Session, previous: string | null): void {
+    if (previous !== null) this.unindex(s, previous);
+    if (s.user === null) return;
+    let set = this.byUser.get(s.user);
+    if (!set) this.byUser.set(s.user, (set = new Set()));
+    set.add(s);
+  }
+
+  private unindex(s: Session, user: string | null): void {
+    if (user === null) return;
+    const set = this.byUser.get(user);
+    if (!set) return;
+    set.delete(s);
+    if (set.size === 0) this.byUser.delete(user);
+  }
+
+  private sweep(): void {
+    this.opening.sweep();
+    this.failures.sweep();
+    this.publishes.sweep();
+  }
+}
