@@ -126,7 +126,7 @@ describe('ApiKeys', () => {
   });
 
   it('refuses two keys with one name', () => {
-    const k = { key: 'x'.repeat(16), namespaces: ['*'], operations: ['*'] } as const;
+    const k = { key: 'x'.repeat(16), namespaces: ['*'], operations: ['*' as const] };
     expect(() => new ApiKeys('m'.repeat(16), [{ ...k, name: 'a' }, { ...k, name: 'a' }])).toThrow(/twice/);
   });
 });
