@@ -24,8 +24,11 @@ export const UnsubscribeCommand = z.object({ id: CommandId, type: z.literal('uns
 export const PingCommand = z.object({ id: CommandId, type: z.literal('ping') }).strict();
 /** First frame only: authenticates the connection. Without it (or without a token) the connection is anonymous. */
 export const ConnectCommand = z.object({ id: CommandId, type: z.literal('connect'), token: Token.optional() }).strict();
-/** Swaps the connection token before it expires; the new one must name the same user. */
-export const RefreshCommand = z.object({ id: CommandId, type: z.literal('refresh'), token: Token }).strict();
+/**
+ * Swaps a token before it expires: the connection token, or with `channel` the subscription token
+ * of that channel. The new token must name the same user.
+ */
+export const RefreshCommand = z.object({ id: CommandId, type: z.literal('refresh'), token: Token, channel: ChannelName.optional() }).strict();
 /** Client publish, where the channel's namespace allows it; the server stamps the publisher from the token. */
 export const PublishCommand = z
   .object({
@@ -97,6 +100,10 @@ export const RealtimeQuery = z.object({
     .optional()
     .describe('Comma-separated channel names, e.g. chat:lobby,news; may be left out when the connection token lists channels'),
   token: Token.optional().describe('Connection token, for clients that cannot send headers (EventSource); never logged'),
+  tokens: z
+    .string()
+    .optional()
+    .describe('Subscription tokens, one per channel in the order of channels, comma-separated; empty where a channel needs none'),
   cursor: z.string().optional().describe('One <epoch>:<offset> per channel, comma-separated; empty entries mean "from now"'),
 });
 

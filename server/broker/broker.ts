@@ -16,6 +16,8 @@ export interface PublishOptions {
   tags?: Record<string, string> | undefined;
   /** Same key on the same channel within the idempotency window → the first result, no second publication. */
   idempotencyKey?: string | undefined;
+  /** The client that published, stamped by the publish service from its verified token. */
+  publisher?: Publication['publisher'] | undefined;
 }
 
 export interface HistoryQuery {

@@ -91,6 +91,7 @@ export class MemoryBroker implements Broker {
     stream.touched = now;
     const pub: Publication = { channel, offset: stream.offset, epoch: stream.epoch, data, time: now };
     if (options.tags) pub.tags = options.tags;
+    if (options.publisher) pub.publisher = options.publisher;
     this.append(stream, pub);
     if (key !== undefined) {
       stream.idempotency ??= new Map();

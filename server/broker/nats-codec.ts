@@ -61,8 +61,9 @@ export function encodePublication(
   h.set(Header.offset, String(pub.offset));
   h.set(Header.time, String(pub.time));
   h.set(Header.prevSeq, String(prevSeq));
-  const body: { d: JsonData; t?: Record<string, string> } = { d: pub.data };
+  const body: { d: JsonData; t?: Record<string, string>; p?: Publication['publisher'] } = { d: pub.data };
   if (pub.tags) body.t = pub.tags;
+  if (pub.publisher) body.p = pub.publisher;
   return { headers: h, body: encoder.encode(JSON.stringify(body)) };
 }
 
@@ -117,7 +118,7 @@ export function decodePublication(channel: string, h: MsgHdrs | undefined, data:
   if (typeof body !== 'object' || body === null || !('d' in body)) {
     throw new NatsDecodeError(`publication of ${channel} has no data`);
   }
-  const { d, t } = body as { d: JsonData; t?: unknown };
+  const { d, t, p } = body as { d: JsonData; t?: unknown; p?: unknown };
   const pub: Publication = {
     channel,
     offset: intHeader(h, Header.offset, 1),
@@ -130,6 +131,13 @@ export function decodePublication(channel: string, h: MsgHdrs | undefined, data:
       throw new NatsDecodeError(`publication of ${channel} has malformed tags`);
     }
     pub.tags = t as Record<string, string>;
+  }
+  if (p !== undefined) {
+    const who = p as { user?: unknown; client?: unknown } | null;
+    if (typeof who !== 'object' || who === null || typeof who.user !== 'string' || typeof who.client !== 'string') {
+      throw new NatsDecodeError(`publication of ${channel} has a malformed publisher`);
+    }
+    pub.publisher = p as NonNullable<Publication['publisher']>;
   }
   return { pub, prevSeq: intHeader(h, Header.prevSeq, 0) };
 }

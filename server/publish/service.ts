@@ -1,0 +1,103 @@
+import type { JsonData, Publication } from '../../contract/index.js';
+import { HubbubError, toHubbubError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import type { ApiCaller } from '../session/api-keys.js';
+import type { Session } from '../session/session.js';
+
+// The one publish service. Every door into publishing — the REST API, a WebSocket `publish`
+// command, the client publish endpoint, and the ingest listeners to come — hands its already
+// parsed request here: permissions of the caller, size limit, stamping, idempotency (in the
+// broker) and counting happen once, in this order, and no door re-implements any of them.
+
+export interface PublishRequest {
+  channel: string;
+  data: JsonData;
+  tags?: Record<string, string> | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+/** Who publishes: a backend with an API key, or a client connection with its session. */
+export type PublishCaller =
+  | { kind: 'backend'; key: ApiCaller }
+  /** `subscribed`: the connection holds a live subscription to the channel (the WebSocket door). */
+  | { kind: 'client'; session: Session; subscribed: boolean };
+
+export type BroadcastItem = { channel: string; epoch: string; offset: number } | { channel: string; error: ReturnType<HubbubError['toBody']> };
+
+export interface PublishCounters {
+  accepted: number;
+  refused: Partial<Record<string, number>>;
+}
+
+export class PublishService {
+  readonly counters: PublishCounters = { accepted: 0, refused: {} };
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly options: { maxMessageBytes: number },
+  ) {}
+
+  async publish(caller: PublishCaller, req: PublishRequest): Promise<Publication> {
+    try {
+      this.authorize(caller, req.channel);
+      this.checkSize(req.data);
+      const pub = await this.hub.publish(req.channel, req.data, {
+        tags: req.tags,
+        idempotencyKey: req.idempotencyKey,
+        publisher: caller.kind === 'client' ? stamp(caller.session) : undefined,
+      });
+      this.counters.accepted += 1;
+      return pub;
+    } catch (err) {
+      throw this.refused(err);
+    }
+  }
+
+  /** Every channel is authorized before anything is published: a scoped key outside its namespaces publishes nothing. */
+  async broadcast(caller: PublishCaller, req: Omit<PublishRequest, 'channel' | 'idempotencyKey'> & { channels: string[] }): Promise<BroadcastItem[]> {
+    try {
+      for (const channel of req.channels) this.authorize(caller, channel);
+      this.checkSize(req.data);
+    } catch (err) {
+      throw this.refused(err);
+    }
+    const publisher = caller.kind === 'client' ? stamp(caller.session) : undefined;
+    return Promise.all(
+      req.channels.map(async (channel): Promise<BroadcastItem> => {
+        try {
+          const pub = await this.hub.publish(channel, req.data, { tags: req.tags, publisher });
+          this.counters.accepted += 1;
+          return { channel, epoch: pub.epoch, offset: pub.offset };
+        } catch (err) {
+          return { channel, error: this.refused(err).toBody() };
+        }
+      }),
+    );
+  }
+
+  private authorize(caller: PublishCaller, channel: string): void {
+    if (caller.kind === 'backend') {
+      const missing = caller.key.missingChannel(channel);
+      if (missing) throw new HubbubError('forbidden', missing);
+    } else {
+      caller.session.authorizePublish(channel, caller.subscribed);
+    }
+  }
+
+  private checkSize(data: JsonData): void {
+    const size = Buffer.byteLength(JSON.stringify(data));
+    const limit = this.options.maxMessageBytes;
+    if (size > limit) throw new HubbubError('payload_too_large', `data is ${size} bytes, the limit is ${limit}`);
+  }
+
+  private refused(err: unknown): HubbubError {
+    const e = toHubbubError(err);
+    this.counters.refused[e.code] = (this.counters.refused[e.code] ?? 0) + 1;
+    return e;
+  }
+}
+
+function stamp(session: Session): NonNullable<Publication['publisher']> {
+  const info = session.identity.info;
+  return info === undefined ? { user: session.user ?? '', client: session.client } : { user: session.user ?? '', client: session.client, info };
+}
