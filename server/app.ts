@@ -1,24 +1,27 @@
-import { timingSafeEqual } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { type InfoResponse, api, channelNamespace, errorBody } from '../contract/index.js';
+import { type InfoResponse, api, channelNamespace } from '../contract/index.js';
+import { TokenVerifier } from './auth/tokens.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory.js';
 import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/cluster.js';
 import type { Config } from './config.js';
-import { HubbubError, toHubbubError } from './errors.js';
+import { HubbubError } from './errors.js';
 import { mountContract, type RouterHandlers } from './http/adapter.js';
 import { apiHandlers } from './http/api-handlers.js';
 import { clientBundle } from './http/client-bundle.js';
-import { answerClientError } from './http/client-error.js';
-import { trackConnections } from './http/connections.js';
-import { abortHandshake } from './http/upgrade-response.js';
+import { clientHandlers } from './http/client-handlers.js';
+import { cors } from './http/cors.js';
+import { errorMiddleware } from './http/error-middleware.js';
+import { FrontDoor } from './http/front-door.js';
+import { accessGuard } from './http/guard.js';
 import { mountStatic } from './http/static.js';
 import { Hub } from './hub/hub.js';
 import { SampledLog } from './log-sampler.js';
 import { type Logger, consoleLogger } from './logger.js';
+import { PublishService } from './publish/service.js';
+import { buildSessions } from './session/build.js';
+import { applyUserCommand } from './session/user-commands.js';
 import { TRANSPORTS } from './transports/index.js';
 import type { Transport, TransportEnv, TransportRoute } from './transports/transport.js';
 import { VERSION } from './version.js';
@@ -52,8 +55,6 @@ export interface HubbubApp {
   readonly broker: Broker;
   readonly nodeId: string;
   readonly cluster: Cluster;
-  /** What clients got wrong, counted per kind (each kind is logged at most once per interval). */
-  readonly clientErrors: SampledLog;
   /** Base URL once listening, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
@@ -70,10 +71,12 @@ function memory(): InfoResponse['memory'] {
   return { rss, heapUsed, heapTotal, external };
 }
 
+/** The paths pages on other origins may use (CORS); everything else is same-origin or server-to-server. */
+const CROSS_ORIGIN_PATHS = [api.sse.path, api.poll.path, api.clientPublish.path, '/client/hubbub.js'];
+
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   const logger = deps.logger ?? consoleLogger;
   const nodeId = config.nodeId;
-  const clientErrors = new SampledLog(logger);
   const broker =
     deps.broker ??
     new MemoryBroker({
@@ -81,65 +84,71 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       historyTtlMs: config.historyTtl * 1000,
       historyMetaTtlMs: config.historyMetaTtl * 1000,
     });
-  const presenceNamespaces = new Set(config.presenceEvents);
+  const clientErrors = new SampledLog(logger);
+  let clientSeq = 0;
+  const sessions = buildSessions(config, {
+    verifier: TokenVerifier.create(
+      config.devTokenSecret !== undefined
+        ? { secret: config.devTokenSecret }
+        : {
+            secret: config.tokenSecret,
+            publicKey: config.tokenPublicKey,
+            jwksUrl: config.tokenJwksUrl,
+            issuer: config.tokenIssuer,
+            audience: config.tokenAudience,
+            leewaySeconds: config.tokenLeeway,
+          },
+    ),
+    newClientId: () => `${nodeId}-${(++clientSeq).toString(36)}`,
+  });
   const hub = new Hub(broker, {
     logger,
     nodeId,
-    presenceEvents: (channel) => presenceNamespaces.has(channelNamespace(channel)),
+    presenceEvents: (channel) => sessions.policy.namespaces.of(channelNamespace(channel)).joinLeave,
     historySize: config.historySize,
     historyTtlMs: config.historyTtl * 1000,
   });
+  const publishing = new PublishService(hub, { maxMessageBytes: config.maxMessageBytes });
   const started = Date.now();
-  const local: LocalNode = { node: nodeId, version: VERSION, startedAt: started, presence: (c) => hub.presence(c) };
+  const local: LocalNode = {
+    node: nodeId,
+    version: VERSION,
+    startedAt: started,
+    presence: (c) => hub.presence(c),
+    userCommand: (command) => applyUserCommand(sessions, command),
+  };
   let cluster: Cluster = new SingleNodeCluster(local);
   let clusterReady: Promise<void> | undefined;
   let closing = false;
-  let clientSeq = 0;
 
   const env: TransportEnv = {
     hub,
     config,
+    sessions,
+    publishing,
     node: { id: nodeId, version: VERSION },
     isClosing: () => closing,
-    newClientId: () => `${nodeId}-${(++clientSeq).toString(36)}`,
     clientErrors,
     log: (m, err) => logger.warn(m, err),
   };
   const transports: Transport[] = TRANSPORTS.map((factory) => factory(env));
 
   const koa = new Koa();
-  koa.use(async (ctx, next) => {
-    try {
-      await next();
-      // Nothing answered: not a route of ours (405s are thrown by allowedMethods below).
-      if (ctx.status === 404 && ctx.body == null && ctx.respond !== false) {
-        throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
-      }
-    } catch (err) {
-      const e = toHubbubError(err);
-      if (e.code === 'internal') logger.warn(`${ctx.method} ${ctx.path} failed`, err);
-      else clientErrors.warn(`http:${e.code}`, `${ctx.method} ${ctx.path}: ${e.code}`);
-      ctx.status = e.status;
-      ctx.body = e.toBody();
-    }
-    // A kept-alive socket that was busy when stop() closed the idle ones would otherwise carry the
-    // client's retries (503s) for as long as it keeps retrying, and hold server.close() open.
-    if (closing) ctx.set('Connection', 'close');
-  });
-
+  koa.use(errorMiddleware({ logger, clientErrors, isClosing: () => closing }));
   // Koa's default handler prints every client abort (EPIPE, ECONNRESET on a closed SSE stream).
   koa.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-    clientErrors.warn(`http-error:${err.code ?? 'unknown'}`, 'http error', err);
+    logger.warn('http error', err);
   });
+  koa.use(cors(sessions.options.origins, CROSS_ORIGIN_PATHS));
 
   const router = new Router();
-  const expected = Buffer.from(`Bearer ${config.apiKey}`);
   const handlers = {
     ...apiHandlers({
       hub,
+      publishing,
       cluster: () => cluster,
-      maxMessageBytes: config.maxMessageBytes,
+      presenceListed: (channel) => sessions.policy.presenceListed(channel),
       info: () => ({
         node: nodeId,
         version: VERSION,
@@ -149,17 +158,14 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
         memory: memory(),
       }),
     }),
+    ...clientHandlers({ sessions, publishing, devTokenSecret: config.devTokenSecret }),
     ...Object.fromEntries(transports.map((t) => [t.route, t.handle])),
   } as RouterHandlers<typeof api>;
   mountContract(router, api, handlers, {
     // Broadcast bodies carry channel lists besides the data, which has its own limit.
     maxBodyBytes: config.maxMessageBytes + 64 * 1024,
     validateResponses: deps.validateResponses ?? false,
-    guard(route, ctx) {
-      if (!route.path.startsWith('/api/')) return;
-      const given = Buffer.from(ctx.get('authorization'));
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HubbubError('unauthorized');
-    },
+    guard: accessGuard({ apiKeys: sessions.options.apiKeys, sessions }),
   });
   mountStatic(router, { clientBundle });
   koa.use(router.routes());
@@ -171,41 +177,13 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     }),
   );
 
-  const upgrades = new Map<string, Transport>();
-  for (const t of transports) if (t.upgrade) upgrades.set(api[t.route].path, t);
-
-  let server: Server | undefined;
-  let port = 0;
-
-  let connections: ReturnType<typeof trackConnections> | undefined;
-
-  function newServer(): Server {
-    const s = createServer(koa.callback());
-    connections = trackConnections(s);
-    s.on('clientError', answerClientError);
-    s.on('upgrade', (req, socket, head) => {
-      const path = (req.url ?? '/').split('?')[0]!;
-      const t = upgrades.get(path);
-      if (!t?.upgrade) {
-        abortHandshake(socket, 404, errorBody('not_found', `no WebSocket endpoint at ${path}`));
-        return;
-      }
-      t.upgrade(req, socket, head);
-    });
-    return s;
-  }
+  const door = new FrontDoor(koa.callback());
+  for (const t of transports) if (t.upgrade) door.route(api[t.route].path, t.upgrade);
 
   async function stop(): Promise<void> {
-    const s = server;
-    if (!s) return;
+    if (!door.listening) return;
     closing = true;
-    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-    await Promise.all(transports.map((t) => t.shutdown('shutdown')));
-    connections?.closeUnused();
-    const deadline = setTimeout(() => s.closeAllConnections(), config.shutdownTimeout * 1000);
-    await closed;
-    clearTimeout(deadline);
-    server = undefined;
+    await door.stop(async () => void (await Promise.all(transports.map((t) => t.shutdown('shutdown')))), config.shutdownTimeout * 1000);
     closing = false;
   }
 
@@ -213,28 +191,21 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     hub,
     broker,
     nodeId,
-    clientErrors,
     get cluster() {
       return cluster;
     },
     get url() {
-      return `http://127.0.0.1:${port}`;
+      return `http://127.0.0.1:${door.port}`;
     },
     get port() {
-      return port;
+      return door.port;
     },
     async listen(p = config.port, host = config.host) {
-      if (server) throw new Error('already listening');
+      if (door.listening) throw new Error('already listening');
       const join = deps.cluster;
       clusterReady ??= join ? join(local).then((c) => void (cluster = c)) : Promise.resolve();
       await clusterReady;
-      const s = newServer();
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(p, host, () => resolve());
-      });
-      server = s;
-      port = (s.address() as AddressInfo).port;
+      await door.listen(p, host);
     },
     stop,
     registries() {
@@ -248,6 +219,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     },
     async close() {
       await stop();
+      sessions.close();
       await hub.settle();
       await cluster.close();
       await broker.close();

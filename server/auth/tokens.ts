@@ -50,6 +50,8 @@ export interface ConnectionIdentity {
   channels: string[];
   /** ms since the Unix epoch; undefined when the token never expires (or there is none). */
   expiresAt: number | undefined;
+  /** The token's `iat`, ms; user disconnects revoke tokens issued before them. */
+  issuedAt?: number | undefined;
 }
 
 export interface SubscriptionGrant {
@@ -132,6 +134,7 @@ export class TokenVerifier {
       info: claims.info,
       channels: claims.channels ?? [],
       expiresAt: claims.exp === undefined ? undefined : claims.exp * 1000,
+      issuedAt: typeof claims['iat'] === 'number' ? claims['iat'] * 1000 : undefined,
     };
   }
 

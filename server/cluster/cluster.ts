@@ -11,8 +11,16 @@ export interface Cluster {
   nodes(): Promise<NodeInfo[]>;
   /** Subscribers of a channel on every live node. */
   presence(channel: string): Promise<PresenceEntry[]>;
+  /** Runs a user command on every live node; resolves with the number of connections it reached. */
+  userCommand(command: UserCommand): Promise<number>;
   close(): Promise<void>;
 }
+
+/** Server API commands on a user's live connections, wherever they are connected. */
+export type UserCommand =
+  | { kind: 'disconnect'; user: string }
+  | { kind: 'subscribe'; user: string; channel: string }
+  | { kind: 'unsubscribe'; user: string; channel: string };
 
 export interface LocalNode {
   node: string;
@@ -20,6 +28,8 @@ export interface LocalNode {
   startedAt: number;
   /** This node's own presence entries for a channel (from the hub). */
   presence(channel: string): PresenceEntry[];
+  /** Applies a user command to this node's connections; resolves with how many it reached. */
+  userCommand(command: UserCommand): Promise<number>;
 }
 
 /** One node alone: everything is local. */
@@ -34,6 +44,10 @@ export class SingleNodeCluster implements Cluster {
 
   async presence(channel: string): Promise<PresenceEntry[]> {
     return this.local.presence(channel);
+  }
+
+  userCommand(command: UserCommand): Promise<number> {
+    return this.local.userCommand(command);
   }
 
   async close(): Promise<void> {}

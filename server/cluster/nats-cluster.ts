@@ -1,7 +1,7 @@
 import { type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
 import type { NodeInfo, PresenceEntry } from '../../contract/index.js';
 import { BrokerUnavailableError } from '../broker/broker.js';
-import type { Cluster, LocalNode } from './cluster.js';
+import type { Cluster, LocalNode, UserCommand } from './cluster.js';
 
 export interface NatsClusterOptions {
   servers: string | string[];
@@ -24,6 +24,11 @@ interface Heartbeat {
 interface PresenceReply {
   node: string;
   clients: PresenceEntry[];
+}
+
+interface UserCommandReply {
+  node: string;
+  connections: number;
 }
 
 const encoder = new TextEncoder();
@@ -60,6 +65,25 @@ export class NatsCluster implements Cluster {
           const channel = decoder.decode(msg.data);
           const reply: PresenceReply = { node: this.local.node, clients: this.local.presence(channel) };
           msg.respond(encoder.encode(JSON.stringify(reply)));
+        },
+      }),
+    );
+    this.subs.push(
+      nc.subscribe(`${options.prefix}.users`, {
+        callback: (err, msg) => {
+          if (err) return;
+          let command: UserCommand;
+          try {
+            command = JSON.parse(decoder.decode(msg.data)) as UserCommand;
+          } catch (e) {
+            this.decodeErrors += 1;
+            this.options.logger?.warn('undecodable user command', e);
+            return;
+          }
+          void this.local.userCommand(command).then(
+            (connections) => msg.respond(encoder.encode(JSON.stringify({ node: this.local.node, connections } satisfies UserCommandReply))),
+            (e: unknown) => this.options.logger?.warn(`user command ${command.kind} failed`, e),
+          );
         },
       }),
     );
@@ -124,6 +148,42 @@ export class NatsCluster implements Cluster {
     // rather than after three missed heartbeats, so the next query does not wait for it again.
     for (const n of listed) if (!answered.has(n.node) && n.node !== this.local.node) this.peers.delete(n.node);
     return out.sort((a, b) => a.since - b.since || a.client.localeCompare(b.client));
+  }
+
+  /** Scatter-gather like presence: every live node applies the command to its own connections and says how many. */
+  async userCommand(command: UserCommand): Promise<number> {
+    const replies = await this.gather(`${this.options.prefix}.users`, JSON.stringify(command));
+    let total = 0;
+    for (const data of replies) {
+      try {
+        total += (JSON.parse(decoder.decode(data)) as UserCommandReply).connections;
+      } catch (err) {
+        this.decodeErrors += 1;
+        this.options.logger?.warn('undecodable user command reply', err);
+      }
+    }
+    return total;
+  }
+
+  private async gather(subject: string, payload: string): Promise<Uint8Array[]> {
+    const expected = (await this.nodes()).length;
+    let replies: AsyncIterable<{ data: Uint8Array }>;
+    try {
+      replies = await this.nc.requestMany(subject, encoder.encode(payload), {
+        strategy: 'count',
+        maxMessages: expected,
+        maxWait: this.options.queryTimeoutMs ?? 1_000,
+      });
+    } catch (err) {
+      throw new BrokerUnavailableError(`${subject} query failed: NATS is unavailable`, { cause: err });
+    }
+    const out: Uint8Array[] = [];
+    try {
+      for await (const msg of replies) out.push(msg.data);
+    } catch (err) {
+      if (out.length === 0 && this.nc.isClosed()) throw new BrokerUnavailableError(`${subject} query failed`, { cause: err });
+    }
+    return out;
   }
 
   async close(): Promise<void> {

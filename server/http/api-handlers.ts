@@ -1,56 +1,52 @@
-import type { Api, ErrorBody, InfoResponse } from '../../contract/index.js';
+import type { Api, InfoResponse } from '../../contract/index.js';
 import { UnrecoverablePositionError } from '../broker/broker.js';
-import { HubbubError, toHubbubError } from '../errors.js';
-import type { Cluster } from '../cluster/cluster.js';
+import type { Cluster, UserCommand } from '../cluster/cluster.js';
+import { HubbubError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import type { PublishService } from '../publish/service.js';
 import type { RouterHandlers } from './adapter.js';
+import { apiCaller } from './guard.js';
 
-type RestRoutes = 'publish' | 'broadcast' | 'history' | 'presence' | 'channels' | 'info';
+type RestRoutes = 'publish' | 'broadcast' | 'history' | 'presence' | 'channels' | 'info' | 'userDisconnect' | 'userSubscribe' | 'userUnsubscribe';
 
 export interface ApiDeps {
   hub: Hub;
+  publishing: PublishService;
   cluster(): Cluster;
-  maxMessageBytes: number;
+  /** Whether the presence API lists a channel's subscribers (namespace option). */
+  presenceListed(channel: string): boolean;
   /** The node's own part of /api/info; the hub's counters and the cluster's nodes are added here. */
   info(): Omit<InfoResponse, 'subscriptions' | 'channels' | 'nodes'>;
 }
 
-/** `data` passed the contract's JsonData (at most MAX_DATA_DEPTH deep), so this recursive stringify stays shallow. */
-function checkSize(data: unknown, limit: number): void {
-  const size = Buffer.byteLength(JSON.stringify(data));
-  if (size > limit) throw new HubbubError('payload_too_large', `data is ${size} bytes, the limit is ${limit}`);
+/** A scoped key may only read and write its own namespaces. */
+function assertChannel(ctx: Parameters<typeof apiCaller>[0], channel: string): void {
+  const missing = apiCaller(ctx).missingChannel(channel);
+  if (missing) throw new HubbubError('forbidden', missing);
 }
 
-/** The REST API handlers; transports provide the /sse, /poll and /ws routes. */
+/** The REST API handlers; the guard admitted the caller, publishing goes through the one publish service. */
 export function apiHandlers(deps: ApiDeps): Pick<RouterHandlers<Api>, RestRoutes> {
   const { hub } = deps;
+  const userCommand = async (command: UserCommand) => ({
+    status: 200 as const,
+    body: { user: command.user, connections: await deps.cluster().userCommand(command) },
+  });
   return {
-    async publish({ body }) {
-      checkSize(body.data, deps.maxMessageBytes);
-      const pub = await hub.publish(body.channel, body.data, { tags: body.tags, idempotencyKey: body.idempotencyKey });
+    async publish({ body }, ctx) {
+      const pub = await deps.publishing.publish({ kind: 'backend', key: apiCaller(ctx) }, body);
       return { status: 200, body: { channel: pub.channel, epoch: pub.epoch, offset: pub.offset } };
     },
 
-    async broadcast({ body }) {
-      checkSize(body.data, deps.maxMessageBytes);
-      const results = await Promise.all(
-        body.channels.map(async (channel) => {
-          try {
-            const pub = await hub.publish(channel, body.data, { tags: body.tags });
-            return { channel, epoch: pub.epoch, offset: pub.offset };
-          } catch (err) {
-            const e = toHubbubError(err);
-            return { channel, error: e.toBody() as ErrorBody };
-          }
-        }),
-      );
+    async broadcast({ body }, ctx) {
+      const results = await deps.publishing.broadcast({ kind: 'backend', key: apiCaller(ctx) }, body);
       return { status: 200, body: { results } };
     },
 
-    async history({ params, query }) {
+    async history({ params, query }, ctx) {
+      assertChannel(ctx, params.channel);
       try {
-        const page = await hub.history(params.channel, query);
-        return { status: 200, body: page };
+        return { status: 200, body: await hub.history(params.channel, query) };
       } catch (err) {
         if (err instanceof UnrecoverablePositionError) {
           throw new HubbubError('unrecoverable_position', err.message, undefined, { cause: err });
@@ -59,7 +55,9 @@ export function apiHandlers(deps: ApiDeps): Pick<RouterHandlers<Api>, RestRoutes
       }
     },
 
-    async presence({ params }) {
+    async presence({ params }, ctx) {
+      assertChannel(ctx, params.channel);
+      if (!deps.presenceListed(params.channel)) throw new HubbubError('forbidden', `presence is off for the namespace of ${params.channel}`);
       return { status: 200, body: { channel: params.channel, clients: await deps.cluster().presence(params.channel) } };
     },
 
@@ -77,6 +75,18 @@ export function apiHandlers(deps: ApiDeps): Pick<RouterHandlers<Api>, RestRoutes
           nodes: await deps.cluster().nodes(),
         },
       };
+    },
+
+    userDisconnect: ({ params }) => userCommand({ kind: 'disconnect', user: params.user }),
+
+    userSubscribe({ params, body }, ctx) {
+      assertChannel(ctx, body.channel);
+      return userCommand({ kind: 'subscribe', user: params.user, channel: body.channel });
+    },
+
+    userUnsubscribe({ params, body }, ctx) {
+      assertChannel(ctx, body.channel);
+      return userCommand({ kind: 'unsubscribe', user: params.user, channel: body.channel });
     },
   };
 }

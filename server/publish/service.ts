@@ -84,6 +84,7 @@ export class PublishService {
     }
   }
 
+  /** `data` passed the contract's JsonData (at most MAX_DATA_DEPTH deep), so this recursive stringify stays shallow. */
   private checkSize(data: JsonData): void {
     const size = Buffer.byteLength(JSON.stringify(data));
     const limit = this.options.maxMessageBytes;

@@ -23,6 +23,7 @@ export interface SessionDeps {
   commandRate: Rate;
   /** Per-user publish buckets, shared by every session of the user on this node. */
   takePublish(user: string): number;
+  isRevoked(identity: ConnectionIdentity): boolean;
   now(): number;
   /** Called when the session's user is known or changes (user registry). */
   onIdentity(session: Session, previous: string | null): void;
@@ -62,7 +63,7 @@ export class Session {
   }
 
   /** The info shown in a channel's presence: the subscription token's, else the connection token's. */
-  infoFor(channel: string): JsonData | undefined {
+  info(channel: string): JsonData | undefined {
     return this.channelInfo.has(channel) ? this.channelInfo.get(channel) : this.id.info;
   }
 
@@ -110,6 +111,7 @@ export class Session {
     } catch (err) {
       throw tokenFailure(err);
     }
+    if (this.deps.isRevoked(next)) throw new HubbubError('token_invalid', 'this token was revoked when the server disconnected its user: sign a new one');
     if (kind === 'refresh' && next.user !== this.id.user) {
       throw new HubbubError('forbidden', 'a refreshed token must name the same user as the connection');
     }

@@ -42,6 +42,11 @@ export interface OpenOptions {
   longLived: boolean;
 }
 
+/** How long a user disconnect keeps refusing the tokens issued before it. */
+const REVOCATION_MS = 24 * 3600_000;
+
+export const REVOKED = () => new HubbubError('token_invalid', 'this token was revoked when the server disconnected its user: sign a new one');
+
 const rateLimited = (message: string, wait: number) => new HubbubError('rate_limited', message, undefined, { retryAfterMs: wait });
 
 /**
@@ -55,6 +60,8 @@ export class Sessions {
   private readonly failures: KeyedBuckets;
   private readonly publishes: KeyedBuckets;
   private readonly byUser = new Map<string, Set<Session>>();
+  /** user → when their tokens were revoked (a disconnect through the server API). */
+  private readonly revoked = new Map<string, number>();
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -91,6 +98,7 @@ export class Sessions {
       policy: this.options.policy,
       commandRate: this.options.limits.commandRate,
       takePublish: (user) => this.publishes.take(user),
+      isRevoked: (id) => this.isRevoked(id),
       now: this.now,
       onIdentity: (s, previous) => this.index(s, previous),
       onClose: (s) => {
@@ -115,6 +123,21 @@ export class Sessions {
     if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
   }
 
+  /** Tokens of `user` issued before now are refused on this node for the next 24 hours. */
+  revoke(user: string): void {
+    this.revoked.delete(user);
+    if (this.revoked.size >= 100_000) this.revoked.delete(this.revoked.keys().next().value!);
+    this.revoked.set(user, this.now());
+  }
+
+  isRevoked(identity: ConnectionIdentity): boolean {
+    if (identity.user === null) return false;
+    const at = this.revoked.get(identity.user);
+    // iat has second resolution: a token signed in the second of the revocation still passes, so
+    // the backend's fresh token is never refused.
+    return at !== undefined && (identity.issuedAt ?? 0) < Math.floor(at / 1000) * 1000;
+  }
+
   /** Live sessions of a user on this node. */
   ofUser(user: string): Session[] {
     return [...(this.byUser.get(user) ?? [])];
@@ -133,13 +156,16 @@ export class Sessions {
     if (failing > 0) throw rateLimited('too many failed credentials from your address', failing);
     if (!this.options.verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
     if (this.options.apiKeys.isKey(token)) throw new HubbubError('token_invalid', 'an API key is not a connection token: sign a token for the user');
+    let identity: ConnectionIdentity;
     try {
-      return await this.options.verifier.connection(token);
+      identity = await this.options.verifier.connection(token);
     } catch (err) {
       const e = tokenFailure(err);
       if (e.code === 'token_invalid') this.failures.take(ip);
       throw e;
     }
+    if (this.isRevoked(identity)) throw REVOKED();
+    return identity;
   }
 
   private index(s: Session, previous: string | null): void {
@@ -159,6 +185,8 @@ export class Sessions {
   }
 
   private sweep(): void {
+    const cutoff = this.now() - REVOCATION_MS;
+    for (const [user, at] of this.revoked) if (at < cutoff) this.revoked.delete(user);
     this.opening.sweep();
     this.failures.sweep();
     this.publishes.sweep();

@@ -1,0 +1,34 @@
+import type { AppRoute } from '@ts-rest/core';
+import type { Context } from 'koa';
+import { routeAccess } from '../../contract/index.js';
+import { HubbubError } from '../errors.js';
+import type { ApiCaller, ApiKeys } from '../session/api-keys.js';
+import type { Sessions } from '../session/sessions.js';
+
+// Who may call a route is declared once, as route metadata in the contract (contract/access.ts);
+// this guard reads it. API-key routes get their caller here; client routes open a session in
+// their transport or handler, which checks the connection token.
+
+export function accessGuard(deps: { apiKeys: ApiKeys; sessions: Sessions }) {
+  return (route: AppRoute, ctx: Context): void => {
+    const access = routeAccess(route);
+    if (!access) throw new Error(`the contract route ${route.method} ${route.path} declares no access rule`);
+    if (access.auth !== 'apiKey') return;
+    deps.sessions.assertMayTry(ctx.req);
+    const caller = deps.apiKeys.authenticate(ctx.get('authorization') || undefined);
+    if (!caller) {
+      deps.sessions.apiKeyFailed(ctx.req);
+      throw new HubbubError('unauthorized');
+    }
+    const missing = caller.missingOperation(access.operation);
+    if (missing) throw new HubbubError('forbidden', missing);
+    ctx.state['caller'] = caller;
+  };
+}
+
+/** The API caller the guard admitted (API-key routes only). */
+export function apiCaller(ctx: Context): ApiCaller {
+  const caller = ctx.state['caller'] as ApiCaller | undefined;
+  if (!caller) throw new Error('apiCaller() on a route the guard did not admit with an API key');
+  return caller;
+}

@@ -1,0 +1,34 @@
+import type { TokenVerifier } from '../auth/tokens.js';
+import type { Config } from '../config.js';
+import { ApiKeys } from './api-keys.js';
+import { TrustedProxies } from './client-address.js';
+import { Namespaces, type NamespaceOptions } from './namespaces.js';
+import { OriginPolicy } from './origins.js';
+import { Policy } from './policy.js';
+import { Sessions } from './sessions.js';
+
+// The session layer of one node, built from the config: namespaces and their policy, API keys,
+// origins, proxies and limits. Bursts are the rate times a few seconds, so a page reload storm or
+// a reconnect wave after a restart passes while a sustained flood does not.
+
+export function buildSessions(config: Config, deps: { verifier: TokenVerifier | undefined; newClientId(): string }): Sessions {
+  // --presence-events predates namespace options: it turns joinLeave on for the namespaces it lists.
+  const namespaces: Record<string, Partial<NamespaceOptions>> = { ...config.namespaces };
+  for (const ns of config.presenceEvents) namespaces[ns] = { joinLeave: true, ...namespaces[ns] };
+  return new Sessions({
+    verifier: deps.verifier,
+    policy: new Policy(new Namespaces(config.defaults, namespaces)),
+    apiKeys: new ApiKeys(config.apiKey, config.apiKeys),
+    origins: new OriginPolicy(config.allowedOrigins),
+    proxies: new TrustedProxies(config.trustedProxies),
+    cookieName: config.tokenCookie,
+    newClientId: deps.newClientId,
+    limits: {
+      connectionsPerIp: config.limitConnectionsPerIp,
+      connectionRate: { perSecond: config.limitConnectionRate, burst: config.limitConnectionRate * 5 },
+      commandRate: { perSecond: config.limitCommands, burst: config.limitCommands * 2 },
+      publishRate: { perSecond: config.limitPublishes, burst: config.limitPublishes * 2 },
+      authFailureRate: { perSecond: config.limitAuthFailures / 60, burst: config.limitAuthFailures },
+    },
+  });
+}
