@@ -48,6 +48,8 @@ export interface Registries {
   subscriptions: number;
   /** Channels the hub follows at the broker, lingering ones included. */
   followedChannels: number;
+  /** Users with live sessions, client addresses with open connections, and rate-limit keys held. */
+  sessions: { users: number; addresses: number; rateKeys: number };
 }
 
 export interface HubbubApp {
@@ -211,10 +213,11 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     registries() {
       const counts = Object.fromEntries(transports.map((t) => [t.route, t.connections])) as Record<TransportRoute, number>;
       return {
-        sockets: server ? (connections?.size ?? 0) : 0,
+        sockets: door.sockets,
         transports: counts,
         subscriptions: hub.subscriptionCount,
         followedChannels: hub.followedCount,
+        sessions: sessions.counts,
       };
     },
     async close() {

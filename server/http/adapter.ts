@@ -1,5 +1,14 @@
 import type Router from '@koa/router';
-import { type AppRoute, type AppRouter, type ServerInferRequest, type ServerInferResponses, checkZodSchema, isAppRoute, validateResponse } from '@ts-rest/core';
+import {
+  type AppRoute,
+  type AppRouter,
+  ContractNoBody,
+  type ServerInferRequest,
+  type ServerInferResponses,
+  checkZodSchema,
+  isAppRoute,
+  validateResponse,
+} from '@ts-rest/core';
 import type { Context } from 'koa';
 import { HubbubError, validationError } from '../errors.js';
 import { readJsonBody } from './body.js';
@@ -46,7 +55,8 @@ export function mountContract<T extends AppRouter>(
         params: parse(ctx.params, route.pathParams, 'params'),
         query: parse(ctx.query, 'query' in route ? route.query : undefined, 'query'),
         headers: parse(ctx.headers, route.headers, 'headers', true),
-        body: 'body' in route ? parse(await readJsonBody(ctx.req, options.maxBodyBytes), route.body, 'body') : undefined,
+        // A route declared with c.noBody() takes whatever is sent and ignores it.
+        body: 'body' in route && route.body !== ContractNoBody ? parse(await readJsonBody(ctx.req, options.maxBodyBytes), route.body, 'body') : undefined,
       };
       const result = await handler(req as never, ctx);
       if (result === RESPONDED) return;

@@ -50,7 +50,7 @@ export class FrontDoor {
 
   /** Sockets the server holds (for the leak checks and, later, metrics). */
   get sockets(): number {
-    return this.connections?.size ?? 0;
+    return this.server ? (this.connections?.size ?? 0) : 0;
   }
 
   async listen(port: number, host: string): Promise<void> {

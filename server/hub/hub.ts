@@ -183,14 +183,19 @@ export class Hub {
     const out: PresenceEntry[] = [];
     for (const [sub, since] of entry.live) {
       const id = sub.identity;
-      if (id) out.push({ client: id.client, user: id.user, node: this.nodeId, transport: id.transport, since });
+      if (!id) continue;
+      const entry: PresenceEntry = { client: id.client, user: id.user, node: this.nodeId, transport: id.transport, since };
+      const info = id.info?.(channel);
+      if (info !== undefined) entry.info = info;
+      out.push(entry);
     }
     return out;
   }
 
   private announce(channel: string, sub: Subscriber, type: 'join' | 'leave'): void {
     const id = sub.identity;
-    if (!id || !this.presenceEvents(channel)) return;
+    // Only identified users: anonymous subscribe/unsubscribe churn must not push real messages out of history.
+    if (!id || id.user === null || !this.presenceEvents(channel)) return;
     const data = { type, client: id.client, user: id.user, node: this.nodeId };
     this.broker.publish(channel, data, { tags: { hubbub: type } }).catch((err) => this.logger.warn(`${type} publication to ${channel} failed`, err));
   }

@@ -1,11 +1,14 @@
-import type { Publication, SubscribeResult } from '../../contract/index.js';
+import type { JsonData, Publication, SubscribeResult } from '../../contract/index.js';
 import type { Codec } from './codec.js';
 
 /** Who a long-lived connection is, for presence. Transient subscribers (a long-poll) have none. */
 export interface ClientIdentity {
   readonly client: string;
+  /** null for an anonymous connection: it shows in presence but never causes join/leave events. */
   readonly user: string | null;
   readonly transport: string;
+  /** Public info about the user in this channel's presence (from the token). */
+  info?(channel: string): JsonData | undefined;
 }
 
 /** One subscription target: a connection of some transport. The hub never knows which. */

@@ -4,7 +4,8 @@ import { RESPONDED } from '../http/adapter.js';
 import { HubbubError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { Subscriber } from '../hub/subscriber.js';
-import { parseRealtimeRequest } from './realtime-request.js';
+import type { Session } from '../session/session.js';
+import { openRealtimeRequest } from './realtime-request.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 /** Publications in one poll response at most; the rest waits in history for the next poll. */
@@ -14,10 +15,18 @@ const MAX_BATCH = 1000;
  * One waiting poll request. It subscribes through the hub like any connection, so the backlog
  * since the cursor and live publications merge without gap; then it answers and forgets everything.
  */
-class PollRequest implements Subscriber<string> {
+/** A publication as it appears in poll responses, with its size counted once for every poller. */
+interface PollFrame {
+  json: string;
+  bytes: number;
+}
+
+class PollRequest implements Subscriber<PollFrame> {
   readonly positions: Array<StreamPosition | undefined>;
   readonly results: SubscribeResult[] = [];
-  readonly frames: string[] = [];
+  readonly frames: PollFrame[] = [];
+  /** Bytes of `frames`, against the response cap. */
+  private bytes = 0;
   private readonly index = new Map<string, number>();
   private full = new Set<string>();
   done = false;
@@ -26,8 +35,9 @@ class PollRequest implements Subscriber<string> {
   private answering = false;
 
   constructor(
-    readonly codec: Subscriber<string>['codec'],
+    readonly codec: Subscriber<PollFrame>['codec'],
     readonly channels: string[],
+    private readonly maxBytes: number,
   ) {
     this.positions = channels.map(() => undefined);
     channels.forEach((c, i) => this.index.set(c, i));
@@ -38,15 +48,18 @@ class PollRequest implements Subscriber<string> {
     this.positions[this.index.get(result.channel)!] = result;
   }
 
-  onPublication(frame: string, pub: Publication): void {
+  onPublication(frame: PollFrame, pub: Publication): void {
     // Once a channel's batch is cut, its cursor must stay at the last publication sent.
     if (this.done || this.full.has(pub.channel)) return;
-    if (this.frames.length >= MAX_BATCH) {
+    // Past the cap the response is cut: this channel's cursor stays at its last publication sent,
+    // and the rest waits in history for the next poll.
+    if (this.frames.length >= MAX_BATCH || (this.frames.length > 0 && this.bytes + frame.bytes > this.maxBytes)) {
       this.full.add(pub.channel);
       this.settle();
       return;
     }
     this.frames.push(frame);
+    this.bytes += frame.bytes + 1;
     this.positions[this.index.get(pub.channel)!] = pub;
     // Answer on the next turn so a burst published together leaves in one response.
     if (this.wake && !this.answering) {
@@ -79,19 +92,28 @@ class PollRequest implements Subscriber<string> {
   }
 
   body(): string {
-    return `{"cursor":${JSON.stringify(formatCursor(this.positions))},"subscriptions":${JSON.stringify(this.results)},"publications":[${this.frames.join(',')}]}`;
+    return `{"cursor":${JSON.stringify(formatCursor(this.positions))},"subscriptions":${JSON.stringify(this.results)},"publications":[${this.frames.map((f) => f.json).join(',')}]}`;
   }
 }
 
 /** Long-poll: stateless; the cursor in the request is all any node needs to answer it. */
 export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   const { hub, config } = env;
-  const codec = hub.codec('poll', (pub: Publication) => JSON.stringify(pub));
+  const codec = hub.codec('poll', (pub: Publication): PollFrame => {
+    const json = JSON.stringify(pub);
+    return { json, bytes: Buffer.byteLength(json) };
+  });
   const waiting = new Set<PollRequest>();
 
-  async function serve(ctx: Context, poll: PollRequest, since: Array<StreamPosition | undefined>, timeoutMs: number) {
+  async function serve(ctx: Context, session: Session, poll: PollRequest, since: Array<StreamPosition | undefined>, timeoutMs: number) {
     const onClose = () => poll.settle();
     ctx.req.on('close', onClose);
+    // A user disconnect answers a waiting poll now; the next one meets the revoked token.
+    session.attach({
+      disconnect: () => poll.settle(),
+      subscribe: async () => false,
+      unsubscribe: () => false,
+    });
     let timer: NodeJS.Timeout | undefined;
     try {
       for (let i = 0; i < poll.channels.length; i++) {
@@ -122,10 +144,14 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
     capabilities: { bidirectional: false, streaming: false, upgrade: false },
     async handle({ query }, ctx) {
       if (env.isClosing()) throw new HubbubError('unavailable', 'the server is shutting down');
-      const request = parseRealtimeRequest(query.channels, query.cursor, config.maxChannels);
+      const request = await openRealtimeRequest(env, ctx, 'poll', query, query.cursor);
       const timeoutMs = Math.min(query.timeout ?? Number.POSITIVE_INFINITY, config.pollTimeout * 1000);
-      const poll = new PollRequest(codec, request.channels);
-      await serve(ctx, poll, request.since, timeoutMs);
+      const poll = new PollRequest(codec, request.channels, config.maxPollBytes);
+      try {
+        await serve(ctx, request.session, poll, request.since, timeoutMs);
+      } finally {
+        request.session.close();
+      }
       if (!poll.subscribedAll()) {
         // A subscription was cut short (shutdown, client gone): answer with the request's own cursor.
         throw new HubbubError('unavailable', 'the poll could not be served, retry');

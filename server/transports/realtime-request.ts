@@ -1,32 +1,74 @@
+import type { Context } from 'koa';
 import { type StreamPosition, isChannelName, parseCursor } from '../../contract/index.js';
 import { HubbubError } from '../errors.js';
+import type { Session } from '../session/session.js';
+import type { TransportEnv } from './transport.js';
+
+// The request of /sse and /poll (see contract/frames.ts RealtimeQuery): the channels asked for in
+// the query, then the channels the connection token lists, one cursor entry and one subscription
+// token entry per channel in that order. Everything is checked here — syntax, identity, every
+// channel's permission — before a stream starts or a poll waits, so a refusal is a plain HTTP error.
 
 export interface RealtimeRequest {
+  session: Session;
   channels: string[];
   since: Array<StreamPosition | undefined>;
 }
 
-/** Parses the `channels` list and cursor shared by /sse and /poll (see contract/position.ts). */
-export function parseRealtimeRequest(channelsParam: string, cursor: string | undefined, maxChannels: number): RealtimeRequest {
-  const channels = channelsParam.split(',');
-  if (channels.length > maxChannels) {
-    throw new HubbubError('too_many_channels', `${channels.length} channels requested, the limit is ${maxChannels}`);
-  }
+export interface RealtimeQueryInput {
+  channels?: string | undefined;
+  cursor?: string | undefined;
+  token?: string | undefined;
+  tokens?: string | undefined;
+}
+
+function channelList(param: string | undefined): string[] {
+  if (param === undefined || param === '') return [];
+  const channels = param.split(',');
   const bad = channels.filter((c) => !isChannelName(c));
   if (bad.length > 0) {
     throw new HubbubError(
       'invalid_channel',
       undefined,
-      bad.map((c) => ({ path: 'query.channels', message: `invalid channel name ${JSON.stringify(c.slice(0, 300))}` })),
+      bad.slice(0, 10).map((c) => ({ path: 'query.channels', message: `invalid channel name ${JSON.stringify(c.slice(0, 300))}` })),
     );
   }
   if (new Set(channels).size !== channels.length) {
     throw new HubbubError('bad_request', 'a channel is listed twice', [{ path: 'query.channels', message: 'duplicate channel' }]);
   }
-  if (cursor === undefined || cursor === '') return { channels, since: channels.map(() => undefined) };
-  const since = parseCursor(cursor, channels.length);
-  if (!since) {
-    throw new HubbubError('invalid_cursor', `the cursor must have ${channels.length} comma-separated <epoch>:<offset> entries`);
+  return channels;
+}
+
+/** Opens the session and authorizes every channel; the caller must close() the session when done. */
+export async function openRealtimeRequest(
+  env: TransportEnv,
+  ctx: Context,
+  transport: string,
+  query: RealtimeQueryInput,
+  cursor: string | undefined,
+): Promise<RealtimeRequest> {
+  const asked = channelList(query.channels);
+  const max = env.config.maxChannels;
+  if (asked.length > max) throw new HubbubError('too_many_channels', `${asked.length} channels requested, the limit is ${max}`);
+  const session = await env.sessions.open(ctx.req, { transport, queryToken: query.token, longLived: true });
+  try {
+    const channels = [...asked, ...session.identity.channels.filter((c) => !asked.includes(c))];
+    if (channels.length === 0) throw new HubbubError('bad_request', 'no channels: list them in channels, or in the token', [{ path: 'query.channels', message: 'required' }]);
+    if (channels.length > max) throw new HubbubError('too_many_channels', `${channels.length} channels with the token's, the limit is ${max}`);
+    const tokens = query.tokens === undefined || query.tokens === '' ? [] : query.tokens.split(',');
+    if (tokens.length > channels.length) {
+      throw new HubbubError('bad_request', 'more subscription tokens than channels', [{ path: 'query.tokens', message: 'one entry per channel' }]);
+    }
+    for (let i = 0; i < channels.length; i++) await session.authorizeSubscribe(channels[i]!, tokens[i] || undefined);
+    let since: Array<StreamPosition | undefined> = channels.map(() => undefined);
+    if (cursor !== undefined && cursor !== '') {
+      const parsed = parseCursor(cursor, channels.length);
+      if (!parsed) throw new HubbubError('invalid_cursor', `the cursor must have ${channels.length} comma-separated <epoch>:<offset> entries`);
+      since = parsed;
+    }
+    return { session, channels, since };
+  } catch (err) {
+    session.close();
+    throw err;
   }
-  return { channels, since };
 }

@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import type { RouteHandler } from '../http/adapter.js';
 import type { Hub } from '../hub/hub.js';
 import type { SampledLog } from '../log-sampler.js';
+import type { PublishService } from '../publish/service.js';
+import type { Sessions } from '../session/sessions.js';
 
 export interface TransportCapabilities {
   /** The client can send commands on the same connection. */
@@ -18,10 +20,13 @@ export interface TransportCapabilities {
 export interface TransportEnv {
   hub: Hub;
   config: Config;
+  /** Identity, permissions and limits: every transport opens its connections and requests here. */
+  sessions: Sessions;
+  /** The one publish service (client publishes over WebSocket). */
+  publishing: PublishService;
   node: { id: string; version: string };
   /** True once the node is shutting down: refuse new connections with `unavailable`. */
   isClosing(): boolean;
-  newClientId(): string;
   /** Counted, sampled warnings for what clients get wrong (malformed frames, oversized messages). */
   clientErrors: SampledLog;
   log(message: string, err?: unknown): void;
