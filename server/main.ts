@@ -1,6 +1,7 @@
 import { createHubbub } from './app.js';
 import { connectBackbone } from './backbone.js';
 import { ConfigError, loadConfig } from './config.js';
+import { accessNotes } from './access-notes.js';
 import { consoleLogger } from './logger.js';
 
 async function main(): Promise<void> {
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
   if (config.apiKeyGenerated) {
     consoleLogger.info(`no HUBBUB_API_KEY set: generated API key for this run: ${config.apiKey}`);
   }
+  for (const line of accessNotes(config)) consoleLogger.info(line);
 }
 
 main().catch((err) => {

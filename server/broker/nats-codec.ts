@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
+import { dataProblem } from '../../contract/json-data.js';
 import type { JsonData, Publication } from '../../contract/index.js';
 
 /**
@@ -119,6 +120,10 @@ export function decodePublication(channel: string, h: MsgHdrs | undefined, data:
     throw new NatsDecodeError(`publication of ${channel} has no data`);
   }
   const { d, t, p } = body as { d: JsonData; t?: unknown; p?: unknown };
+  // Stored by something that skipped the contract (an older node, a hand-written message): data
+  // that no transport can encode must stop here as a counted decode error, not in the fan-out.
+  const problem = dataProblem(d);
+  if (problem) throw new NatsDecodeError(`publication of ${channel}: ${problem.message}`);
   const pub: Publication = {
     channel,
     offset: intHeader(h, Header.offset, 1),
