@@ -37,6 +37,14 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * the subject's last stream sequence is still the head we read, and nobody else claimed to be the
  * successor of that head (Msg-Id `n:<head seq>`). A loser re-reads the head and tries again.
  */
+/** What a publication carries besides its data: tags, and the publisher a client publish is stamped with. */
+type PublicationExtras = Pick<PublishOptions, 'tags' | 'publisher'>;
+
+function withExtras(pub: Publication, extras: PublicationExtras): void {
+  if (extras.tags) pub.tags = extras.tags;
+  if (extras.publisher) pub.publisher = extras.publisher;
+}
+
 export class Publisher {
   /**
    * Last head this node wrote per channel. Trusted (used without a read) only while no other node
@@ -60,8 +68,8 @@ export class Publisher {
   publish(channel: string, subject: string, data: JsonData, options: PublishOptions): Promise<Publication> {
     // One publish at a time per channel on this node: concurrent ones would only fight over the same head.
     return this.lanes.run(channel, async () => {
-      if (options.idempotencyKey === undefined) return (await this.append(channel, subject, data, options.tags)).pub;
-      return this.appendOnce(channel, subject, data, options.tags, options.idempotencyKey);
+      if (options.idempotencyKey === undefined) return (await this.append(channel, subject, data, options)).pub;
+      return this.appendOnce(channel, subject, data, options, options.idempotencyKey);
     });
   }
 
@@ -69,7 +77,7 @@ export class Publisher {
     channel: string,
     subject: string,
     data: JsonData,
-    tags: Record<string, string> | undefined,
+    extras: PublicationExtras,
     digest?: string,
   ): Promise<{ pub: Publication; seq: number }> {
     const deadline = Date.now() + this.ctx.timeoutMs * 3;
@@ -104,7 +112,7 @@ export class Publisher {
         claim = `g:${epoch}:${offset}`;
       }
       const pub: Publication = { channel, offset, epoch, data, time: Date.now() };
-      if (tags) pub.tags = tags;
+      withExtras(pub, extras);
       const prevSeq = head?.seq ?? 0;
       const { headers, body } = encodePublication(pub, prevSeq);
       if (digest) headers.set(Header.idempotency, digest);
@@ -132,7 +140,7 @@ export class Publisher {
     channel: string,
     subject: string,
     data: JsonData,
-    tags: Record<string, string> | undefined,
+    extras: PublicationExtras,
     key: string,
   ): Promise<Publication> {
     const digest = idempotencyDigest(channel, key);
@@ -145,7 +153,7 @@ export class Publisher {
         throw new BrokerUnavailableError(`publish to ${channel}: the same idempotency key is still being published`);
       }
       const rec = await this.readRecord(idemSubject);
-      if (rec?.state === 'done') return this.firstResult(channel, subject, rec, data, tags);
+      if (rec?.state === 'done') return this.firstResult(channel, subject, rec, data, extras);
       if (rec?.state === 'pending') {
         if (Date.now() - rec.time < staleMs) {
           await pause(Math.min(100, 5 * attempt));
@@ -165,7 +173,7 @@ export class Publisher {
         `${digest}:${rec?.seq ?? 0}`,
       );
       if (reservation === null) continue;
-      const stored = await this.append(channel, subject, data, tags, digest);
+      const stored = await this.append(channel, subject, data, extras, digest);
       await this.record(idemSubject, reservation, digest, done(stored.pub, stored.seq), channel);
       return stored.pub;
     }
@@ -191,7 +199,7 @@ export class Publisher {
     subject: string,
     rec: Extract<IdempotencyRecord, { state: 'done' }>,
     data: JsonData,
-    tags: Record<string, string> | undefined,
+    extras: PublicationExtras,
   ): Promise<Publication> {
     const original = await this.ctx.store.bySeq(rec.pubSeq);
     if (original && original.subject === subject) {
@@ -204,7 +212,7 @@ export class Publisher {
     }
     // The first publication has left history: its position and time are what the key promised.
     const pub: Publication = { channel, epoch: rec.epoch, offset: rec.offset, time: rec.pubTime, data };
-    if (tags) pub.tags = tags;
+    withExtras(pub, extras);
     return pub;
   }
 
