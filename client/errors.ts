@@ -1,5 +1,5 @@
 import { ERROR_TABLE, type ErrorBody, type ErrorCode } from '../contract/errors.js';
-import type { DisconnectName } from '../contract/disconnect.js';
+import { DISCONNECT_TABLE, type DisconnectName } from '../contract/disconnect.js';
 
 /** Every code the server can answer with; derived from the contract's table, never copied. */
 export type HubbubErrorCode = ErrorCode;
@@ -11,6 +11,8 @@ export interface HubbubErrorOptions {
   retryable?: boolean;
   issues?: HubbubErrorIssue[];
   cause?: unknown;
+  /** ms the server asked to wait before trying again (Retry-After of a 429). */
+  retryAfter?: number;
 }
 
 /** An error with a code from the contract's error table: an HTTP error body, a WebSocket error frame or a local check. */
@@ -20,6 +22,8 @@ export class HubbubError extends Error {
   readonly status: number;
   readonly retryable: boolean;
   readonly issues: HubbubErrorIssue[] | undefined;
+  /** ms the server asked to wait before trying again (rate_limited over HTTP); undefined when it did not say. */
+  readonly retryAfter: number | undefined;
 
   constructor(code: HubbubErrorCode, message?: string, options: HubbubErrorOptions = {}) {
     const row = ERROR_TABLE[code];
@@ -28,19 +32,21 @@ export class HubbubError extends Error {
     this.status = options.status ?? row.status;
     this.retryable = options.retryable ?? row.retryable;
     this.issues = options.issues;
+    this.retryAfter = options.retryAfter;
   }
 
   /**
    * Builds the error for a non-2xx response. A body that is not an ErrorBody (a proxy's HTML page,
    * a gateway timeout) still yields a code: the table's row for that status, else by status class.
    */
-  static fromResponse(status: number, body: unknown, cause?: unknown): HubbubError {
+  static fromResponse(status: number, body: unknown, options: { cause?: unknown; retryAfter?: number | undefined } = {}): HubbubError {
+    const { cause, retryAfter } = options;
     if (isErrorBody(body)) {
-      return new HubbubError(body.code, body.message, { status, retryable: body.retryable, issues: body.issues, cause });
+      return new HubbubError(body.code, body.message, { status, retryable: body.retryable, issues: body.issues, cause, retryAfter });
     }
     const code = codeForStatus(status);
     const text = typeof body === 'string' && body.length > 0 ? `: ${body.slice(0, 200)}` : '';
-    return new HubbubError(code, `HTTP ${status}${text}`, { status, retryable: status >= 500 || status === 429, cause });
+    return new HubbubError(code, `HTTP ${status}${text}`, { status, retryable: status >= 500 || status === 429, cause, retryAfter });
   }
 }
 
@@ -71,6 +77,12 @@ export class HubbubDisconnectError extends Error {
   ) {
     super(`disconnected by the server: ${code}${reason ? ` ${reason}` : ''}`);
   }
+}
+
+/** The row of the disconnect table with this code (WebSocket close codes carry no name). */
+export function disconnectName(code: number): DisconnectName | undefined {
+  for (const [name, row] of Object.entries(DISCONNECT_TABLE) as Array<[DisconnectName, { code: number }]>) if (row.code === code) return name;
+  return undefined;
 }
 
 /** None of the configured transports exists in this environment (no WebSocket, EventSource or fetch). */

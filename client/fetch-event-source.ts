@@ -27,8 +27,8 @@ export class FetchEventSource implements EventSourceLike {
   readonly url: string;
   readyState = FetchEventSource.CONNECTING;
   onopen: ((event: { type: 'open' }) => void) | null = null;
-  /** `status` and `body` are set when the server answered with something other than an event stream. */
-  onerror: ((event: { type: 'error'; status?: number; body?: string }) => void) | null = null;
+  /** `status`, `body` and its Retry-After are set when the server answered with something other than an event stream. */
+  onerror: ((event: { type: 'error'; status?: number; body?: string; retryAfter?: string }) => void) | null = null;
   onmessage: Listener | null = null;
 
   readonly #fetch: FetchLike;
@@ -93,7 +93,7 @@ export class FetchEventSource implements EventSourceLike {
       // A stream without a readable body never ends, so it is not read.
       const body = isStream ? '' : await res.text().catch(() => '');
       if (isStream) void res.body?.cancel().catch(() => undefined);
-      return this.#failed(res.status, body);
+      return this.#failed(res.status, body, res.headers.get('retry-after'));
     }
     this.readyState = FetchEventSource.OPEN;
     this.onopen?.({ type: 'open' });
@@ -122,10 +122,10 @@ export class FetchEventSource implements EventSourceLike {
     this.#timer = this.#timers.setTimeout(() => void this.#connect(), this.#retry);
   }
 
-  #failed(status: number, body: string): void {
+  #failed(status: number, body: string, retryAfter: string | null): void {
     if (this.readyState === FetchEventSource.CLOSED) return;
     this.readyState = FetchEventSource.CLOSED;
-    this.onerror?.({ type: 'error', status, body });
+    this.onerror?.(retryAfter === null ? { type: 'error', status, body } : { type: 'error', status, body, retryAfter });
   }
 
   #dispatch(e: SseEvent): void {

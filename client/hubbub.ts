@@ -1,13 +1,16 @@
 import { isChannelName } from '../contract/channel.js';
-import { shouldReconnect } from '../contract/disconnect.js';
+import { DISCONNECT_TABLE, shouldReconnect } from '../contract/disconnect.js';
 import { formatPosition, parsePosition } from '../contract/position.js';
-import type { Publication, SubscribeResult } from '../contract/publication.js';
+import type { JsonData } from '../contract/publication.js';
+import { TokenKeeper, markExpired } from './auth.js';
 import { backoffDelay } from './backoff.js';
+import { Channels } from './channels.js';
 import { Emitter } from './emitter.js';
 import { resolveOptions, type HubbubOptions, type ResolvedOptions } from './options.js';
 import { HubbubDisconnectError, HubbubError, HubbubNoTransportError } from './errors.js';
-import { ChannelState, Subscription, type SubscribeOptions } from './subscription.js';
-import type { ChannelWanted, ClientTransport, CloseInfo, TransportEnv, TransportFactory, TransportName } from './types.js';
+import { publishOverHttp, type PublishOptions, type PublishResult } from './publish.js';
+import { Subscription, type SubscribeOptions } from './subscription.js';
+import type { ClientTransport, CloseInfo, TransportEnv, TransportFactory, TransportName } from './types.js';
 import { normalizeBaseUrl } from './wire.js';
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'closed';
@@ -20,7 +23,7 @@ export type HubbubEvents = {
   closed: [info: { error?: Error }];
   /** The transport in use changed (first connect, or negotiation/reconnect landed on another one). */
   transport: [name: TransportName, previous: TransportName | undefined];
-  /** Connection-level errors, and channel errors of subscriptions without their own onError. */
+  /** Connection-level errors (a getToken that failed included), and channel errors of subscriptions without their own onError. */
   error: [error: Error];
 };
 
@@ -33,12 +36,17 @@ export class Hubbub extends Emitter<HubbubEvents> {
   readonly url: string;
   readonly #o: ResolvedOptions;
   readonly #env: TransportEnv;
-  readonly #channels = new Map<string, ChannelState>();
-  readonly #retryTimers = new Map<string, unknown>();
+  readonly #channels: Channels;
+  /** The connection token. */
+  readonly #auth: TokenKeeper;
   #state: ConnectionState = 'disconnected';
   #transport: ClientTransport | undefined;
   /** Identifies the transport whose handler calls count; calls of replaced transports are ignored. */
-  #token: object | undefined;
+  #live: object | undefined;
+  /** Counts rounds, so a getToken that resolves after close() or a newer round is ignored. */
+  #round = 0;
+  /** token_expired refusals since the last successful connect. */
+  #expiredStreak = 0;
   #inUse: TransportName | undefined;
   #lastAnnounced: TransportName | undefined;
   #lastWorking: TransportName | undefined;
@@ -54,6 +62,16 @@ export class Hubbub extends Emitter<HubbubEvents> {
     this.#o = resolveOptions(options);
     this.#env = this.#o.env;
     this.#autoConnect = this.#o.autoConnect;
+    this.#auth = this.#keeper(this.#o.token, this.#o.getToken);
+    this.#channels = new Channels({
+      timers: this.#env.timers,
+      backoff: this.#o.backoff,
+      transport: () => this.#transport,
+      active: () => this.#state === 'connecting' || this.#state === 'connected',
+      connected: () => this.#state === 'connected',
+      error: (error) => this.emit('error', error),
+      keeper: (token, getToken, channel) => this.#keeper(token, getToken, channel),
+    });
     // Deferred, so listeners attached right after construction see the first events.
     if (this.#autoConnect) queueMicrotask(() => this.#autoConnect && this.connect());
   }
@@ -71,6 +89,8 @@ export class Hubbub extends Emitter<HubbubEvents> {
     this.#autoConnect = false;
     if (this.#state === 'connecting' || this.#state === 'connected') return;
     this.#env.timers.clearTimeout(this.#reconnectTimer);
+    this.#auth.start();
+    this.#channels.startTokens();
     this.#startRound();
   }
 
@@ -79,7 +99,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
     this.#autoConnect = false;
     if (this.#state === 'closed') return;
     this.#shutdown();
-    this.#endChannels('closed');
+    this.#channels.endAll();
     this.#setState('closed');
     this.emit('closed', {});
   }
@@ -90,19 +110,45 @@ export class Hubbub extends Emitter<HubbubEvents> {
     if (options.since && !parsePosition(formatPosition(options.since))) {
       throw new HubbubError('invalid_cursor', `invalid since position ${JSON.stringify(options.since)}`, { status: 0 });
     }
-    const ch = new ChannelState(channel, options);
-    this.#channels.set(channel, ch);
-    ch.subscribing('initial');
-    this.#transport?.subscribe(channel, ch.position);
-    return new Subscription(ch, (c) => this.#unsubscribe(c));
+    return new Subscription(this.#channels.add(channel, options), (c) => this.#channels.remove(c));
   }
 
-  #unsubscribe(ch: ChannelState): void {
-    if (this.#channels.get(ch.channel) !== ch) return;
-    this.#channels.delete(ch.channel);
-    this.#clearRetry(ch.channel);
-    this.#transport?.unsubscribe(ch.channel);
-    ch.unsubscribed('client');
+  /**
+   * Publishes from this client, where the channel's namespace allows it: over the open WebSocket,
+   * else POST /publish with the connection token (also before connecting). Rejects with a HubbubError.
+   */
+  async publish(channel: string, data: JsonData, options: PublishOptions = {}): Promise<PublishResult> {
+    if (!isChannelName(channel)) throw new HubbubError('invalid_channel', `invalid channel name ${JSON.stringify(channel)}`, { status: 0 });
+    const command = { ...options, channel, data };
+    const t = this.#transport;
+    if (this.#state === 'connected' && t?.publish) return t.publish(command);
+    return publishOverHttp({ baseUrl: this.url, fetch: this.#env.fetch, now: this.#env.now, auth: this.#auth }, command);
+  }
+
+  /* ---------- Tokens ---------- */
+
+  #keeper(token: string | undefined, getToken: (() => Promise<string>) | undefined, channel?: string): TokenKeeper {
+    return new TokenKeeper(token, getToken, {
+      timers: this.#env.timers,
+      now: this.#env.now,
+      backoff: this.#o.backoff,
+      onFresh: (fresh) => this.#transport?.refresh?.(fresh, channel),
+      onError: (error) => this.emit('error', error),
+    });
+  }
+
+  /**
+   * The server refused a token as expired: fetch fresh ones and reconnect at once, resuming from
+   * the positions. A token that cannot be refreshed ends the client (the connection's) or its channel.
+   */
+  #tokenExpired(info: CloseInfo): void {
+    const streak = ++this.#expiredStreak;
+    const verdict = markExpired([this.#auth, ...this.#channels.keepers()], this.#env.now(), streak);
+    const error = info.error ?? new HubbubError('token_expired', undefined, { status: 0 });
+    if (verdict === 'terminal' || verdict.dead.includes(this.#auth)) return this.#terminate(error);
+    this.#channels.endWithTokens(verdict.dead, error);
+    // Again at once would loop on a getToken that hands out expired tokens: from the second on, back off.
+    this.#scheduleReconnect(info, streak > 1 ? undefined : 0);
   }
 
   /* ---------- Negotiation and reconnect ---------- */
@@ -110,6 +156,22 @@ export class Hubbub extends Emitter<HubbubEvents> {
   #startRound(): void {
     this.#setState('connecting');
     this.emit('connecting', { attempt: this.#attempt });
+    this.#channels.connecting();
+    if (!this.#auth.needsFetch()) return this.#negotiate();
+    const round = ++this.#round;
+    const current = () => round === this.#round && this.#state === 'connecting';
+    this.#auth.fetch().then(
+      () => current() && this.#negotiate(),
+      (err: HubbubError) => {
+        if (!current()) return;
+        if (!err.retryable) return this.#terminate(err);
+        this.emit('error', err);
+        this.#scheduleReconnect({ code: 1006, reason: err.message, opened: false });
+      },
+    );
+  }
+
+  #negotiate(): void {
     // A transport that worked before is tried first: it is the likeliest to work again.
     const order = [...this.#o.factories].sort((a, b) => Number(b.name === this.#lastWorking) - Number(a.name === this.#lastWorking));
     this.#queue = order.filter((f) => f.isAvailable(this.#env));
@@ -121,9 +183,9 @@ export class Hubbub extends Emitter<HubbubEvents> {
   #tryNext(): void {
     const factory = this.#queue.shift();
     if (!factory) return this.#roundFailed();
-    const token = {};
-    this.#token = token;
-    const live = () => this.#token === token;
+    const id = {};
+    this.#live = id;
+    const live = () => this.#live === id;
     try {
       this.#transport = this.#open(factory, live);
     } catch (err) {
@@ -139,12 +201,13 @@ export class Hubbub extends Emitter<HubbubEvents> {
       env: this.#env,
       pollTimeout: this.#o.pollTimeout,
       connectTimeout: this.#o.connectTimeout,
-      channels: () => this.#wanted(),
+      channels: () => this.#channels.wanted(),
+      token: () => this.#auth.token,
       handlers: {
         onOpen: (info) => live() && this.#onOpen(factory.name, info),
-        onSubscribed: (r) => live() && this.#onSubscribed(r),
-        onPublication: (p) => live() && this.#onPublication(p),
-        onError: (e, channel) => live() && this.#onError(e, channel),
+        onSubscribed: (r) => live() && this.#channels.onSubscribed(r),
+        onPublication: (p) => live() && this.#channels.onPublication(p),
+        onError: (e, channel) => live() && (channel === undefined ? this.emit('error', e) : this.#channels.onError(e, channel)),
         onClose: (info) => live() && this.#onClose(info),
       },
     });
@@ -157,8 +220,9 @@ export class Hubbub extends Emitter<HubbubEvents> {
     this.#scheduleReconnect(f ?? { code: 1006, reason: 'no transport could connect', opened: false });
   }
 
-  #scheduleReconnect(info: CloseInfo): void {
-    const delay = backoffDelay(this.#attempt++, this.#o.backoff);
+  /** `at`: 0 to reconnect at once; else the backoff, and at least the Retry-After the server sent. */
+  #scheduleReconnect(info: CloseInfo, at?: 0): void {
+    const delay = at ?? Math.max(backoffDelay(this.#attempt++, this.#o.backoff), info.error?.retryAfter ?? 0);
     this.#setState('disconnected');
     this.emit('disconnected', { code: info.code, reason: info.reason, reconnectIn: delay });
     this.#reconnectTimer = this.#env.timers.setTimeout(() => {
@@ -169,6 +233,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
 
   #onOpen(name: TransportName, info: { client?: string; node?: string }): void {
     this.#attempt = 0;
+    this.#expiredStreak = 0;
     this.#lastWorking = name;
     this.#inUse = name;
     this.#setState('connected');
@@ -181,15 +246,16 @@ export class Hubbub extends Emitter<HubbubEvents> {
   }
 
   #onClose(info: CloseInfo): void {
-    this.#token = undefined;
+    this.#live = undefined;
     this.#transport = undefined;
-    if (!info.opened) {
+    // A refusal by the server itself (credentials, rate, a terminal code) would be the same on another transport.
+    if (!info.opened && !refusedByServer(info)) {
       this.#lastFailure = info;
       return this.#tryNext();
     }
     this.#inUse = undefined;
-    for (const channel of this.#retryTimers.keys()) this.#clearRetry(channel);
-    for (const ch of this.#channels.values()) ch.subscribing('reconnect');
+    this.#channels.reconnecting();
+    if (info.error?.code === 'token_expired' || info.code === DISCONNECT_TABLE.token_expired.code) return this.#tokenExpired(info);
     const terminal = info.error
       ? info.error.retryable
         ? undefined
@@ -205,7 +271,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
   #terminate(error: Error): void {
     this.#shutdown();
     this.emit('error', error);
-    this.#endChannels('closed', error);
+    this.#channels.endAll(error);
     this.#setState('closed');
     this.emit('closed', { error });
   }
@@ -213,63 +279,14 @@ export class Hubbub extends Emitter<HubbubEvents> {
   #shutdown(): void {
     this.#env.timers.clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
-    for (const channel of this.#retryTimers.keys()) this.#clearRetry(channel);
+    this.#channels.clearRetries();
+    this.#auth.stop();
+    this.#channels.stopTokens();
     const transport = this.#transport;
-    this.#token = undefined;
+    this.#live = undefined;
     this.#transport = undefined;
     this.#inUse = undefined;
     transport?.close();
-  }
-
-  /* ---------- Channels ---------- */
-
-  #wanted(): ChannelWanted[] {
-    return [...this.#channels.values()].map((ch) => ({ channel: ch.channel, since: ch.position }));
-  }
-
-  #onSubscribed(r: SubscribeResult): void {
-    this.#channels.get(r.channel)?.subscribed(r);
-  }
-
-  #onPublication(p: Publication): void {
-    const ch = this.#channels.get(p.channel);
-    if (ch?.publication(p) !== 'gap') return;
-    // Resubscribe from the last position delivered: the server recovers the missing offsets or says recovered:false.
-    ch.subscribing('gap');
-    this.#transport?.subscribe(ch.channel, ch.position);
-  }
-
-  #onError(error: Error, channel: string | undefined): void {
-    const ch = channel === undefined ? undefined : this.#channels.get(channel);
-    if (!ch) return this.emit('error', error);
-    if (error instanceof HubbubError && error.retryable) {
-      ch.subscribing('retry');
-      const attempt = (ch.retries += 1);
-      const delay = backoffDelay(attempt - 1, this.#o.backoff);
-      this.#clearRetry(ch.channel);
-      this.#retryTimers.set(
-        ch.channel,
-        this.#env.timers.setTimeout(() => {
-          this.#retryTimers.delete(ch.channel);
-          if (this.#channels.get(ch.channel) === ch && this.#state === 'connected') this.#transport?.subscribe(ch.channel, ch.position);
-        }, delay),
-      );
-      return;
-    }
-    this.#channels.delete(ch.channel);
-    if (!ch.options.onError) this.emit('error', error);
-    ch.unsubscribed('error', error);
-  }
-
-  #clearRetry(channel: string): void {
-    this.#env.timers.clearTimeout(this.#retryTimers.get(channel));
-    this.#retryTimers.delete(channel);
-  }
-
-  #endChannels(reason: 'closed', error?: Error): void {
-    const all = [...this.#channels.values()];
-    this.#channels.clear();
-    for (const ch of all) ch.unsubscribed(reason, error);
   }
 
   #setState(state: ConnectionState): void {
@@ -278,4 +295,11 @@ export class Hubbub extends Emitter<HubbubEvents> {
     this.#state = state;
     this.emit('state', state, previous);
   }
+}
+
+/** Refusals that come from the server itself: trying the next transport would get the same answer. */
+function refusedByServer(info: CloseInfo): boolean {
+  const code = info.error?.code;
+  if (code === 'token_expired' || code === 'token_invalid' || code === 'forbidden' || code === 'rate_limited') return true;
+  return info.code >= 4000 && info.code <= 4999;
 }

@@ -34,6 +34,7 @@ export type {
   EventSourceConstructor,
   EventSourceLike,
   FetchLike,
+  PublishCommand,
   Timers,
   TransportCapabilities,
   TransportContext,

@@ -32,10 +32,22 @@ export interface HubbubOptions {
   connectTimeout?: number;
   /** Connect on the next microtask after construction (default true); otherwise call connect(). */
   autoConnect?: boolean;
+  /** The connection token (a JWT from your backend). Without token and getToken the client is anonymous. */
+  token?: string;
+  /**
+   * Fetches a connection token from your backend: before the first connect when no token is given,
+   * after the server says the token expired, and ahead of its `exp`. A rejection counts as a
+   * failed connect (backoff, then again).
+   */
+  getToken?: () => Promise<string>;
+  /** The clock, ms since the Unix epoch, for token expiry; injected in tests with `timers`. Default Date.now. */
+  now?: () => number;
 }
 
 export interface ResolvedOptions {
   env: TransportEnv;
+  token: string | undefined;
+  getToken: (() => Promise<string>) | undefined;
   factories: TransportFactory[];
   backoff: { minDelay: number; maxDelay: number; random: () => number };
   pollTimeout: number;
@@ -52,6 +64,8 @@ export function resolveOptions(options: HubbubOptions): ResolvedOptions {
   });
   return {
     env: resolveEnv(options, options.timers ?? realTimers),
+    token: options.token,
+    getToken: options.getToken,
     factories,
     backoff: { minDelay: options.minReconnectDelay ?? 500, maxDelay: options.maxReconnectDelay ?? 20_000, random: options.random ?? Math.random },
     pollTimeout: options.pollTimeout ?? 25_000,
@@ -71,12 +85,16 @@ function resolveEnv(options: HubbubOptions, timers: Timers): TransportEnv {
   const globalFetch = typeof g.fetch === 'function' ? g.fetch.bind(globalThis) : undefined;
   const fetch = pick(options.fetch, globalFetch);
   let EventSource = pick(options.EventSource, g.EventSource);
-  if (EventSource === undefined && options.EventSource !== null && fetch) {
+  let openEventSourceWithHeaders: TransportEnv['openEventSourceWithHeaders'];
+  // Only the client's own FetchEventSource is known to send headers; any other class may be a native one.
+  const own = EventSource === FetchEventSource || (EventSource === undefined && options.EventSource !== null);
+  if (own && fetch) {
+    openEventSourceWithHeaders = (url, headers) => new FetchEventSource(url, { fetch, timers, headers });
     EventSource = class extends FetchEventSource {
       constructor(url: string) {
         super(url, { fetch, timers });
       }
     };
   }
-  return { WebSocket: pick(options.WebSocket, g.WebSocket), EventSource, fetch, timers };
+  return { WebSocket: pick(options.WebSocket, g.WebSocket), EventSource, openEventSourceWithHeaders, fetch, timers, now: options.now ?? Date.now };
 }

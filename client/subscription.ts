@@ -1,5 +1,6 @@
 import type { StreamPosition } from '../contract/position.js';
 import type { Publication, SubscribeResult } from '../contract/publication.js';
+import type { TokenKeeper } from './auth.js';
 import { safeCall } from './emitter.js';
 
 export type SubscriptionStatus = 'subscribing' | 'subscribed' | 'unsubscribed';
@@ -27,6 +28,10 @@ export interface SubscribeOptions {
   onSubscribed?: (result: SubscribeResult) => void;
   onState?: (event: SubscriptionStateEvent) => void;
   onError?: (error: Error) => void;
+  /** A subscription token for this channel, where its namespace requires one. */
+  token?: string;
+  /** Fetches the channel's subscription token: before subscribing when no token is given, after it expired, and ahead of its `exp`. */
+  getToken?: (channel: string) => Promise<string>;
 }
 
 export type PublicationVerdict = 'delivered' | 'duplicate' | 'gap' | 'ignored';
@@ -40,6 +45,8 @@ export class ChannelState {
   position: StreamPosition | undefined;
   /** Consecutive retryable subscribe errors, for the retry backoff; reset by a successful subscribe. */
   retries = 0;
+  /** The subscription token, when the channel has one. */
+  auth: TokenKeeper | undefined;
 
   constructor(
     readonly channel: string,

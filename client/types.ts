@@ -1,5 +1,5 @@
 import type { StreamPosition } from '../contract/position.js';
-import type { Publication, SubscribeResult } from '../contract/publication.js';
+import type { JsonData, Publication, SubscribeResult } from '../contract/publication.js';
 import type { HubbubError } from './errors.js';
 
 export type TransportName = 'websocket' | 'sse' | 'poll';
@@ -56,8 +56,15 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 export interface TransportEnv {
   WebSocket: WebSocketConstructor | undefined;
   EventSource: EventSourceConstructor | undefined;
+  /**
+   * Set when EventSource is the client's FetchEventSource, which can send request headers: the
+   * connection token then goes in Authorization. A native EventSource cannot; it goes in the URL.
+   */
+  openEventSourceWithHeaders?: ((url: string, headers: Record<string, string>) => EventSourceLike) | undefined;
   fetch: FetchLike | undefined;
   timers: Timers;
+  /** ms since the Unix epoch (token expiry, Retry-After dates). */
+  now: () => number;
 }
 
 /* ---------- The transport seam: one interface, one file per implementation ---------- */
@@ -82,6 +89,14 @@ export interface CloseInfo {
   name?: string;
 }
 
+/** A publish on the open connection (transports with commands). */
+export interface PublishCommand {
+  channel: string;
+  data: JsonData;
+  tags?: Record<string, string>;
+  idempotencyKey?: string;
+}
+
 /** What a transport reports to the core. Calls after `close()` are ignored by the core. */
 export interface TransportHandlers {
   onOpen(info: { client?: string; node?: string }): void;
@@ -96,6 +111,8 @@ export interface ChannelWanted {
   channel: string;
   /** Resume after this position; undefined: from now. */
   since: StreamPosition | undefined;
+  /** The channel's subscription token, when it has one. */
+  token?: string | undefined;
 }
 
 export interface TransportContext {
@@ -105,6 +122,8 @@ export interface TransportContext {
   handlers: TransportHandlers;
   /** The channels the client wants now, with their latest positions; read whenever a request is (re)built. */
   channels(): ChannelWanted[];
+  /** The connection token to send now (connect command, each request); undefined: anonymous. */
+  token(): string | undefined;
   /** ms a long-poll may wait on the server. */
   pollTimeout: number;
   /** ms to wait for the connection to open before trying the next transport. */
@@ -114,8 +133,15 @@ export interface TransportContext {
 /** One client connection's wire. */
 export interface ClientTransport {
   /** (Re)subscribe: recover after `since`. On an already subscribed channel this restarts it from `since`. */
-  subscribe(channel: string, since: StreamPosition | undefined): void;
+  subscribe(channel: string, since: StreamPosition | undefined, token?: string): void;
   unsubscribe(channel: string): void;
+  /**
+   * Only on transports with commands: hands a fresh token (the connection's, or with `channel`
+   * that channel's) to the server now. Request-based transports read it for their next request.
+   */
+  refresh?(token: string, channel?: string): void;
+  /** Only on transports with commands: publish over the open connection. */
+  publish?(command: PublishCommand): Promise<{ channel: string; epoch: string; offset: number }>;
   /** Client-initiated close: no further handler calls. */
   close(): void;
 }

@@ -67,3 +67,17 @@ export function realtimeUrl(baseUrl: string, path: string, params: Record<string
 export function cursorOf(wanted: readonly ChannelWanted[]): string | undefined {
   return wanted.some((w) => w.since) ? formatCursor(wanted.map((w) => w.since)) : undefined;
 }
+
+/** The `tokens` parameter: one entry per channel, aligned with `channels`; omitted when no channel has a token. */
+export function tokensOf(wanted: readonly ChannelWanted[]): string | undefined {
+  return wanted.some((w) => w.token !== undefined) ? wanted.map((w) => w.token ?? '').join(',') : undefined;
+}
+
+/** Retry-After (seconds, or an HTTP date) in ms; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null | undefined, now: number): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

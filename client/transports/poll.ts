@@ -1,6 +1,6 @@
 import { HubbubError, HubbubProtocolError } from '../errors.js';
 import type { ChannelWanted, ClientTransport, CloseInfo, TransportContext, TransportFactory } from '../types.js';
-import { cursorOf, isPollResponse, parseJson, realtimeUrl } from '../wire.js';
+import { cursorOf, isPollResponse, parseJson, realtimeUrl, retryAfterMs, tokensOf } from '../wire.js';
 
 const ABNORMAL = 1006;
 
@@ -74,17 +74,24 @@ class PollTransport implements ClientTransport {
     const url = realtimeUrl(baseUrl, '/poll', {
       channels: wanted.map((w) => w.channel).join(','),
       cursor: cursorOf(wanted),
+      tokens: tokensOf(wanted),
       timeout: String(pollTimeout),
     });
+    // Read per request, so a token refreshed ahead of expiry is used from the next poll on.
+    const token = this.#ctx.token();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     this.#restarting = false;
     const abort = (this.#abort = new AbortController());
     // The server answers by pollTimeout; a request still open well after that is stuck somewhere.
     const timer = env.timers.setTimeout(() => abort.abort(), pollTimeout + connectTimeout);
     let status: number;
     let text: string;
+    let retryAfter: string | null;
     try {
-      const res = await env.fetch!(url, { headers: { accept: 'application/json' }, signal: abort.signal });
+      const res = await env.fetch!(url, { headers, signal: abort.signal });
       status = res.status;
+      retryAfter = res.headers.get('retry-after');
       text = await res.text();
     } catch (err) {
       if (this.#closed) return 'stop';
@@ -100,7 +107,7 @@ class PollTransport implements ClientTransport {
     if (this.#closed) return 'stop';
     const body = parseJson(text);
     if (status < 200 || status > 299) {
-      const error = HubbubError.fromResponse(status, body ?? text);
+      const error = HubbubError.fromResponse(status, body ?? text, { retryAfter: retryAfterMs(retryAfter, env.now()) });
       return this.#finish({ code: ABNORMAL, reason: error.message, error });
     }
     if (!isPollResponse(body)) {

@@ -2,7 +2,7 @@ import { DISCONNECT_TABLE } from '../../contract/disconnect.js';
 import { SSE_EVENTS } from '../../contract/frames.js';
 import { HubbubError, HubbubProtocolError } from '../errors.js';
 import type { ClientTransport, EventSourceLike, SseMessageEvent, TransportContext, TransportFactory } from '../types.js';
-import { cursorOf, isPublication, isSubscribeResult, parseJson, realtimeUrl } from '../wire.js';
+import { cursorOf, isPublication, isSubscribeResult, parseJson, realtimeUrl, retryAfterMs, tokensOf } from '../wire.js';
 
 const ABNORMAL = 1006;
 /**
@@ -75,14 +75,25 @@ class SseTransport implements ClientTransport {
     // No channel, no stream: the transport idles until the first subscribe.
     if (wanted.length === 0) return;
     const { env, baseUrl, connectTimeout } = this.#ctx;
-    const es = new env.EventSource!(realtimeUrl(baseUrl, '/sse', { channels: wanted.map((w) => w.channel).join(','), cursor: cursorOf(wanted) }));
+    // The connection token as a header where the EventSource can send one, else in the URL (the
+    // server never logs it). A refreshed token is used from the next stream on.
+    const token = this.#ctx.token();
+    const withHeaders = token !== undefined ? env.openEventSourceWithHeaders : undefined;
+    const url = realtimeUrl(baseUrl, '/sse', {
+      channels: wanted.map((w) => w.channel).join(','),
+      cursor: cursorOf(wanted),
+      tokens: tokensOf(wanted),
+      token: withHeaders ? undefined : token,
+    });
+    const es = withHeaders ? withHeaders(url, { authorization: `Bearer ${token}` }) : new env.EventSource!(url);
     this.#es = es;
     if (!this.#opened) this.#connectTimer = env.timers.setTimeout(() => this.#finish({ code: ABNORMAL, reason: 'connect timeout' }), connectTimeout);
     this.#armStaleTimer();
     // A browser EventSource cannot read the error body; FetchEventSource passes it along.
-    es.onerror = (ev: { status?: number; body?: string }) => {
+    es.onerror = (ev: { status?: number; body?: string; retryAfter?: string }) => {
       if (es !== this.#es) return;
-      const error = ev?.status ? HubbubError.fromResponse(ev.status, parseJson(ev.body) ?? ev.body) : undefined;
+      const retryAfter = retryAfterMs(ev?.retryAfter, env.now());
+      const error = ev?.status ? HubbubError.fromResponse(ev.status, parseJson(ev.body) ?? ev.body, { retryAfter }) : undefined;
       this.#finish(error ? { code: ABNORMAL, reason: error.message, error } : { code: ABNORMAL, reason: 'SSE stream failed' });
     };
     const on = (type: string, fn: (data: unknown, raw: string) => void) =>

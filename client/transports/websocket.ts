@@ -1,16 +1,20 @@
 import type { StreamPosition } from '../../contract/position.js';
 import { DISCONNECT_TABLE } from '../../contract/disconnect.js';
 import type { ErrorBody } from '../../contract/errors.js';
-import { HubbubError, HubbubProtocolError, isErrorBody } from '../errors.js';
-import type { ClientTransport, TransportContext, TransportFactory, WebSocketLike } from '../types.js';
+import { HubbubError, HubbubProtocolError, disconnectName, isErrorBody } from '../errors.js';
+import type { ClientTransport, PublishCommand, TransportContext, TransportFactory, WebSocketLike } from '../types.js';
 import { isPublication, isSubscribeResult, parseJson, webSocketUrl } from '../wire.js';
 
 /** Close code of a connection that ended without a close frame (RFC 6455); reconnectable. */
 const ABNORMAL = 1006;
 const MAX_ID = 2 ** 31 - 1;
 
+type Position = { channel: string; epoch: string; offset: number };
+type Waiter = { resolve(p: Position): void; reject(e: HubbubError): void };
+
 /**
- * WebSocket at /ws: one socket, subscribe/unsubscribe as commands with ids echoed in replies.
+ * WebSocket at /ws: one socket, commands with ids echoed in replies. The server greets, the client
+ * answers with `connect` (its token, if any) and counts as open only once that is accepted.
  * Browsers cannot see the server's protocol pings, so a half-open socket would go unnoticed: the
  * client sends a `ping` command every `pingInterval` and treats two missed answers as stale.
  */
@@ -24,6 +28,12 @@ class WebSocketTransport implements ClientTransport {
   readonly #commandChannel = new Map<number, string>();
   /** Channels the server has (or will have, once it processes what we sent) a subscription for. */
   readonly #serverChannels = new Set<string>();
+  /** Publishes waiting for `published`, and refreshes waiting for `refreshed`, by command id. */
+  readonly #publishes = new Map<number, Waiter>();
+  readonly #refreshes = new Set<number>();
+  #connectId: number | undefined;
+  /** The token the connect command carried, to tell whether one refreshed meanwhile must follow. */
+  #connectToken: string | undefined;
   #connectTimer: unknown;
   #pingTimer: unknown;
   #unanswered = 0;
@@ -46,11 +56,28 @@ class WebSocketTransport implements ClientTransport {
     this.#connectTimer = ctx.env.timers.setTimeout(() => this.#fail(ABNORMAL, 'connect timeout'), ctx.connectTimeout);
   }
 
-  subscribe(channel: string, since: StreamPosition | undefined): void {
-    // Before `connected`, the channel list is read from the context once the server greets us.
+  subscribe(channel: string, since: StreamPosition | undefined, token?: string): void {
+    // Before `connected`, the channel list is read from the context once the server accepts us.
     if (!this.#opened || this.#closed) return;
     if (this.#serverChannels.has(channel)) this.#send({ id: this.#id(), type: 'unsubscribe', channel });
-    this.#sendSubscribe(channel, since);
+    this.#sendSubscribe(channel, since, token);
+  }
+
+  refresh(token: string, channel?: string): void {
+    // Not open yet: the connect reply checks the token. A channel not (yet) on the server gets the token with its subscribe.
+    if (!this.#opened || this.#closed || (channel !== undefined && !this.#serverChannels.has(channel))) return;
+    const id = this.#id();
+    this.#refreshes.add(id);
+    this.#send(channel === undefined ? { id, type: 'refresh', token } : { id, type: 'refresh', token, channel });
+  }
+
+  publish(command: PublishCommand): Promise<Position> {
+    if (!this.#opened || this.#closed) return Promise.reject(notSent());
+    return new Promise((resolve, reject) => {
+      const id = this.#id();
+      this.#publishes.set(id, { resolve, reject });
+      this.#send({ id, type: 'publish', ...command });
+    });
   }
 
   unsubscribe(channel: string): void {
@@ -64,10 +91,11 @@ class WebSocketTransport implements ClientTransport {
     this.#ws?.close(DISCONNECT_TABLE.normal.code, 'client closed');
   }
 
-  #sendSubscribe(channel: string, since: StreamPosition | undefined): void {
+  #sendSubscribe(channel: string, since: StreamPosition | undefined, token: string | undefined): void {
     this.#serverChannels.add(channel);
     const frame: Record<string, unknown> = { id: this.#id(channel), type: 'subscribe', channel };
     if (since) frame.since = { epoch: since.epoch, offset: since.offset };
+    if (token !== undefined) frame.token = token;
     this.#send(frame);
   }
 
@@ -90,6 +118,15 @@ class WebSocketTransport implements ClientTransport {
     const id = typeof frame?.id === 'number' ? frame.id : undefined;
     if (id !== undefined && frame?.type !== 'error') this.#commandChannel.delete(id);
     switch (frame?.type) {
+      case 'published': {
+        const waiter = id === undefined ? undefined : this.#publishes.get(id);
+        if (!waiter || !isPosition(frame)) break;
+        this.#publishes.delete(id!);
+        return waiter.resolve({ channel: frame.channel, epoch: frame.epoch, offset: frame.offset });
+      }
+      case 'refreshed':
+        if (id !== undefined) this.#refreshes.delete(id);
+        return;
       case 'publication':
         if (isPublication(frame)) return handlers.onPublication(withoutFrameFields(frame));
         break;
@@ -100,7 +137,7 @@ class WebSocketTransport implements ClientTransport {
       case 'pong':
         return;
       case 'connected':
-        return this.#onConnected(frame);
+        return id === undefined ? this.#onGreeting() : this.#onConnected(frame, id);
       case 'error':
         if (isErrorBody(frame)) return this.#onErrorFrame(frame, id);
         break;
@@ -112,25 +149,51 @@ class WebSocketTransport implements ClientTransport {
   }
 
   #onErrorFrame(body: ErrorBody, id: number | undefined): void {
+    const error = new HubbubError(body.code, body.message, { status: 0, retryable: body.retryable, issues: body.issues });
+    // The connection was refused (token, rate): the server was reached, so the code says what to do next.
+    if (id !== undefined && id === this.#connectId) return this.#refused(error);
+    const waiter = id === undefined ? undefined : this.#publishes.get(id);
+    if (waiter) {
+      this.#publishes.delete(id!);
+      return waiter.reject(error);
+    }
+    if (id !== undefined && this.#refreshes.delete(id)) return this.#ctx.handlers.onError(error);
     const channel = id === undefined ? undefined : this.#commandChannel.get(id);
     if (id !== undefined) this.#commandChannel.delete(id);
     // Our own unsubscribe cut that subscribe short; the channel may already have a newer subscribe.
     if (body.code === 'cancelled') return;
     // The server did not subscribe, so a later unsubscribe must not be sent.
     if (channel !== undefined) this.#serverChannels.delete(channel);
-    const error = new HubbubError(body.code, body.message, { status: 0, retryable: body.retryable, issues: body.issues });
     this.#ctx.handlers.onError(error, channel);
   }
 
-  #onConnected(f: Frame): void {
-    if (this.#opened) return;
+  /** The first command is always `connect`, with or without a token: the server closes a silent socket (4005). */
+  #onGreeting(): void {
+    if (this.#connectId !== undefined) return;
+    const token = this.#ctx.token();
+    this.#connectId = this.#id();
+    this.#connectToken = token;
+    this.#send(token === undefined ? { id: this.#connectId, type: 'connect' } : { id: this.#connectId, type: 'connect', token });
+  }
+
+  #refused(error: HubbubError): void {
+    const code = (DISCONNECT_TABLE as Record<string, { code: number }>)[error.code]?.code ?? ABNORMAL;
+    this.#ws?.close(DISCONNECT_TABLE.normal.code, error.code);
+    this.#finish({ code, reason: error.message, error });
+  }
+
+  #onConnected(f: Frame, id: number): void {
+    if (this.#opened || id !== this.#connectId) return;
     this.#opened = true;
     this.#ctx.env.timers.clearTimeout(this.#connectTimer);
     const interval = typeof f.pingInterval === 'number' ? f.pingInterval : 0;
     if (interval > 0) this.#schedulePing(interval);
+    // Refreshed while the connect was on its way: the server has the older token.
+    const token = this.#ctx.token();
+    if (token !== undefined && token !== this.#connectToken) this.refresh(token);
     // Subscribe before announcing the open: a subscribe the app makes in its 'connected' listener
     // then finds the channel list already sent and is not sent twice.
-    for (const { channel, since } of this.#ctx.channels()) this.#sendSubscribe(channel, since);
+    for (const w of this.#ctx.channels()) this.#sendSubscribe(w.channel, w.since, w.token);
     const info: { client?: string; node?: string } = {};
     if (typeof f.client === 'string') info.client = f.client;
     if (typeof f.node === 'string') info.node = f.node;
@@ -154,14 +217,18 @@ class WebSocketTransport implements ClientTransport {
     this.#finish({ code, reason });
   }
 
-  #finish(info: { code: number; reason: string }): void {
+  #finish(info: { code: number; reason: string; error?: HubbubError }): void {
     if (this.#closed) return;
     this.#stop();
-    this.#ctx.handlers.onClose({ ...info, opened: this.#opened });
+    const name = disconnectName(info.code);
+    this.#ctx.handlers.onClose({ ...info, opened: this.#opened, ...(name ? { name } : {}) });
   }
 
   #stop(): void {
     this.#closed = true;
+    // Whether the server published is unknown: retry with the same idempotencyKey to be safe.
+    for (const waiter of this.#publishes.values()) waiter.reject(notSent());
+    this.#publishes.clear();
     this.#ctx.env.timers.clearTimeout(this.#connectTimer);
     this.#ctx.env.timers.clearTimeout(this.#pingTimer);
     if (this.#ws) {
@@ -174,6 +241,11 @@ class WebSocketTransport implements ClientTransport {
 }
 
 type Frame = { type?: unknown; id?: unknown } & Record<string, unknown>;
+
+const isPosition = (f: Frame): f is Frame & Position => typeof f.channel === 'string' && typeof f.epoch === 'string' && typeof f.offset === 'number';
+
+const notSent = () =>
+  new HubbubError('unavailable', 'the connection closed before the publish was acknowledged', { status: 0, retryable: true });
 
 /** Drops the frame-only fields (`type`, `id`) so the app sees the contract's Publication/SubscribeResult. */
 function withoutFrameFields<T extends object>(frame: T & { type?: unknown; id?: unknown }): T {

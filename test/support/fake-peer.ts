@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { formatCursor, parseCursor, type Publication, type StreamPosition, type SubscribeResult } from '../../contract/index.js';
+import { DISCONNECT_TABLE, formatCursor, parseCursor, type Publication, type StreamPosition, type SubscribeResult } from '../../contract/index.js';
 import type { TransportName } from '../../client/index.js';
+import { FakeAuth, bearer, errorFrame, refuse, type WsCommand, type WsSession } from './fake-auth.js';
 
 /**
  * A fake Hubbub peer speaking the wire protocol (WebSocket, SSE, long-poll), for client unit tests:
@@ -22,7 +23,20 @@ export class FakePeer {
   readonly channels = new Map<string, ChannelLog>();
   readonly streams = new Map<string, Set<Stream>>();
   /** Every request/command seen, for assertions on what the client sent. */
-  readonly log: Array<{ transport: TransportName; channels: string[]; since: Array<StreamPosition | undefined>; lastEventId?: string }> = [];
+  readonly log: Array<{
+    transport: TransportName;
+    channels: string[];
+    since: Array<StreamPosition | undefined>;
+    lastEventId?: string;
+    /** SSE/poll: the Authorization header, the `token` and `tokens` query parameters as sent. */
+    authorization?: string;
+    token?: string;
+    tokens?: string;
+  }> = [];
+  /** Token checks and rate limits; by default every token that is not expired is accepted. */
+  readonly auth = new FakeAuth();
+  /** POST /publish requests: the Authorization header and the JSON body. */
+  readonly httpPublishes: Array<{ authorization?: string; body: unknown }> = [];
   readonly wsFrames: Array<Record<string, unknown>> = [];
   readonly refuse = new Set<TransportName>();
   readonly attempts: TransportName[] = [];
@@ -48,6 +62,8 @@ export class FakePeer {
    */
   pingInterval = 0;
   answerPings = true;
+  /** false: WebSocket publish commands get no reply (a reply lost with the connection). */
+  answerPublishes = true;
   private readonly sseStreams = new Set<ServerResponse>();
   private clientSeq = 0;
 
@@ -74,9 +90,10 @@ export class FakePeer {
     return c;
   }
 
-  publish(channel: string, data: unknown): Publication {
+  publish(channel: string, data: unknown, publisher?: Publication['publisher']): Publication {
     const c = this.channel(channel);
     const pub: Publication = { channel, epoch: c.epoch, offset: c.pubs.length + 1, data: data as Publication['data'], time: Date.now() };
+    if (publisher) pub.publisher = publisher;
     c.pubs.push(pub);
     if (this.skipNext.delete(channel)) return pub;
     for (const s of [...(this.streams.get(channel) ?? [])]) s.send(pub);
@@ -134,10 +151,23 @@ export class FakePeer {
       this.kickers.delete(kicker);
       for (const off of subs.values()) off();
     });
-    send({ type: 'connected', client: 'c1', node: 'fake', version: '1', pingInterval: this.pingInterval });
+    const greeting = { type: 'connected', client: 'c1', node: 'fake', version: '1', pingInterval: this.pingInterval };
+    send(greeting);
+    const session: WsSession = { token: undefined, connected: false };
     ws.on('message', (raw) => {
-      const f = JSON.parse(String(raw)) as { id: number; type: string; channel: string; since?: StreamPosition };
+      const f = JSON.parse(String(raw)) as WsCommand;
       this.wsFrames.push(f);
+      // Stricter than the server (which waits, then closes with 4005): a clear, terminal failure in a test.
+      if (!session.connected && f.type !== 'connect') return ws.close(DISCONNECT_TABLE.forbidden.code, 'connect first');
+      const reply = this.auth.tokenCommand(f, session, greeting);
+      if (reply) return send(reply);
+      if (f.type === 'publish') {
+        if (!this.answerPublishes) return;
+        const refused = this.auth.publish(session.token, f.channel);
+        if (refused) return send(errorFrame(refused, f.id));
+        const p = this.publish(f.channel, f.data, { user: this.auth.user(session.token), client: 'c1' });
+        return send({ id: f.id, type: 'published', channel: p.channel, epoch: p.epoch, offset: p.offset });
+      }
       if (f.type === 'ping') return this.answerPings && send({ id: f.id, type: 'pong' });
       if (f.type === 'unsubscribe') {
         subs.get(f.channel)?.();
@@ -147,6 +177,8 @@ export class FakePeer {
       if (subs.has(f.channel)) return send({ type: 'error', id: f.id, code: 'already_subscribed', message: 'x', retryable: false });
       const refusal = this.refuseChannel.get(f.channel);
       if (refusal && refusal.times-- > 0) return send({ type: 'error', id: f.id, code: refusal.code, message: 'refused', retryable: refusal.retryable });
+      const subRefused = this.auth.subscription(f.channel, f.token);
+      if (subRefused) return send(errorFrame(subRefused, f.id));
       this.log.push({ transport: 'websocket', channels: [f.channel], since: [f.since] });
       const { result, backlog } = this.recover(f.channel, f.since);
       send({ id: f.id, type: 'subscribed', ...result });
@@ -157,6 +189,7 @@ export class FakePeer {
 
   private http(req: IncomingMessage, res: ServerResponse): void {
     const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname === '/publish' && req.method === 'POST') return void this.httpPublish(req, res);
     const transport = u.pathname === '/sse' ? 'sse' : u.pathname === '/poll' ? 'poll' : undefined;
     if (!transport) return json(res, 404, { code: 'not_found', message: 'no', retryable: false });
     this.attempts.push(transport);
@@ -166,7 +199,16 @@ export class FakePeer {
     const cursor = lastEventId || u.searchParams.get('cursor') || '';
     const since = cursor === '' ? channels.map(() => undefined) : parseCursor(cursor, channels.length);
     if (!since) return json(res, 400, { code: 'invalid_cursor', message: cursor, retryable: false });
-    this.log.push({ transport, channels, since, ...(lastEventId ? { lastEventId } : {}) });
+    const sent = { authorization: req.headers.authorization, token: u.searchParams.get('token') ?? undefined, tokens: u.searchParams.get('tokens') ?? undefined };
+    this.log.push({ transport, channels, since, ...(lastEventId ? { lastEventId } : {}), ...definedOnly(sent) });
+    if (this.auth.limited()) return refuse(res, 'rate_limited', this.auth.rateLimit.retryAfter);
+    const c = this.auth.connection(bearer(sent.authorization) ?? sent.token);
+    if ('refused' in c) return refuse(res, c.refused);
+    const subTokens = sent.tokens?.split(',') ?? [];
+    for (const [i, channel] of channels.entries()) {
+      const refused = this.auth.subscription(channel, subTokens[i] || undefined);
+      if (refused) return refuse(res, refused);
+    }
     if (transport === 'sse') this.sse(res, channels, since);
     else this.poll(req, res, channels, since);
   }
@@ -180,7 +222,8 @@ export class FakePeer {
       for (const off of offs) off();
     };
     const kicker = (code: number) => {
-      res.end(`event: disconnect\ndata: ${JSON.stringify({ code, name: 'shutdown', reason: 'kicked', reconnect: code < 4500 })}\n\n`);
+      const name = Object.entries(DISCONNECT_TABLE).find(([, row]) => row.code === code)?.[0] ?? 'shutdown';
+      res.end(`event: disconnect\ndata: ${JSON.stringify({ code, name, reason: 'kicked', reconnect: code < 4500 })}\n\n`);
       end();
     };
     this.kickers.add(kicker);
@@ -217,6 +260,8 @@ export class FakePeer {
     };
     const kicker = (code: number) => {
       done();
+      // A poll waiting when its token expires is answered 401 token_expired, as the next request would be.
+      if (code === DISCONNECT_TABLE.token_expired.code) return refuse(res, 'token_expired');
       json(res, code < 4500 ? 503 : 400, { code: code < 4500 ? 'unavailable' : 'bad_request', message: 'kicked', retryable: code < 4500 });
     };
     this.kickers.add(kicker);
@@ -224,6 +269,19 @@ export class FakePeer {
     // Wake on the next publication of any channel; answer on the next turn so a burst leaves together.
     const wake = { send: () => void setImmediate(() => (done(), !res.writableEnded && json(res, 200, { ...answer(), news: undefined }))) };
     for (const c of channels) offs.push(this.watch(c, wake));
+  }
+
+  private async httpPublish(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let text = '';
+    for await (const chunk of req) text += String(chunk);
+    const body = JSON.parse(text) as { channel: string; data: unknown };
+    this.httpPublishes.push({ ...definedOnly({ authorization: req.headers.authorization }), body });
+    if (this.auth.limited()) return refuse(res, 'rate_limited', this.auth.rateLimit.retryAfter);
+    const token = bearer(req.headers.authorization);
+    const refused = this.auth.publish(token, body.channel);
+    if (refused) return refuse(res, refused);
+    const p = this.publish(body.channel, body.data, { user: this.auth.user(token), client: 'http' });
+    json(res, 200, { channel: p.channel, epoch: p.epoch, offset: p.offset });
   }
 
   async close(): Promise<void> {
@@ -237,4 +295,8 @@ export class FakePeer {
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
