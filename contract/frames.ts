@@ -62,8 +62,11 @@ export const ConnectedFrame = z.object({
   user: z.string().nullable().optional().describe('The authenticated user id; null when anonymous'),
   expires: z.number().int().optional().describe('When the connection token expires, ms since the Unix epoch'),
 });
-export const SubscribedFrame = SubscribeResult.extend({ id: CommandId, type: z.literal('subscribed') });
-export const UnsubscribedFrame = z.object({ id: CommandId, type: z.literal('unsubscribed'), channel: ChannelName });
+const ServerSideId = CommandId.optional().describe(
+  'The id of the command this answers; absent when the server subscribed or unsubscribed the connection itself (channels of the token, the server API)',
+);
+export const SubscribedFrame = SubscribeResult.extend({ id: ServerSideId, type: z.literal('subscribed') });
+export const UnsubscribedFrame = z.object({ id: ServerSideId, type: z.literal('unsubscribed'), channel: ChannelName });
 export const PongFrame = z.object({ id: CommandId, type: z.literal('pong') });
 export const RefreshedFrame = z.object({
   id: CommandId,

@@ -71,6 +71,12 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(1).max(600).default(25),
     doc: 'Seconds between WebSocket pings and SSE heartbeats; a connection whose socket takes no bytes for one interval is dropped',
   },
+  connectTimeout: {
+    flag: 'connect-timeout',
+    env: 'HUBBUB_CONNECT_TIMEOUT',
+    schema: z.coerce.number().int().min(1).max(600).default(10),
+    doc: 'Seconds a new WebSocket may stay silent before its first command; then it is closed with 4005',
+  },
   maxQueueBytes: {
     flag: 'max-queue-bytes',
     env: 'HUBBUB_MAX_QUEUE_BYTES',

@@ -4,6 +4,7 @@ import { ERROR_TABLE, type ErrorCode, ErrorBody, type JsonData, MAX_DATA_DEPTH }
 import { BrokerUnavailableError } from '../server/broker/broker.js';
 import { MemoryBroker } from '../server/broker/memory.js';
 import { type TestServer, TEST_API_KEY, startServer } from './support/server.js';
+import { serverSecret, signToken } from './support/tokens.js';
 import { connectWs } from './support/ws-client.js';
 
 /** A memory broker whose publish fails the way a real backbone can. */
@@ -60,7 +61,8 @@ async function wsError(srv: TestServer, frames: unknown[]): Promise<Produced> {
 }
 
 /** How to make the server answer with each code. Every row of ERROR_TABLE must be here. */
-const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker) => Promise<TestServer>) => Promise<Produced>> = {
+type Start = (env: Record<string, string>) => Promise<TestServer>;
+const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker) => Promise<TestServer>, start: Start) => Promise<Produced>> = {
   bad_request: (srv) => post(srv, '/api/publish', JSON.stringify({ data: 1 })),
   data_too_deep: (srv) =>
     post(srv, '/api/publish', `{"channel":"deep","data":${'['.repeat(MAX_DATA_DEPTH + 1)}${']'.repeat(MAX_DATA_DEPTH + 1)}}`),
@@ -70,6 +72,20 @@ const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker
   invalid_frame: (srv) => wsError(srv, ['{not json']),
   too_many_channels: (srv) =>
     fetch(`${srv.url}/sse?channels=${Array.from({ length: 129 }, (_, i) => `c${i}`).join(',')}`).then(json),
+  token_invalid: (srv) => fetch(`${srv.url}/poll?channels=a&token=not.a.jwt`).then(json),
+  token_expired: async (srv) => {
+    const token = await signToken(serverSecret(srv.config), { sub: 'ada' }, { expiresIn: -60 });
+    return fetch(`${srv.url}/poll?channels=a`, { headers: { authorization: `Bearer ${token}` } }).then(json);
+  },
+  forbidden: (srv) => fetch(`${srv.url}/poll?channels=${encodeURIComponent('notifications:#ada')}`).then(json),
+  rate_limited: async (_srv, _setBroker, start) => {
+    const limited = await start({ HUBBUB_LIMIT_CONNECTION_RATE: '1' });
+    // The burst is five seconds' worth: the sixth request within a second is refused.
+    for (let i = 0; i < 5; i++) expect((await fetch(`${limited.url}/poll?channels=a&timeout=0`)).status).toBe(200);
+    const res = await fetch(`${limited.url}/poll?channels=a&timeout=0`);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    return json(res);
+  },
   unauthorized: (srv) => fetch(`${srv.url}/api/info`, { headers: { authorization: 'Bearer wrong' } }).then(json),
   not_found: (srv) => fetch(`${srv.url}/no/such/thing`).then(json),
   method_not_allowed: (srv) => srv.api('/api/publish', { method: 'DELETE' }).then(json),
@@ -122,7 +138,12 @@ describe('error codes', () => {
       servers.push(s);
       return s;
     };
-    const { status, body } = await PRODUCERS[code](srv, setBroker);
+    const start = async (env: Record<string, string>) => {
+      const s = await startServer(env);
+      servers.push(s);
+      return s;
+    };
+    const { status, body } = await PRODUCERS[code](srv, setBroker, start);
     expect(status).toBe(ERROR_TABLE[code].status);
     const parsed = ErrorBody.parse(body);
     expect(parsed.code).toBe(code);

@@ -44,6 +44,8 @@ export class Session {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Subscription-token info per channel, for presence. */
   private readonly channelInfo = new Map<string, JsonData | undefined>();
+  /** When each channel's subscription token expires (ms); the connection must refresh it or reconnect. */
+  private readonly grantExpiry = new Map<string, number>();
   closed = false;
 
   constructor(
@@ -84,7 +86,32 @@ export class Session {
     }
     const decision = this.deps.policy.canSubscribe(this.id, channel, grant);
     if (!decision.ok) throw new HubbubError('forbidden', decision.reason);
-    if (grant) this.channelInfo.set(channel, grant.info ?? this.id.info);
+    if (grant) this.adoptGrant(channel, grant);
+  }
+
+  /** `refresh` with a channel: a new subscription token for a channel the connection holds. */
+  async refreshGrant(channel: string, token: string): Promise<void> {
+    await this.authorizeSubscribe(channel, token);
+  }
+
+  /** The connection left `channel`: its subscription token no longer matters. */
+  forget(channel: string): void {
+    this.channelInfo.delete(channel);
+    if (this.grantExpiry.delete(channel)) this.scheduleExpiry();
+  }
+
+  /** When the connection must refresh a token: the earliest of its connection and subscription tokens. */
+  get expiresAt(): number | undefined {
+    let at = this.id.expiresAt;
+    for (const t of this.grantExpiry.values()) if (at === undefined || t < at) at = t;
+    return at;
+  }
+
+  private adoptGrant(channel: string, grant: SubscriptionGrant): void {
+    this.channelInfo.set(channel, grant.info ?? this.id.info);
+    if (grant.expiresAt === undefined) this.grantExpiry.delete(channel);
+    else this.grantExpiry.set(channel, grant.expiresAt);
+    this.scheduleExpiry();
   }
 
   /** Throws when the connection may not publish to `channel` now (permission, then the user's rate). */
@@ -137,12 +164,15 @@ export class Session {
   private scheduleExpiry(): void {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-    const at = this.id.expiresAt;
+    const at = this.expiresAt;
     if (at === undefined || !this.handle) return;
     // setTimeout overflows past 2^31-1 ms (24.8 days): re-arm from there.
     const delay = Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1);
     this.expiryTimer = setTimeout(() => {
-      if (this.id.expiresAt !== undefined && this.id.expiresAt <= this.deps.now()) this.handle?.disconnect('token_expired');
+      const due = this.expiresAt;
+      // A subscription token that ran out ends the connection too: the client refreshes its tokens,
+      // reconnects and recovers, exactly as for the connection token.
+      if (due !== undefined && due <= this.deps.now()) this.handle?.disconnect('token_expired');
       else this.scheduleExpiry();
     }, delay);
     this.expiryTimer.unref();

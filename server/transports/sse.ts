@@ -14,7 +14,7 @@ import { RESPONDED } from '../http/adapter.js';
 import { HubbubError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
-import { parseRealtimeRequest } from './realtime-request.js';
+import { openRealtimeRequest } from './realtime-request.js';
 import { StallWatch, Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
 
@@ -131,7 +131,9 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       if (env.isClosing()) throw new HubbubError('unavailable', 'the server is shutting down');
       // EventSource sends Last-Event-ID on its own reconnects: it is newer than the URL's cursor.
       const cursor = headers['last-event-id'] || query.cursor;
-      const request = parseRealtimeRequest(query.channels, cursor, config.maxChannels);
+      // Every refusal (token, origin, limits, permissions, malformed request) happens here, as a
+      // plain HTTP error: once the stream has started, a refusal could only look like a reconnect.
+      const { session, channels, since } = await openRealtimeRequest(env, ctx, 'sse', query, cursor);
       ctx.respond = false;
       const res = ctx.res;
       res.writeHead(200, {
@@ -140,28 +142,33 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
         Connection: 'keep-alive',
         'X-Accel-Buffering': 'no',
       });
-      const identity = { client: env.newClientId(), user: null, transport: 'sse' };
       const connected: SseConnectedEvent = {
-        client: identity.client,
+        client: session.client,
         node: env.node.id,
         version: env.node.version,
         pingInterval: config.pingInterval * 1000,
+        user: session.user,
       };
+      if (session.expiresAt !== undefined) connected.expires = session.expiresAt;
       // No `id:` on connected either; it also flushes the headers before the first subscribe.
       res.write(`retry: 1000\n\nevent: ${SSE_EVENTS.connected}\ndata: ${JSON.stringify(connected)}\n\n`);
-      const conn = new SseConnection(res, codec, identity, request.channels, request.since, env, ctx.req.socket, release);
+      const conn = new SseConnection(res, codec, session, channels, since, env, ctx.req.socket, release);
       connections.add(conn);
       heartbeat.ensureRunning();
       res.once('close', () => {
         connections.delete(conn);
         release(conn);
+        session.close();
       });
-      for (let i = 0; i < request.channels.length && !conn.closed; i++) {
+      // The stream's channels are fixed by its request (its cursor lists them): server-side
+      // subscribe/unsubscribe reach WebSocket connections only.
+      session.attach({ disconnect: (reason) => conn.disconnect(reason), subscribe: async () => false, unsubscribe: () => false });
+      for (let i = 0; i < channels.length && !conn.closed; i++) {
         try {
-          await hub.subscribe(request.channels[i]!, conn, request.since[i]);
+          await hub.subscribe(channels[i]!, conn, since[i]);
         } catch (err) {
           if (err instanceof SubscriptionAbortedError) break;
-          env.log(`sse subscribe to ${request.channels[i]} failed`, err);
+          env.log(`sse subscribe to ${channels[i]} failed`, err);
           // The stream already started: tell the client to come back and recover.
           conn.disconnect('insufficient_state');
         }

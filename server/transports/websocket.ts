@@ -1,13 +1,18 @@
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { ClientFrame, CommandId, ERROR_TABLE, type Publication, errorBody } from '../../contract/index.js';
-import { abortHandshake } from '../http/upgrade-response.js';
-import { handshakeProblem } from './ws-handshake.js';
+import { ClientFrame, CommandId, type Publication, errorBody } from '../../contract/index.js';
 import { HubbubError, toHubbubError, validationError } from '../errors.js';
-import { SubscriptionAbortedError } from '../hub/hub.js';
+import { abortHandshake } from '../http/front-door.js';
+import type { Session } from '../session/session.js';
 import { Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
+import { WsCommands } from './ws-commands.js';
 import { WsConnection } from './ws-connection.js';
+
+/** Commands refused in a row by the rate limit before the connection is closed (4006). */
+const MAX_REFUSALS = 50;
 
 const encodePublication = (pub: Publication): Buffer => Buffer.from(JSON.stringify({ type: 'publication', ...pub }));
 
@@ -41,80 +46,107 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     }
   });
 
-  function onConnection(ws: WebSocket, socket: Socket): void {
-    const identity = { client: env.newClientId(), user: null, transport: 'websocket' };
-    const conn = new WsConnection(ws, socket, codec, identity, config.maxQueueBytes);
+  const commands = new WsCommands(env);
+
+  function onConnection(ws: WebSocket, socket: Socket, session: Session): void {
+    const conn = new WsConnection(ws, socket, codec, session, config.maxQueueBytes);
     connections.add(conn);
     pinger.ensureRunning();
+    session.attach({
+      disconnect: (reason) => conn.close(reason),
+      subscribe: async (channel) => commands.serverSubscribe(conn, channel),
+      unsubscribe: (channel) => commands.serverUnsubscribe(conn, channel),
+    });
+    conn.connectTimer = setTimeout(() => conn.close('connect_timeout'), config.connectTimeout * 1000);
+    conn.connectTimer.unref();
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
-    // ws reports what the peer got wrong (oversized or non-UTF-8 frames) and closes with 1009/1007 itself.
-    ws.on('error', (err: Error & { code?: string }) => env.clientErrors.warn(`websocket:${err.code ?? 'error'}`, 'websocket error', err));
+    ws.on('error', (err) => env.clientErrors.warn('websocket:error', 'websocket error', err));
     ws.on('close', () => {
       conn.closed = true;
+      clearTimeout(conn.connectTimer);
       connections.delete(conn);
       for (const channel of conn.channels.keys()) hub.unsubscribe(channel, conn);
       conn.channels.clear();
+      session.close();
     });
-    conn.send(
-      JSON.stringify({
-        type: 'connected',
-        client: conn.identity.client,
-        node: env.node.id,
-        version: env.node.version,
-        pingInterval: config.pingInterval * 1000,
-      }),
-    );
+    const greeting: Record<string, unknown> = {
+      type: 'connected',
+      client: session.client,
+      node: env.node.id,
+      version: env.node.version,
+      pingInterval: config.pingInterval * 1000,
+      user: session.user,
+    };
+    if (session.expiresAt !== undefined) greeting['expires'] = session.expiresAt;
+    conn.send(JSON.stringify(greeting));
+    // A token sent with the upgrade (header, cookie, query) may list channels: join them now.
+    for (const channel of session.identity.channels) commands.serverSubscribe(conn, channel);
   }
 
   /** Every command gets exactly one reply (or the connection's close code, if it closes first). */
   function onMessage(conn: WsConnection, data: RawData, isBinary: boolean): void {
     conn.alive = true;
-    if (isBinary) return conn.error('invalid_frame', undefined, 'binary frames are not accepted: send JSON text');
+    clearTimeout(conn.connectTimer);
+    if (conn.closed) return;
+    if (isBinary) return frameError(conn, 'invalid_frame', undefined, 'binary frames are not accepted: send JSON text');
     let json: unknown;
     try {
       json = JSON.parse(data.toString());
     } catch {
-      return conn.error('invalid_frame', undefined, 'the frame is not valid JSON');
+      return frameError(conn, 'invalid_frame', undefined, 'the frame is not valid JSON');
     }
+    if (!conn.session.takeCommand()) {
+      if (++conn.refusals > MAX_REFUSALS) return conn.close('rate_limited');
+      return conn.error('rate_limited', readableId(json), `at most ${config.limitCommands} commands per second`);
+    }
+    conn.refusals = 0;
     const parsed = ClientFrame.safeParse(json);
     if (!parsed.success) {
       const err = validationError(parsed.error.issues, 'frame', 'invalid_frame');
-      return conn.error(err.code, readableId(json), undefined, err.issues);
+      return frameError(conn, err.code, readableId(json), undefined, err.issues);
     }
     const cmd = parsed.data;
-    switch (cmd.type) {
-      case 'ping':
-        return conn.send(JSON.stringify({ id: cmd.id, type: 'pong' }));
-      case 'subscribe': {
-        if (conn.channels.has(cmd.channel)) return conn.error('already_subscribed', cmd.id);
-        if (conn.channels.size >= config.maxChannels) {
-          return conn.error('too_many_channels', cmd.id, `a connection may subscribe to ${config.maxChannels} channels`);
-        }
-        const pending = { id: cmd.id, answered: false };
-        conn.channels.set(cmd.channel, pending);
-        hub.subscribe(cmd.channel, conn, cmd.since).catch((err: unknown) => {
-          // Not ours any more: cancelled (and answered) by an unsubscribe, or the connection closed.
-          if (conn.closed || conn.channels.get(cmd.channel) !== pending) return;
-          conn.channels.delete(cmd.channel);
-          const e = err instanceof SubscriptionAbortedError ? new HubbubError('internal', undefined, undefined, { cause: err }) : toHubbubError(err);
-          if (e.code === 'internal') env.log(`subscribe to ${cmd.channel} failed`, err);
-          // Failed after its reply (while catching up): the client must resubscribe from its position.
-          if (pending.answered) conn.close('insufficient_state');
-          else conn.error(e.code, cmd.id);
-        });
-        return;
-      }
-      case 'unsubscribe': {
-        const pending = conn.channels.get(cmd.channel);
-        if (!pending) return conn.error('not_subscribed', cmd.id);
-        // A subscribe still waiting for its reply gets one now, before this command's.
-        if (!pending.answered) conn.error('cancelled', pending.id);
-        conn.channels.delete(cmd.channel);
-        hub.unsubscribe(cmd.channel, conn);
-        return conn.send(JSON.stringify({ id: cmd.id, type: 'unsubscribed', channel: cmd.channel }));
-      }
+    const queued = conn.enqueue(
+      () => commands.run(conn, cmd),
+      (err) => env.log(`websocket ${cmd.type} failed outside its reply`, err),
+    );
+    if (!queued) conn.close('rate_limited');
+  }
+
+  /** A malformed frame: answered, counted, and logged only as a sample (anyone can send them). */
+  function frameError(conn: WsConnection, code: Parameters<WsConnection['error']>[0], id: number | undefined, message?: string, issues?: HubbubError['issues']): void {
+    env.clientErrors.warn(`websocket:${code}`, `websocket frame refused: ${code}`);
+    conn.error(code, id, message, issues);
+  }
+
+  function refuseUpgrade(socket: Duplex, err: unknown): void {
+    const e = toHubbubError(err);
+    if (e.code === 'internal') env.log('websocket upgrade failed', err);
+    else env.clientErrors.warn(`upgrade:${e.code}`, `websocket upgrade refused: ${e.code}`);
+    const headers: Record<string, string> = e.retryAfterMs === undefined ? {} : { 'Retry-After': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) };
+    abortHandshake(socket, e.status, e.toBody(), headers);
+  }
+
+  /** Origin, limits and an upgrade-time token (header, cookie or `token` query parameter) are checked before any WebSocket exists. */
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (env.isClosing()) return abortHandshake(socket, 503, errorBody('unavailable', 'the server is shutting down'));
+    const queryToken = new URL(req.url ?? '/', 'http://upgrade').searchParams.get('token') ?? undefined;
+    let session: Session;
+    try {
+      session = await env.sessions.open(req, { transport: 'websocket', queryToken, longLived: true });
+    } catch (err) {
+      return refuseUpgrade(socket, err);
     }
+    let upgraded = false;
+    // ws answers a malformed handshake itself and never calls back: the session must not outlive the socket.
+    socket.once('close', () => !upgraded && session.close());
+    if (socket.destroyed) return session.close();
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = true;
+      // req.socket is the upgraded socket, typed as the net.Socket it is.
+      onConnection(ws, req.socket, session);
+    });
   }
 
   return {
@@ -125,14 +157,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
       throw new HubbubError('upgrade_required');
     },
     upgrade(req, socket, head) {
-      if (env.isClosing()) return abortHandshake(socket, 503, errorBody('unavailable', 'the server is shutting down'));
-      const refusal = handshakeProblem(req);
-      if (refusal) {
-        env.clientErrors.warn(`upgrade:${refusal.code}`, `websocket handshake refused: ${refusal.message}`);
-        return abortHandshake(socket, ERROR_TABLE[refusal.code].status, errorBody(refusal.code, refusal.message), refusal.headers);
-      }
-      // req.socket is the upgraded socket, typed as the net.Socket it is.
-      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req.socket));
+      upgrade(req, socket, head).catch((err: unknown) => refuseUpgrade(socket, err));
     },
     async shutdown(reason) {
       pinger.stop();

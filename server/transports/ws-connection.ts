@@ -2,16 +2,21 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { DISCONNECT_TABLE, type DisconnectName, type ErrorCode, type SubscribeResult, errorBody } from '../../contract/index.js';
 import type { HubbubError } from '../errors.js';
-import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
+import type { Subscriber } from '../hub/subscriber.js';
+import type { Session } from '../session/session.js';
 import { StallWatch } from './ticker.js';
 
 const TEXT = { binary: false } as const;
 
-/** One subscribe command of a connection: its reply is still owed until `answered`. */
+/** One subscribe of a connection: its reply is still owed until `answered`. */
 export interface SubscribeCommand {
+  /** The command's id; 0 for a subscription the server made (token channels, the server API). */
   readonly id: number;
   answered: boolean;
 }
+
+/** Commands a connection may have queued behind a slow one (a token check, a publish): past it the client is flooding. */
+const MAX_QUEUED = 256;
 
 export class WsConnection implements Subscriber<Buffer> {
   /** channel → the subscribe command that holds it. */
@@ -19,6 +24,15 @@ export class WsConnection implements Subscriber<Buffer> {
   alive = true;
   closed = false;
   readonly watch: StallWatch;
+  /** Valid commands processed so far: `connect` is only accepted as the first. */
+  commandsSeen = 0;
+  /** Consecutive commands refused by the rate limit; past a few bursts the connection is closed. */
+  refusals = 0;
+  /** Closes a socket that sends nothing at all after it opened. */
+  connectTimer: NodeJS.Timeout | undefined;
+  /** Commands run one at a time, in arrival order: a `connect` decides how the next ones are judged. */
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
   /**
    * What waits for the socket to drain: the shared encoded frames themselves, never copies. The
    * socket is fed only up to its high-water mark, so when the budget runs out the close frame
@@ -31,18 +45,37 @@ export class WsConnection implements Subscriber<Buffer> {
     readonly ws: WebSocket,
     private readonly socket: Socket,
     readonly codec: Subscriber<Buffer>['codec'],
-    readonly identity: ClientIdentity,
+    readonly session: Session,
     private readonly maxQueueBytes: number,
   ) {
     this.watch = new StallWatch(socket);
     socket.on('drain', this.flush);
   }
 
+  /** Who the connection is, for presence: its session. */
+  get identity(): Session {
+    return this.session;
+  }
+
   onSubscribed(result: SubscribeResult): void {
     const cmd = this.channels.get(result.channel);
     if (!cmd || cmd.answered) return;
     cmd.answered = true;
-    this.send(JSON.stringify({ id: cmd.id, type: 'subscribed', ...result }));
+    this.send(JSON.stringify(cmd.id ? { id: cmd.id, type: 'subscribed', ...result } : { type: 'subscribed', ...result }));
+  }
+
+  /**
+   * Runs `work` after every command before it; false when too many wait (the caller closes the
+   * connection). `work` answers its own failures; `onBug` gets what it could not.
+   */
+  enqueue(work: () => Promise<void>, onBug: (err: unknown) => void): boolean {
+    if (this.queued >= MAX_QUEUED) return false;
+    this.queued += 1;
+    this.queue = this.queue
+      .then(work)
+      .catch(onBug)
+      .finally(() => void (this.queued -= 1));
+    return true;
   }
 
   onPublication(frame: Buffer): void {
