@@ -57,6 +57,8 @@ export interface HubbubApp {
   readonly broker: Broker;
   readonly nodeId: string;
   readonly cluster: Cluster;
+  /** What clients got wrong, counted per kind (each kind is logged at most once per interval). */
+  readonly clientErrors: SampledLog;
   /** Base URL once listening, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
@@ -140,7 +142,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   // Koa's default handler prints every client abort (EPIPE, ECONNRESET on a closed SSE stream).
   koa.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-    logger.warn('http error', err);
+    clientErrors.warn(`http-error:${err.code ?? 'unknown'}`, 'http error', err);
   });
   koa.use(cors(sessions.options.origins, CROSS_ORIGIN_PATHS));
 
@@ -193,6 +195,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     hub,
     broker,
     nodeId,
+    clientErrors,
     get cluster() {
       return cluster;
     },

@@ -1,31 +1,18 @@
-import { type IncomingMessage, type RequestListener, STATUS_CODES, type Server, createServer } from 'node:http';
+import { type IncomingMessage, type RequestListener, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ErrorBody } from '../../contract/index.js';
+import { errorBody } from '../../contract/index.js';
+import { answerClientError } from './client-error.js';
 import { trackConnections } from './connections.js';
+import { abortHandshake } from './upgrade-response.js';
+
+export { abortHandshake };
 
 // The HTTP server: plain requests go to Koa, WebSocket upgrades are routed by path to their
 // transport, and every refused upgrade leaves through one abortHandshake with a real HTTP status
 // and the contract's error body — before any WebSocket exists.
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-/** Answers an upgrade request with a plain HTTP error and closes the socket. */
-export function abortHandshake(socket: Duplex, status: number, body?: ErrorBody, headers: Record<string, string> = {}): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const text = body ? JSON.stringify(body) : '';
-  const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-    'Connection: close',
-    ...(body ? ['Content-Type: application/json'] : []),
-    `Content-Length: ${Buffer.byteLength(text)}`,
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ];
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
-}
 
 export class FrontDoor {
   private server: Server | undefined;
@@ -57,9 +44,11 @@ export class FrontDoor {
     if (this.server) throw new Error('already listening');
     const s = createServer(this.requests);
     this.connections = trackConnections(s);
+    s.on('clientError', answerClientError);
     s.on('upgrade', (req, socket, head) => {
-      const handler = this.upgrades.get((req.url ?? '/').split('?')[0]!);
-      if (!handler) return abortHandshake(socket, 404);
+      const path = (req.url ?? '/').split('?')[0]!;
+      const handler = this.upgrades.get(path);
+      if (!handler) return abortHandshake(socket, 404, errorBody('not_found', `no WebSocket endpoint at ${path}`));
       handler(req, socket, head);
     });
     await new Promise<void>((resolve, reject) => {

@@ -2,14 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { ClientFrame, CommandId, type Publication, errorBody } from '../../contract/index.js';
+import { ClientFrame, CommandId, ERROR_TABLE, type Publication, errorBody } from '../../contract/index.js';
 import { HubbubError, toHubbubError, validationError } from '../errors.js';
-import { abortHandshake } from '../http/front-door.js';
+import { abortHandshake } from '../http/upgrade-response.js';
 import type { Session } from '../session/session.js';
 import { Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
 import { WsCommands } from './ws-commands.js';
 import { WsConnection } from './ws-connection.js';
+import { handshakeProblem } from './ws-handshake.js';
 
 /** Commands refused in a row by the rate limit before the connection is closed (4006). */
 const MAX_REFUSALS = 50;
@@ -61,7 +62,8 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     conn.connectTimer.unref();
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
-    ws.on('error', (err) => env.clientErrors.warn('websocket:error', 'websocket error', err));
+    // ws reports what the peer got wrong (oversized or non-UTF-8 frames) and closes with 1009/1007 itself.
+    ws.on('error', (err: Error & { code?: string }) => env.clientErrors.warn(`websocket:${err.code ?? 'error'}`, 'websocket error', err));
     ws.on('close', () => {
       conn.closed = true;
       clearTimeout(conn.connectTimer);
@@ -131,6 +133,11 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   /** Origin, limits and an upgrade-time token (header, cookie or `token` query parameter) are checked before any WebSocket exists. */
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     if (env.isClosing()) return abortHandshake(socket, 503, errorBody('unavailable', 'the server is shutting down'));
+    const refusal = handshakeProblem(req);
+    if (refusal) {
+      env.clientErrors.warn(`upgrade:${refusal.code}`, `websocket handshake refused: ${refusal.message}`);
+      return abortHandshake(socket, ERROR_TABLE[refusal.code].status, errorBody(refusal.code, refusal.message), refusal.headers);
+    }
     const queryToken = new URL(req.url ?? '/', 'http://upgrade').searchParams.get('token') ?? undefined;
     let session: Session;
     try {

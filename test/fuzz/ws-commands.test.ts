@@ -176,7 +176,7 @@ function deliveries(frames: ServerFrame[], subscribeOf: Map<number, string>) {
   const out = new Map<string, { cursor: number | undefined; violations: string[] }>();
   const of = (c: string) => out.get(c) ?? out.set(c, { cursor: undefined, violations: [] }).get(c)!;
   for (const f of frames) {
-    if (f.type === 'subscribed' && subscribeOf.get(f.id) === f.channel) of(f.channel).cursor = f.offset;
+    if (f.type === 'subscribed' && f.id !== undefined && subscribeOf.get(f.id) === f.channel) of(f.channel).cursor = f.offset;
     else if (f.type === 'unsubscribed') of(f.channel).cursor = undefined;
     else if (f.type === 'publication') {
       const d = of(f.channel);

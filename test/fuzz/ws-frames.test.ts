@@ -95,7 +95,12 @@ function expectationFor(f: Frame): Expectation {
   // A later unsubscribe in the same run may cut a subscribe short: then any one reply will do
   // (ws-commands.test.ts models the exact answer).
   if (c.type === 'subscribe') return { id: c.id, accepts: (r) => r.type === 'error' || ('channel' in r && r.channel === c.channel), what: 'subscribe' };
-  return { id: c.id, accepts: (r) => (r.type === 'unsubscribed' && r.channel === c.channel) || errorWith(['not_subscribed'])(r), what: 'unsubscribe' };
+  if (c.type === 'unsubscribe') {
+    return { id: c.id, accepts: (r) => (r.type === 'unsubscribed' && r.channel === c.channel) || errorWith(['not_subscribed'])(r), what: 'unsubscribe' };
+  }
+  // connect, refresh, publish: their own reply, or a refusal (a made-up token, an anonymous publish, connect after other commands).
+  const reply = { connect: 'connected', refresh: 'refreshed', publish: 'published' }[c.type];
+  return { id: c.id, accepts: (r) => r.type === reply || r.type === 'error', what: c.type };
 }
 
 /**
