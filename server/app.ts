@@ -48,8 +48,8 @@ export interface Registries {
   subscriptions: number;
   /** Channels the hub follows at the broker, lingering ones included. */
   followedChannels: number;
-  /** Users with live sessions, client addresses with open connections, and rate-limit keys held. */
-  sessions: { users: number; addresses: number; rateKeys: number };
+  /** Users with live sessions, and client addresses with open connections. */
+  sessions: { users: number; addresses: number };
 }
 
 export interface HubbubApp {

@@ -45,7 +45,7 @@ describe('layering', () => {
   });
 
   it('the check sees real imports (it would catch a violation)', () => {
-    expect(imports('server/transports/websocket.ts')).toContain('server/hub/hub.js');
+    expect(imports('server/transports/ws-commands.ts')).toContain('server/hub/hub.js');
     expect(imports('server/hub/hub.ts')).toContain('server/broker/broker.js');
     expect(imports('server/transports/websocket.ts')).toContain('ws');
   });

@@ -6,6 +6,9 @@ import { MemoryBroker } from '../server/broker/memory.js';
 import { openRequest, pollAnswered, readBody, runCycles, sseSubscribeAndLeave, wsSubscribeAndLeave } from './support/churn.js';
 import { type TestServer, startServer } from './support/server.js';
 
+/** Thousands of loopback connections from one address: the per-address limits are set for it, as a load test would. */
+const CHURN_LIMITS = { HUBBUB_LIMIT_CONNECTION_RATE: '1000000', HUBBUB_LIMIT_CONNECTIONS_PER_IP: '1000000' };
+
 const CYCLES = Number(process.env.LEAK_CYCLES ?? 2000);
 const CONCURRENCY = 25;
 /** Cycles share a few channels: the broker's per-channel state is bounded by channels, not by connections. */
@@ -29,21 +32,21 @@ async function expectBackTo(srv: TestServer, start: ReturnType<TestServer['app']
 // Concurrent: the four servers wait out their hub's linger at the same time.
 describe.concurrent(`registries return to their starting size after ${CYCLES} cycles per transport`, () => {
   it('WebSocket connections that subscribe and close leave nothing behind', { timeout: TIMEOUT }, async () => {
-    await using srv = await startServer();
+    await using srv = await startServer(CHURN_LIMITS);
     const start = srv.app.registries();
     await runCycles(CYCLES, CONCURRENCY, (i) => wsSubscribeAndLeave(srv.url, channel('ws', i)));
     await expectBackTo(srv, start);
   });
 
   it('SSE streams whose client disconnects first leave no tracked socket', { timeout: TIMEOUT }, async () => {
-    await using srv = await startServer();
+    await using srv = await startServer(CHURN_LIMITS);
     const start = srv.app.registries();
     await runCycles(CYCLES, CONCURRENCY, (i) => sseSubscribeAndLeave(srv.url, channel('sse', i)));
     await expectBackTo(srv, start);
   });
 
   it('long-polls abandoned mid-wait leave no tracked socket', { timeout: TIMEOUT }, async () => {
-    await using srv = await startServer({ HUBBUB_POLL_TIMEOUT: '60' });
+    await using srv = await startServer({ ...CHURN_LIMITS, HUBBUB_POLL_TIMEOUT: '60' });
     const start = srv.app.registries();
     // Nothing is published on these channels, so a poll from the current cursor waits.
     const cursors: string[] = [];
@@ -62,7 +65,7 @@ describe.concurrent(`registries return to their starting size after ${CYCLES} cy
   });
 
   it('long-polls answered by a publication leave nothing behind', { timeout: TIMEOUT }, async () => {
-    await using srv = await startServer({ HUBBUB_POLL_TIMEOUT: '60' });
+    await using srv = await startServer({ ...CHURN_LIMITS, HUBBUB_POLL_TIMEOUT: '60' });
     const start = srv.app.registries();
     await runCycles(CYCLES, CONCURRENCY, async (i) => {
       const ch = channel('answered', i);
@@ -78,7 +81,7 @@ describe.concurrent(`registries return to their starting size after ${CYCLES} cy
 
 describe('a connection dropped from inside its own subscribe', () => {
   it('an SSE stream dropped as a slow consumer while its backlog is delivered does not stay a hub subscriber', async () => {
-    await using srv = await startServer({ HUBBUB_MAX_QUEUE_BYTES: '1024' });
+    await using srv = await startServer({ ...CHURN_LIMITS, HUBBUB_MAX_QUEUE_BYTES: '1024' });
     const start = srv.app.registries();
     // ~6 MB of backlog: far more than a loopback socket takes in one synchronous burst.
     const big = 'x'.repeat(60_000);

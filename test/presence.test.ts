@@ -3,6 +3,7 @@ import { createPublisher } from '../client/index.js';
 import { PresenceResponse } from '../contract/index.js';
 import { openSession } from './support/raw-clients.js';
 import { TEST_API_KEY, startServer } from './support/server.js';
+import { serverSecret, signToken } from './support/tokens.js';
 import { connectWs } from './support/ws-client.js';
 
 describe('presence on one node', () => {
@@ -43,19 +44,23 @@ describe('presence on one node', () => {
     await sse.close();
   });
 
-  it('publishes joins and leaves in configured namespaces only', async () => {
+  it('publishes joins and leaves of identified users, in configured namespaces only', async () => {
     await using srv = await startServer({ HUBBUB_PRESENCE_EVENTS: 'chat' });
     const watcher = await openSession('websocket', srv.url, ['chat:lobby', 'news']);
     const peer = await connectWs(srv.wsUrl);
-    peer.send({ id: 1, type: 'subscribe', channel: 'chat:lobby' });
-    peer.send({ id: 2, type: 'subscribe', channel: 'news' });
+    peer.send({ id: 1, type: 'connect', token: await signToken(serverSecret(srv.config), { sub: 'ada', info: { name: 'Ada' } }) });
+    await peer.next('connected', (f) => f.id === 1);
+    peer.send({ id: 2, type: 'subscribe', channel: 'chat:lobby' });
+    peer.send({ id: 3, type: 'subscribe', channel: 'news' });
     await peer.next('subscribed', (f) => f.channel === 'news');
+    const { clients } = PresenceResponse.parse(await (await srv.api('/api/channels/chat:lobby/presence')).json());
+    expect(clients.map((c) => [c.user, c.info])).toEqual(expect.arrayContaining([['ada', { name: 'Ada' }], [null, undefined]]));
     await peer.close();
+    // The anonymous watcher itself joined too, and announced nothing: anonymous churn must not fill history.
     await vi.waitFor(() =>
-      expect(watcher.publications.map((p) => [p.channel, (p.data as { type: string }).type, p.tags?.hubbub])).toEqual([
-        ['chat:lobby', 'join', 'join'],
-        ['chat:lobby', 'join', 'join'],
-        ['chat:lobby', 'leave', 'leave'],
+      expect(watcher.publications.map((p) => [p.channel, (p.data as { type: string; user: string }).type, (p.data as { user: string }).user, p.tags?.hubbub])).toEqual([
+        ['chat:lobby', 'join', 'ada', 'join'],
+        ['chat:lobby', 'leave', 'ada', 'leave'],
       ]),
     );
     await watcher.close();

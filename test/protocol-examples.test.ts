@@ -69,7 +69,7 @@ describe('the example runner', () => {
     await using srv = await startServer();
     const { actual } = await runExample(examples.find((e) => e.id === 'ws-subscribe')!, srv);
     const epoch = (await srv.app.broker.position('chat:lobby')).epoch;
-    expect(actual[0]).toEqual({ type: 'connected', client: '<varies>', node: '<varies>', version: '<varies>', pingInterval: 25_000 });
+    expect(actual[0]).toEqual({ type: 'connected', client: '<varies>', node: '<varies>', version: '<varies>', pingInterval: 25_000, user: null });
     expect(actual.at(-2)).toMatchObject({ type: 'publication', epoch, time: '<varies>' });
   });
 
