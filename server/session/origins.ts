@@ -17,7 +17,8 @@ export class OriginPolicy {
   /** The request's Origin header when it is a browser request that is allowed, `true` without Origin, `false` when refused. */
   check(req: IncomingMessage): string | boolean {
     const origin = req.headers.origin;
-    if (origin === undefined) return true;
+    // An empty header is no Origin at all (Koa reads it so too, for the CORS middleware).
+    if (origin === undefined || origin === '') return true;
     if (this.allows(origin, req.headers.host)) return origin;
     return false;
   }

@@ -89,3 +89,14 @@ export async function fuzz<T>(name: string, srv: TestServer, arb: fc.Arbitrary<T
     );
   }
 }
+
+/**
+ * Thousands of requests, wrong keys and commands a second from one address: the per-address limits
+ * are lifted so every input gets its own answer (test/limits.test.ts checks the limits themselves).
+ */
+export const FUZZ_LIMITS = {
+  HUBBUB_LIMIT_CONNECTION_RATE: '1000000',
+  HUBBUB_LIMIT_CONNECTIONS_PER_IP: '1000000',
+  HUBBUB_LIMIT_AUTH_FAILURES: '1000000',
+  HUBBUB_LIMIT_COMMANDS: '1000000',
+};

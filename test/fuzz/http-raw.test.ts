@@ -4,6 +4,7 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, TEST_API_KEY, startServer } from '../support/server.js';
+import { FUZZ_LIMITS } from './harness.js';
 import { type HttpResult, checkHttpAnswer, expectServesEveryTransport, httpRequest } from './checks.js';
 import { fuzz, fuzzTimeout } from './harness.js';
 
@@ -92,7 +93,7 @@ function abortPost(port: number, input: { declared: number; sentFraction: number
 describe('fuzz: raw HTTP', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer();
+    srv = await startServer(FUZZ_LIMITS);
   });
   afterAll(() => srv?.close());
 

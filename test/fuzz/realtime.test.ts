@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PollResponse, SseConnectedEvent, SseSubscribedEvent, type StreamPosition, parseCursor } from '../../contract/index.js';
 import { type SseEvent, readSse } from '../support/sse-reader.js';
 import { type TestServer, startServer } from '../support/server.js';
+import { FUZZ_LIMITS } from './harness.js';
 import {
   type Encoding,
   type QueryPair,
@@ -118,7 +119,7 @@ describe('fuzz: SSE and long-poll requests', () => {
   let epoch = '';
   beforeAll(async () => {
     // A poll whose cursor is current waits: one second, not the default 25.
-    srv = await startServer({ HUBBUB_POLL_TIMEOUT: '1', HUBBUB_HISTORY_TTL: String(7 * 24 * 3600) });
+    srv = await startServer({ ...FUZZ_LIMITS, HUBBUB_POLL_TIMEOUT: '1', HUBBUB_HISTORY_TTL: String(7 * 24 * 3600) });
     for (let i = 1; i <= PUBLISHED; i++) epoch = (await srv.publish(RECOVER, i)).epoch;
   });
   afterAll(() => srv?.close());

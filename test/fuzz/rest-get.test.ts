@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelsResponse, HistoryResponse, InfoResponse, PresenceResponse } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
+import { FUZZ_LIMITS } from './harness.js';
 import {
   type Encoding,
   type QueryPair,
@@ -67,7 +68,7 @@ describe('fuzz: REST history, presence, channels, info', () => {
 
   beforeAll(async () => {
     // History must not expire during a long `npm run fuzz`.
-    srv = await startServer({ HUBBUB_HISTORY_TTL: String(7 * 24 * 3600) });
+    srv = await startServer({ ...FUZZ_LIMITS, HUBBUB_HISTORY_TTL: String(7 * 24 * 3600) });
     for (let i = 1; i <= PUBLISHED; i++) epoch = (await srv.publish(HISTORY_CHANNEL, i)).epoch;
   });
   afterAll(() => srv?.close());

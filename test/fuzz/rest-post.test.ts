@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastRequest, BroadcastResult, PublishRequest, PublishResult } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
+import { FUZZ_LIMITS } from './harness.js';
 import {
   type Entry,
   authHeader,
@@ -115,7 +116,7 @@ describe('fuzz: REST publish and broadcast', () => {
   let limits: BodyLimits;
 
   beforeAll(async () => {
-    srv = await startServer();
+    srv = await startServer(FUZZ_LIMITS);
     limits = { body: srv.config.maxMessageBytes + 64 * 1024, data: srv.config.maxMessageBytes };
   });
   afterAll(() => srv?.close());

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ServerFrame, StreamPosition } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
+import { FUZZ_LIMITS } from './harness.js';
 import { expectServesEveryTransport } from './checks.js';
 import { fuzz, fuzzTimeout } from './harness.js';
 import { checkServerFrame, connectPeer } from './ws-peer.js';
@@ -60,7 +61,7 @@ let runSeq = 0;
 describe('fuzz: WebSocket command sequences', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer({ HUBBUB_MAX_CHANNELS: String(MAX_CHANNELS), HUBBUB_HISTORY_TTL: String(7 * 24 * 3600) });
+    srv = await startServer({ ...FUZZ_LIMITS, HUBBUB_MAX_CHANNELS: String(MAX_CHANNELS), HUBBUB_HISTORY_TTL: String(7 * 24 * 3600) });
   });
   afterAll(() => srv?.close());
 

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientFrame, DISCONNECT_TABLE, type ErrorCode, type ServerFrame } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
+import { FUZZ_LIMITS } from './harness.js';
 import {
   channelLike,
   deepJsonText,
@@ -140,7 +141,7 @@ const SENTINEL: Frame = { text: JSON.stringify({ id: 2 ** 31 - 1, type: 'ping' }
 describe('fuzz: WebSocket frames', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer();
+    srv = await startServer(FUZZ_LIMITS);
   });
   afterAll(() => srv?.close());
 
