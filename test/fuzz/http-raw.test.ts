@@ -4,9 +4,8 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, TEST_API_KEY, startServer } from '../support/server.js';
-import { FUZZ_LIMITS } from './harness.js';
 import { type HttpResult, checkHttpAnswer, expectServesEveryTransport, httpRequest } from './checks.js';
-import { fuzz, fuzzTimeout } from './harness.js';
+import { FUZZ_LIMITS, fuzz, fuzzTimeout } from './harness.js';
 
 /** Sends `bytes`, reads until the server closes, and parses the one response (if any). */
 function exchange(port: number, bytes: Buffer): Promise<HttpResult | undefined> {

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PollResponse, SseConnectedEvent, SseSubscribedEvent, type StreamPosition, parseCursor } from '../../contract/index.js';
 import { type SseEvent, readSse } from '../support/sse-reader.js';
 import { type TestServer, startServer } from '../support/server.js';
-import { FUZZ_LIMITS } from './harness.js';
 import {
   type Encoding,
   type QueryPair,
@@ -24,7 +23,7 @@ import {
   validPositionText,
 } from './arbitraries.js';
 import { type HttpResult, expectErrorAmong, expectServesEveryTransport, expectSuccess, httpRequest } from './checks.js';
-import { fuzz, fuzzTimeout } from './harness.js';
+import { FUZZ_LIMITS, fuzz, fuzzTimeout } from './harness.js';
 import { type HeaderInput, expectRealtime } from './oracles.js';
 
 /** A channel with a known history (offsets 1..PUBLISHED), so cursors can be recoverable. */

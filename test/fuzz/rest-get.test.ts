@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelsResponse, HistoryResponse, InfoResponse, PresenceResponse } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
-import { FUZZ_LIMITS } from './harness.js';
 import {
   type Encoding,
   type QueryPair,
@@ -20,7 +19,7 @@ import {
   positionText,
 } from './arbitraries.js';
 import { checkHttpAnswer, expectErrorAmong, expectServesEveryTransport, expectSuccess, httpRequest } from './checks.js';
-import { fuzz, fuzzTimeout } from './harness.js';
+import { FUZZ_LIMITS, fuzz, fuzzTimeout } from './harness.js';
 import { type HeaderInput, authorized, expectHistory, routerParam } from './oracles.js';
 
 /** A channel with a known history: offsets 1..PUBLISHED of one epoch (its name is outside validChannel's alphabet). */

@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BroadcastRequest, BroadcastResult, PublishRequest, PublishResult } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
-import { FUZZ_LIMITS } from './harness.js';
 import {
   type Entry,
   authHeader,
@@ -27,7 +26,7 @@ import {
   truncated,
 } from './arbitraries.js';
 import { expectErrorAmong, expectServesEveryTransport, expectSuccess, httpRequest } from './checks.js';
-import { fuzz, fuzzTimeout } from './harness.js';
+import { FUZZ_LIMITS, fuzz, fuzzTimeout } from './harness.js';
 import { type BodyLimits, type Expected, type HeaderInput, expectPost } from './oracles.js';
 
 const channelText = fc.oneof({ weight: 8, arbitrary: mostlyValidChannel.map((c) => JSON.stringify(c)) }, { weight: 1, arbitrary: jsonText });

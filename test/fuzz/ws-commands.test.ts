@@ -6,9 +6,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ServerFrame, StreamPosition } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
-import { FUZZ_LIMITS } from './harness.js';
 import { expectServesEveryTransport } from './checks.js';
-import { fuzz, fuzzTimeout } from './harness.js';
+import { FUZZ_LIMITS, fuzz, fuzzTimeout } from './harness.js';
 import { checkServerFrame, connectPeer } from './ws-peer.js';
 
 const POOL = 5;

@@ -5,7 +5,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientFrame, DISCONNECT_TABLE, type ErrorCode, type ServerFrame } from '../../contract/index.js';
 import { type TestServer, startServer } from '../support/server.js';
-import { FUZZ_LIMITS } from './harness.js';
 import {
   channelLike,
   deepJsonText,
@@ -23,7 +22,7 @@ import {
   truncated,
 } from './arbitraries.js';
 import { expectServesEveryTransport } from './checks.js';
-import { fuzz, fuzzTimeout } from './harness.js';
+import { FUZZ_LIMITS, fuzz, fuzzTimeout } from './harness.js';
 import { checkServerFrame, connectPeer, expectDisconnectCode } from './ws-peer.js';
 
 /** Ids of every kind: valid, zero, negative, fractional, past 2^31 and 2^53, beyond float range, not numbers. */
