@@ -8,6 +8,9 @@ mkdir -p .tmp
 missing=()
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The token-minting examples of docs/security.md run in the tests with Debian's interpreters.
+/usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
+command -v php >/dev/null 2>&1 || missing+=(php-cli)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "== installing ${missing[*]} with apt-get"
