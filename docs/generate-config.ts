@@ -1,35 +1,69 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONFIG_SETTINGS } from '../server/config.js';
+import type { Setting } from '../server/settings.js';
 
-/** README's configuration table, rendered from server/config.ts so it cannot drift. */
+// Tables rendered from server/settings.ts so they cannot drift: every setting in the README, and
+// the limits in docs/security.md. Run `npx tsx docs/generate-config.ts` after changing a setting.
+
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
-const BEGIN = '<!-- config:begin -->';
-const END = '<!-- config:end -->';
+export const SECURITY_MD = fileURLToPath(new URL('./security.md', import.meta.url));
 
-export function configTableMarkdown(): string {
-  const rows = Object.values(CONFIG_SETTINGS).map((s) => {
-    const parsed = s.schema.safeParse(undefined);
-    const def = parsed.success && parsed.data !== undefined ? `\`${String(parsed.data)}\`` : '—';
-    return `| \`--${s.flag}\` | \`${s.env}\` | ${def} | ${s.doc} |`;
-  });
+/** The settings that bound what one client may cost the server. */
+const LIMITS = [
+  'limitConnectionsPerIp',
+  'limitConnectionRate',
+  'limitCommands',
+  'limitPublishes',
+  'limitAuthFailures',
+  'maxMessageBytes',
+  'maxChannels',
+  'maxQueueBytes',
+  'maxPollBytes',
+  'connectTimeout',
+  'pingInterval',
+] as const satisfies ReadonlyArray<keyof typeof CONFIG_SETTINGS>;
+
+function defaultOf(s: Setting): string {
+  const parsed = s.schema.safeParse(undefined);
+  if (!parsed.success || parsed.data === undefined) return '—';
+  if (Array.isArray(parsed.data) && parsed.data.length === 0) return '(none)';
+  return `\`${String(parsed.data)}\``;
+}
+
+function table(settings: readonly Setting[]): string {
+  const rows = settings.map((s) => `| \`--${s.flag}\` | \`${s.env}\` | ${defaultOf(s)} | ${s.doc} |`);
   return ['| flag | environment | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-export function rewriteConfigTable(markdown: string): string {
-  const start = markdown.indexOf(BEGIN);
-  const stop = markdown.indexOf(END);
-  if (start < 0 || stop < start) throw new Error(`README.md has no ${BEGIN} … ${END} region`);
-  return `${markdown.slice(0, start + BEGIN.length)}\n${configTableMarkdown()}\n${markdown.slice(stop)}`;
+export function configTableMarkdown(): string {
+  return table(Object.values(CONFIG_SETTINGS));
 }
 
-export async function writeConfigTable(path = README): Promise<boolean> {
+export function limitsTableMarkdown(): string {
+  return table(LIMITS.map((key) => CONFIG_SETTINGS[key]));
+}
+
+function rewriteRegion(markdown: string, name: string, body: string): string {
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  const start = markdown.indexOf(begin);
+  const stop = markdown.indexOf(end);
+  if (start < 0 || stop < start) throw new Error(`no ${begin} … ${end} region`);
+  return `${markdown.slice(0, start + begin.length)}\n${body}\n${markdown.slice(stop)}`;
+}
+
+export const rewriteConfigTable = (markdown: string) => rewriteRegion(markdown, 'config', configTableMarkdown());
+export const rewriteLimitsTable = (markdown: string) => rewriteRegion(markdown, 'limits', limitsTableMarkdown());
+
+async function rewrite(path: string, render: (markdown: string) => string): Promise<boolean> {
   const before = await readFile(path, 'utf8');
-  const after = rewriteConfigTable(before);
+  const after = render(before);
   if (after !== before) await writeFile(path, after);
   return after !== before;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(`README.md: configuration table ${(await writeConfigTable()) ? 'rewritten' : 'up to date'}`);
+  console.log(`README.md: configuration table ${(await rewrite(README, rewriteConfigTable)) ? 'rewritten' : 'up to date'}`);
+  console.log(`docs/security.md: limits table ${(await rewrite(SECURITY_MD, rewriteLimitsTable)) ? 'rewritten' : 'up to date'}`);
 }

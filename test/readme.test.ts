@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { PollResponse, PublishResult } from '../contract/index.js';
-import { README, rewriteConfigTable } from '../docs/generate-config.js';
+import { README, SECURITY_MD, rewriteConfigTable, rewriteLimitsTable } from '../docs/generate-config.js';
 import { type MainProcess, spawnMain } from './support/main-process.js';
 import { NatsServer } from './support/nats-server.js';
 import { openSession } from './support/raw-clients.js';
@@ -39,6 +39,8 @@ function curls(): Curl[] {
 describe('README', () => {
   it('shows the configuration table generated from server/config.ts', () => {
     expect(rewriteConfigTable(readme), 'run: npx tsx docs/generate-config.ts').toBe(readme);
+    const security = readFileSync(SECURITY_MD, 'utf8');
+    expect(rewriteLimitsTable(security), 'run: npx tsx docs/generate-config.ts').toBe(security);
   });
 
   it('names exactly the two quick-start commands', () => {
