@@ -1,13 +1,19 @@
 /**
  * npm run bench -- [--subscribers 1000] [--publications 200] [--transports websocket,sse,poll]
- *                  [--modes memory,nats,nats3] [--interval 2]
+ *                  [--modes memory,nats,nats3] [--interval 2] [--auth]
  * N subscribers of one channel per transport, K publications through the REST API; prints
  * deliveries per second and publish-to-delivery latency. Modes: `memory` (one node, embedded
  * broker), `nats` (one node on a local nats-server), `nats3` (three nodes on one nats-server,
- * subscribers spread over them, publications through the first). A benchmark, not a test.
+ * subscribers spread over them, publications through the first). `--auth`: every subscriber
+ * presents its own signed token and the channel's namespace admits authenticated users only, to
+ * measure what authentication costs (it must cost nothing per delivery). A benchmark, not a test.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
 import { NatsServer } from '../test/support/nats-server.js';
 import { type ServerProcess, startServerProcess } from './server-process.js';
 import { type BenchSubscriber, SUBSCRIBERS } from './subscribers.js';
@@ -19,8 +25,20 @@ const { values } = parseArgs({
     transports: { type: 'string', default: 'websocket,sse,poll' },
     interval: { type: 'string', default: '2' },
     modes: { type: 'string', default: 'memory,nats,nats3' },
+    auth: { type: 'boolean', default: false },
   },
 });
+const AUTH_SECRET = randomBytes(32).toString('base64url');
+const authEnv = (): Record<string, string> => {
+  if (!values.auth) return {};
+  const dir = mkdtempSync(join(tmpdir(), 'hubbub-bench-'));
+  writeFileSync(join(dir, 'hubbub.yaml'), 'namespaces:\n  bench:\n    subscribe: authenticated\n');
+  return { HUBBUB_TOKEN_SECRET: AUTH_SECRET, HUBBUB_CONFIG: join(dir, 'hubbub.yaml') };
+};
+const tokenFor = (i: number) =>
+  values.auth
+    ? new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`user${i}`).setExpirationTime('1h').sign(new TextEncoder().encode(AUTH_SECRET))
+    : Promise.resolve(undefined);
 const modes = values.modes.split(',') as Mode[];
 type Mode = 'memory' | 'nats' | 'nats3';
 const N = Number(values.subscribers);
@@ -35,12 +53,13 @@ function percentile(sorted: number[], p: number): number {
 
 async function startNodes(mode: Mode, nats: NatsServer | undefined): Promise<ServerProcess[]> {
   const args = ['--history-size', String(Math.max(100, K)), '--max-channels', '10'];
-  if (mode === 'memory') return [await startServerProcess(args)];
+  const env = authEnv();
+  if (mode === 'memory') return [await startServerProcess(args, env)];
   const prefix = `bench${randomBytes(4).toString('hex')}`;
   const count = mode === 'nats3' ? 3 : 1;
   const nodes: ServerProcess[] = [];
   for (let i = 1; i <= count; i++) {
-    nodes.push(await startServerProcess([...args, '--nats', nats!.url, '--nats-prefix', prefix, '--node-id', `bench${i}`]));
+    nodes.push(await startServerProcess([...args, '--nats', nats!.url, '--nats-prefix', prefix, '--node-id', `bench${i}`], env));
   }
   return nodes;
 }
@@ -60,8 +79,8 @@ async function run(mode: Mode, transport: keyof typeof SUBSCRIBERS, nats: NatsSe
     lastDelivery = at;
   };
   for (let i = 0; i < N; i += 50) {
-    const batch = Array.from({ length: Math.min(50, N - i) }, (_, j) =>
-      SUBSCRIBERS[transport](nodes[(i + j) % nodes.length]!.url, channel, onData),
+    const batch = Array.from({ length: Math.min(50, N - i) }, async (_, j) =>
+      SUBSCRIBERS[transport](nodes[(i + j) % nodes.length]!.url, channel, onData, await tokenFor(i + j)),
     );
     subs.push(...(await Promise.all(batch)));
   }
@@ -80,7 +99,7 @@ async function run(mode: Mode, transport: keyof typeof SUBSCRIBERS, nats: NatsSe
   await Promise.all(nodes.map((n) => n.stop()));
   latencies.sort((a, b) => a - b);
   return {
-    mode: mode === 'nats3' ? 'nats, 3 nodes' : mode === 'nats' ? 'nats, 1 node' : 'memory',
+    mode: (mode === 'nats3' ? 'nats, 3 nodes' : mode === 'nats' ? 'nats, 1 node' : 'memory') + (values.auth ? ', auth' : ''),
     transport,
     subscribers: N,
     publications: K,

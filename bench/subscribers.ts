@@ -10,11 +10,17 @@ export interface BenchSubscriber {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-export function wsSubscriber(url: string, channel: string, onData: OnData): Promise<BenchSubscriber> {
+/** A connection token when the bench runs with --auth; the subscribers then present it. */
+export type Token = string | undefined;
+
+export function wsSubscriber(url: string, channel: string, onData: OnData, token: Token): Promise<BenchSubscriber> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace('http', 'ws') + '/ws');
     ws.on('error', reject);
-    ws.on('open', () => ws.send(JSON.stringify({ id: 1, type: 'subscribe', channel })));
+    ws.on('open', () => {
+      if (token) ws.send(JSON.stringify({ id: 2, type: 'connect', token }));
+      ws.send(JSON.stringify({ id: 1, type: 'subscribe', channel }));
+    });
     ws.on('message', (raw) => {
       const f = JSON.parse(raw.toString());
       if (f.type === 'publication') onData(f.data);
@@ -23,9 +29,10 @@ export function wsSubscriber(url: string, channel: string, onData: OnData): Prom
   });
 }
 
-export function sseSubscriber(url: string, channel: string, onData: OnData): Promise<BenchSubscriber> {
+export function sseSubscriber(url: string, channel: string, onData: OnData, token: Token): Promise<BenchSubscriber> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${url}/sse?channels=${channel}`, { agent }, (res) => {
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    const req = http.get(`${url}/sse?channels=${channel}`, { agent, headers }, (res) => {
       res.setEncoding('utf8');
       let buf = '';
       res.on('data', (chunk: string) => {
@@ -46,10 +53,11 @@ export function sseSubscriber(url: string, channel: string, onData: OnData): Pro
   });
 }
 
-function getJson(url: string): Promise<{ cursor: string; publications: Array<{ data: { i: number; t: number } }> }> {
+function getJson(url: string, token: Token): Promise<{ cursor: string; publications: Array<{ data: { i: number; t: number } }> }> {
   return new Promise((resolve, reject) => {
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
     http
-      .get(url, { agent }, (res) => {
+      .get(url, { agent, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -59,13 +67,13 @@ function getJson(url: string): Promise<{ cursor: string; publications: Array<{ d
   });
 }
 
-export async function pollSubscriber(url: string, channel: string, onData: OnData): Promise<BenchSubscriber> {
+export async function pollSubscriber(url: string, channel: string, onData: OnData, token: Token): Promise<BenchSubscriber> {
   let stopped = false;
-  let cursor = (await getJson(`${url}/poll?channels=${channel}`)).cursor;
+  let cursor = (await getJson(`${url}/poll?channels=${channel}`, token)).cursor;
   void (async () => {
     while (!stopped) {
       try {
-        const r = await getJson(`${url}/poll?channels=${channel}&cursor=${cursor}`);
+        const r = await getJson(`${url}/poll?channels=${channel}&cursor=${cursor}`, token);
         for (const p of r.publications) onData(p.data);
         cursor = r.cursor;
       } catch (err) {
