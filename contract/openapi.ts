@@ -1,6 +1,7 @@
 import { isAppRouteOtherResponse, isZodType, type AppRoute, type AppRouteResponse } from '@ts-rest/core';
 import { generateOpenApi } from '@ts-rest/open-api';
 import type { z } from 'zod';
+import { routeAccess } from './access.js';
 import { api } from './api.js';
 import { DISCONNECT_TABLE } from './disconnect.js';
 import { ERROR_TABLE, ErrorBody, type ErrorCode } from './errors.js';
@@ -15,6 +16,8 @@ export const LICENSE = { name: 'MIT', url: 'https://opensource.org/licenses/MIT'
 
 /** Security scheme name used by every /api route. */
 export const BEARER = 'bearer';
+/** Security scheme of the client routes: a connection token signed by the app's backend (optional: anonymous clients may use public channels). */
+export const CONNECTION_TOKEN = 'connectionToken';
 
 type OperationMapper = NonNullable<NonNullable<Parameters<typeof generateOpenApi>[2]>['operationMapper']>;
 type Operation = Parameters<OperationMapper>[0];
@@ -67,8 +70,17 @@ const SWITCHING_PROTOCOLS: Json = {
   content: { 'application/json': { schema: REF('WebSocketFrame') } },
 };
 
+/** Who may call the route comes from its access metadata in the contract (contract/access.ts), not its path. */
+function securityOf(route: AppRoute): Array<Record<string, string[]>> {
+  const access = routeAccess(route);
+  if (access?.auth === 'apiKey') return [{ [BEARER]: [] }];
+  // Anonymous or with a token: an empty requirement next to the scheme makes the token optional.
+  if (access?.auth === 'connection') return [{}, { [CONNECTION_TOKEN]: [] }];
+  return [];
+}
+
 function mapOperation(operation: Operation, route: AppRoute): Operation {
-  const isApi = route.path.startsWith('/api/');
+  const isApi = routeAccess(route)?.auth === 'apiKey';
   const parameters = (operation.parameters ?? []).filter(
     // OpenAPI ignores an Authorization header parameter; the security scheme describes it.
     (p) => !(isApi && 'in' in p && p.in === 'header' && p.name.toLowerCase() === 'authorization'),
@@ -96,15 +108,15 @@ function mapOperation(operation: Operation, route: AppRoute): Operation {
     tags: [isApi ? 'REST API' : 'Realtime transports'],
     parameters,
     ...(requestBody ? { requestBody } : {}),
-    // The realtime transports need no key: an explicit empty list says so.
-    security: isApi ? [{ [BEARER]: [] }] : [],
+    security: securityOf(route),
     responses,
   };
 }
 
 const DESCRIPTION = `Publish over REST, deliver over WebSocket, Server-Sent Events and long-poll.
 
-The /api routes need the API key the server prints at start: \`Authorization: Bearer <key>\`.
+The /api routes need an API key: \`Authorization: Bearer <key>\`. Clients use a connection token
+signed by your backend, or none for public channels (docs/security.md).
 The wire format of the realtime transports is in docs/protocol.md; their JSON schemas are under
 \`components.schemas\`: \`SseEvent\` (the 200 response of /sse) and \`WebSocketFrame\` (the 101 response of /ws).
 
@@ -127,11 +139,19 @@ export function buildOpenApi(): object {
       servers: [{ url: '/', description: 'The Hubbub node serving this document' }],
       tags: [
         { name: 'REST API', description: 'Publishing and inspection; needs the API key' },
-        { name: 'Realtime transports', description: 'Subscriptions over SSE, long-poll and WebSocket; no key needed' },
+        { name: 'Realtime transports', description: 'Subscriptions over SSE, long-poll and WebSocket, and client publish: anonymous or with a connection token' },
       ],
       components: {
         schemas: componentSchemas(),
-        securitySchemes: { [BEARER]: { type: 'http', scheme: 'bearer', description: 'The API key printed by the server at start' } },
+        securitySchemes: {
+          [BEARER]: { type: 'http', scheme: 'bearer', description: 'An API key: the one printed by the server at start, or a scoped key of the config file' },
+          [CONNECTION_TOKEN]: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'A connection token signed by your backend (docs/security.md); also accepted as the token query parameter or a cookie',
+          },
+        },
       },
       'x-protocol-version': PROTOCOL_VERSION,
       'x-error-table': Object.entries(ERROR_TABLE).map(([code, row]) => ({ code, ...row })),

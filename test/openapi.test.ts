@@ -18,6 +18,7 @@ import {
   parseCursor,
   Publication,
   isChannelName,
+  routeAccess,
 } from '../contract/index.js';
 import { API_VERSION, LICENSE, buildOpenApi } from '../contract/openapi.js';
 import {
@@ -64,6 +65,11 @@ describe('buildOpenApi()', () => {
     expect(doc['components'].securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
+  it.each(routes)('route %s declares who may call it (contract metadata)', (_key, route) => {
+    expect(routeAccess(route)).toBeDefined();
+    expect(routeAccess(route)?.auth === 'apiKey').toBe(route.path.startsWith('/api/'));
+  });
+
   it.each(routes)('route %s is present with its method, operationId, summary and security', (key, route) => {
     const path = route.path.replace(/:(\w+)/g, '{$1}');
     const op = doc['paths'][path]?.[route.method.toLowerCase()];
@@ -73,8 +79,10 @@ describe('buildOpenApi()', () => {
     if (route.path.startsWith('/api/')) {
       expect(op.security).toEqual([{ bearer: [] }]);
       expect(op.parameters.map((p: Json) => p['name'])).not.toContain('authorization');
+    } else if (routeAccess(route)?.auth === 'connection') {
+      expect(op.security, 'client routes take an optional connection token, never the key').toEqual([{}, { connectionToken: [] }]);
     } else {
-      expect(op.security, 'the realtime transports need no key, and say so').toEqual([]);
+      expect(op.security, 'open routes say so with an empty list').toEqual([]);
     }
   });
 
