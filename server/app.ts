@@ -1,26 +1,13 @@
-import Router from '@koa/router';
-import Koa from 'koa';
-import { type InfoResponse, api, channelNamespace } from '../contract/index.js';
-import { TokenVerifier } from './auth/tokens.js';
+import { api } from '../contract/index.js';
 import type { Broker } from './broker/broker.js';
-import { MemoryBroker } from './broker/memory.js';
 import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/cluster.js';
 import type { Config } from './config.js';
-import { HubbubError } from './errors.js';
-import { mountContract, type RouterHandlers } from './http/adapter.js';
-import { apiHandlers } from './http/api-handlers.js';
-import { clientBundle } from './http/client-bundle.js';
-import { clientHandlers } from './http/client-handlers.js';
-import { cors } from './http/cors.js';
-import { errorMiddleware } from './http/error-middleware.js';
+import { createCore } from './core.js';
 import { FrontDoor } from './http/front-door.js';
-import { accessGuard } from './http/guard.js';
-import { mountStatic } from './http/static.js';
-import { Hub } from './hub/hub.js';
-import { SampledLog } from './log-sampler.js';
+import { createKoaApp } from './http/koa-app.js';
+import type { Hub } from './hub/hub.js';
+import type { SampledLog } from './log-sampler.js';
 import { type Logger, consoleLogger } from './logger.js';
-import { PublishService } from './publish/service.js';
-import { buildSessions } from './session/build.js';
 import { applyUserCommand } from './session/user-commands.js';
 import { TRANSPORTS } from './transports/index.js';
 import type { Transport, TransportEnv, TransportRoute } from './transports/transport.js';
@@ -70,54 +57,14 @@ export interface HubbubApp {
   registries(): Registries;
 }
 
-function memory(): InfoResponse['memory'] {
-  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
-  return { rss, heapUsed, heapTotal, external };
-}
-
-/** The paths pages on other origins may use (CORS); everything else is same-origin or server-to-server. */
-const CROSS_ORIGIN_PATHS = [api.sse.path, api.poll.path, api.clientPublish.path, '/client/hubbub.js'];
-
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
-  const logger = deps.logger ?? consoleLogger;
+  const core = createCore(config, deps.logger ?? consoleLogger, deps.broker);
+  const { hub, broker, sessions, clientErrors, logger } = core;
   const nodeId = config.nodeId;
-  const broker =
-    deps.broker ??
-    new MemoryBroker({
-      historySize: config.historySize,
-      historyTtlMs: config.historyTtl * 1000,
-      historyMetaTtlMs: config.historyMetaTtl * 1000,
-    });
-  const clientErrors = new SampledLog(logger);
-  let clientSeq = 0;
-  const sessions = buildSessions(config, {
-    verifier: TokenVerifier.create(
-      config.devTokenSecret !== undefined
-        ? { secret: config.devTokenSecret }
-        : {
-            secret: config.tokenSecret,
-            publicKey: config.tokenPublicKey,
-            jwksUrl: config.tokenJwksUrl,
-            issuer: config.tokenIssuer,
-            audience: config.tokenAudience,
-            leewaySeconds: config.tokenLeeway,
-          },
-    ),
-    newClientId: () => `${nodeId}-${(++clientSeq).toString(36)}`,
-  });
-  const hub = new Hub(broker, {
-    logger,
-    nodeId,
-    presenceEvents: (channel) => sessions.policy.namespaces.of(channelNamespace(channel)).joinLeave,
-    historySize: config.historySize,
-    historyTtlMs: config.historyTtl * 1000,
-  });
-  const publishing = new PublishService(hub, { maxMessageBytes: config.maxMessageBytes });
-  const started = Date.now();
   const local: LocalNode = {
     node: nodeId,
     version: VERSION,
-    startedAt: started,
+    startedAt: core.startedAt,
     presence: (c) => hub.presence(c),
     userCommand: (command) => applyUserCommand(sessions, command),
   };
@@ -129,58 +76,19 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     hub,
     config,
     sessions,
-    publishing,
+    publishing: core.publishing,
     node: { id: nodeId, version: VERSION },
     isClosing: () => closing,
     clientErrors,
     log: (m, err) => logger.warn(m, err),
   };
   const transports: Transport[] = TRANSPORTS.map((factory) => factory(env));
-
-  const koa = new Koa();
-  koa.use(errorMiddleware({ logger, clientErrors, isClosing: () => closing }));
-  // Koa's default handler prints every client abort (EPIPE, ECONNRESET on a closed SSE stream).
-  koa.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-    clientErrors.warn(`http-error:${err.code ?? 'unknown'}`, 'http error', err);
-  });
-  koa.use(cors(sessions.options.origins, CROSS_ORIGIN_PATHS));
-
-  const router = new Router();
-  const handlers = {
-    ...apiHandlers({
-      hub,
-      publishing,
-      cluster: () => cluster,
-      presenceListed: (channel) => sessions.policy.presenceListed(channel),
-      info: () => ({
-        node: nodeId,
-        version: VERSION,
-        broker: broker.kind,
-        uptime: (Date.now() - started) / 1000,
-        connections: transports.reduce((n, t) => n + t.connections, 0),
-        memory: memory(),
-      }),
-    }),
-    ...clientHandlers({ sessions, publishing, devTokenSecret: config.devTokenSecret }),
-    ...Object.fromEntries(transports.map((t) => [t.route, t.handle])),
-  } as RouterHandlers<typeof api>;
-  mountContract(router, api, handlers, {
-    // Broadcast bodies carry channel lists besides the data, which has its own limit.
-    maxBodyBytes: config.maxMessageBytes + 64 * 1024,
+  const koa = createKoaApp(core, {
+    transports,
+    cluster: () => cluster,
+    isClosing: () => closing,
     validateResponses: deps.validateResponses ?? false,
-    guard: accessGuard({ apiKeys: sessions.options.apiKeys, sessions }),
   });
-  mountStatic(router, { clientBundle });
-  koa.use(router.routes());
-  koa.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new HubbubError('method_not_allowed'),
-      notImplemented: () => new HubbubError('method_not_allowed'),
-    }),
-  );
-
   const door = new FrontDoor(koa.callback());
   for (const t of transports) if (t.upgrade) door.route(api[t.route].path, t.upgrade);
 

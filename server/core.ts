@@ -1,0 +1,71 @@
+import { channelNamespace } from '../contract/index.js';
+import { TokenVerifier } from './auth/tokens.js';
+import type { Broker } from './broker/broker.js';
+import { MemoryBroker } from './broker/memory.js';
+import type { Config } from './config.js';
+import { Hub } from './hub/hub.js';
+import { SampledLog } from './log-sampler.js';
+import type { Logger } from './logger.js';
+import { PublishService } from './publish/service.js';
+import { buildSessions } from './session/build.js';
+import type { Sessions } from './session/sessions.js';
+
+// The parts of a node that do not depend on how clients reach it: broker, hub, the session layer
+// and the publish service. The HTTP front door, and later the ingest listeners, are built on it.
+
+export interface Core {
+  config: Config;
+  logger: Logger;
+  broker: Broker;
+  hub: Hub;
+  sessions: Sessions;
+  publishing: PublishService;
+  /** What clients got wrong, counted per kind and logged as a sample. */
+  clientErrors: SampledLog;
+  startedAt: number;
+}
+
+/** The verifier for connection and subscription tokens: the dev secret in development mode, else the configured key. */
+function tokenVerifier(config: Config): TokenVerifier | undefined {
+  if (config.devTokenSecret !== undefined) return TokenVerifier.create({ secret: config.devTokenSecret });
+  return TokenVerifier.create({
+    secret: config.tokenSecret,
+    publicKey: config.tokenPublicKey,
+    jwksUrl: config.tokenJwksUrl,
+    issuer: config.tokenIssuer,
+    audience: config.tokenAudience,
+    leewaySeconds: config.tokenLeeway,
+  });
+}
+
+export function createCore(config: Config, logger: Logger, broker?: Broker): Core {
+  const store =
+    broker ??
+    new MemoryBroker({
+      historySize: config.historySize,
+      historyTtlMs: config.historyTtl * 1000,
+      historyMetaTtlMs: config.historyMetaTtl * 1000,
+    });
+  let clientSeq = 0;
+  const sessions = buildSessions(config, {
+    verifier: tokenVerifier(config),
+    newClientId: () => `${config.nodeId}-${(++clientSeq).toString(36)}`,
+  });
+  const hub = new Hub(store, {
+    logger,
+    nodeId: config.nodeId,
+    presenceEvents: (channel) => sessions.policy.namespaces.of(channelNamespace(channel)).joinLeave,
+    historySize: config.historySize,
+    historyTtlMs: config.historyTtl * 1000,
+  });
+  return {
+    config,
+    logger,
+    broker: store,
+    hub,
+    sessions,
+    publishing: new PublishService(hub, { maxMessageBytes: config.maxMessageBytes }),
+    clientErrors: new SampledLog(logger),
+    startedAt: Date.now(),
+  };
+}

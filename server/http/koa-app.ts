@@ -1,0 +1,83 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import { type InfoResponse, api } from '../../contract/index.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { Core } from '../core.js';
+import { HubbubError } from '../errors.js';
+import type { Transport } from '../transports/transport.js';
+import { VERSION } from '../version.js';
+import { type RouterHandlers, mountContract } from './adapter.js';
+import { apiHandlers } from './api-handlers.js';
+import { clientBundle } from './client-bundle.js';
+import { clientHandlers } from './client-handlers.js';
+import { cors } from './cors.js';
+import { errorMiddleware } from './error-middleware.js';
+import { accessGuard } from './guard.js';
+import { mountStatic } from './static.js';
+
+// Plain HTTP requests: every contract route (REST API, client routes, the realtime transports'
+// GET routes), the static pages, CORS for the client paths, and one error policy.
+
+/** The paths pages on other origins may use (CORS); everything else is same-origin or server-to-server. */
+const CROSS_ORIGIN_PATHS = [api.sse.path, api.poll.path, api.clientPublish.path, '/client/hubbub.js'];
+
+function memory(): InfoResponse['memory'] {
+  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external };
+}
+
+export interface KoaAppDeps {
+  transports: readonly Transport[];
+  cluster(): Cluster;
+  isClosing(): boolean;
+  /** Check every REST response against the contract (tests turn it on). */
+  validateResponses: boolean;
+}
+
+export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
+  const { config, sessions, publishing, hub, clientErrors } = core;
+  const koa = new Koa();
+  koa.use(errorMiddleware({ logger: core.logger, clientErrors, isClosing: deps.isClosing }));
+  // Koa's default handler prints every client abort (EPIPE, ECONNRESET on a closed SSE stream).
+  koa.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    clientErrors.warn(`http-error:${err.code ?? 'unknown'}`, 'http error', err);
+  });
+  koa.use(cors(sessions.options.origins, CROSS_ORIGIN_PATHS));
+
+  const router = new Router();
+  const handlers = {
+    ...apiHandlers({
+      hub,
+      publishing,
+      cluster: deps.cluster,
+      presenceListed: (channel) => sessions.policy.presenceListed(channel),
+      info: () => ({
+        node: config.nodeId,
+        version: VERSION,
+        broker: core.broker.kind,
+        uptime: (Date.now() - core.startedAt) / 1000,
+        connections: deps.transports.reduce((n, t) => n + t.connections, 0),
+        memory: memory(),
+      }),
+    }),
+    ...clientHandlers({ sessions, publishing, devTokenSecret: config.devTokenSecret }),
+    ...Object.fromEntries(deps.transports.map((t) => [t.route, t.handle])),
+  } as RouterHandlers<typeof api>;
+  mountContract(router, api, handlers, {
+    // Broadcast bodies carry channel lists besides the data, which has its own limit.
+    maxBodyBytes: config.maxMessageBytes + 64 * 1024,
+    validateResponses: deps.validateResponses,
+    guard: accessGuard({ apiKeys: sessions.options.apiKeys, sessions }),
+  });
+  mountStatic(router, { clientBundle });
+  koa.use(router.routes());
+  koa.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new HubbubError('method_not_allowed'),
+      notImplemented: () => new HubbubError('method_not_allowed'),
+    }),
+  );
+  return koa;
+}
