@@ -23,7 +23,18 @@ export const SubscribeCommand = z
 export const UnsubscribeCommand = z.object({ id: CommandId, type: z.literal('unsubscribe'), channel: ChannelName }).strict();
 export const PingCommand = z.object({ id: CommandId, type: z.literal('ping') }).strict();
 /** First frame only: authenticates the connection. Without it (or without a token) the connection is anonymous. */
-export const ConnectCommand = z.object({ id: CommandId, type: z.literal('connect'), token: Token.optional() }).strict();
+export const ConnectCommand = z
+  .object({
+    id: CommandId,
+    type: z.literal('connect'),
+    token: Token.optional(),
+    positions: z
+      .record(ChannelName, StreamPosition)
+      .refine((p) => Object.keys(p).length <= 128, { message: 'at most 128 positions' })
+      .optional()
+      .describe("Where the client left the channels the token subscribes it to (its `channels` claim), so they recover too"),
+  })
+  .strict();
 /**
  * Swaps a token before it expires: the connection token, or with `channel` the subscription token
  * of that channel. The new token must name the same user.
@@ -61,6 +72,7 @@ export const ConnectedFrame = z.object({
   pingInterval: z.number().int().describe('ms between server pings; the connection is stale after two missed'),
   user: z.string().nullable().optional().describe('The authenticated user id; null when anonymous'),
   expires: z.number().int().optional().describe('When the connection token expires, ms since the Unix epoch'),
+  channels: z.array(ChannelName).optional().describe('In reply to connect: the channels the server subscribes the connection to (the token\'s)'),
 });
 const ServerSideId = CommandId.optional().describe(
   'The id of the command this answers; absent when the server subscribed or unsubscribed the connection itself (channels of the token, the server API)',
@@ -123,7 +135,7 @@ export const SSE_EVENTS = {
 } as const;
 
 /** First event of every stream: the WebSocket `connected` greeting without `type` (and no command id). */
-export const SseConnectedEvent = ConnectedFrame.omit({ type: true, id: true });
+export const SseConnectedEvent = ConnectedFrame.omit({ type: true, id: true, channels: true });
 export type SseConnectedEvent = z.infer<typeof SseConnectedEvent>;
 /** One `subscribed` event per channel, before that channel's first publication. */
 export const SseSubscribedEvent = SubscribeResult;

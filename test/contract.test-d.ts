@@ -46,7 +46,7 @@ describe('contract types', () => {
     expectTypeOf<Extract<ServerFrame, { type: 'publication' }>>().toMatchTypeOf<Publication>();
   });
 
-  it('the SSE connected event is the WebSocket connected greeting without its type and command id', () => {
-    expectTypeOf<SseConnectedEvent>().toEqualTypeOf<Omit<Extract<ServerFrame, { type: 'connected' }>, 'type' | 'id'>>();
+  it('the SSE connected event is the WebSocket connected greeting without its type, command id and connect-reply channels', () => {
+    expectTypeOf<SseConnectedEvent>().toEqualTypeOf<Omit<Extract<ServerFrame, { type: 'connected' }>, 'type' | 'id' | 'channels'>>();
   });
 });

@@ -38,10 +38,10 @@ export class WsCommands {
     }
   }
 
-  /** Token channels and the server API: subscriptions the client did not ask for. */
-  serverSubscribe(conn: WsConnection, channel: string): boolean {
+  /** Token channels and the server API: subscriptions the client did not ask for (recovering from `since` when it says where it was). */
+  serverSubscribe(conn: WsConnection, channel: string, since?: Command<'subscribe'>['since']): boolean {
     if (conn.closed || conn.channels.has(channel) || conn.channels.size >= this.env.config.maxChannels) return false;
-    this.start(conn, channel, { id: 0, answered: false }, undefined);
+    this.start(conn, channel, { id: 0, answered: false }, since);
     return true;
   }
 
@@ -65,8 +65,9 @@ export class WsCommands {
       user: session.user,
     };
     if (session.expiresAt !== undefined) reply['expires'] = session.expiresAt;
+    reply['channels'] = session.identity.channels;
     conn.send(JSON.stringify(reply));
-    for (const channel of session.identity.channels) this.serverSubscribe(conn, channel);
+    for (const channel of session.identity.channels) this.serverSubscribe(conn, channel, cmd.positions?.[channel]);
   }
 
   private async subscribe(conn: WsConnection, cmd: Command<'subscribe'>): Promise<void> {
