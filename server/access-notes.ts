@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import { type Config, devNamespaces } from './config.js';
 import { type NamespaceOptions, Namespaces } from './session/namespaces.js';
 
 /** What the start log says about who may do what, so an open server never looks locked by accident. */
@@ -9,7 +9,10 @@ export function accessNotes(config: Config): string[] {
     notes.push('channels are public: anyone may subscribe to any channel (user channels #<id> excepted); set namespaces in a --config file to restrict them');
   }
   if (config.devTokenSecret !== undefined) {
-    notes.push('development mode (no token key, no config file): POST /dev/token mints a token for any user; never expose this server');
+    const opened = Object.entries(devNamespaces())
+      .map(([ns, o]) => `${ns} (${Object.entries(o).map(([k, v]) => `${k}: ${String(v)}`).join(', ')})`)
+      .join(', ');
+    notes.push(`development mode (no token key, no config file): POST /dev/token mints a token for any user, and the demo's namespace ${opened} takes client publishes from them; never expose this server`);
   }
   return notes;
 }

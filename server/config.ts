@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { ConfigFileError, type FileConfig, readConfigFile } from './config-file.js';
 import type { ApiKeyConfig } from './session/api-keys.js';
@@ -13,17 +13,37 @@ export type Config = { -readonly [K in Exclude<keyof Settings, 'apiKey' | 'nodeI
   nodeId: string;
   /** true when the API key was generated at start (print it once). */
   apiKeyGenerated: boolean;
-  /** Namespace options from the config file (`defaults`, `namespaces`). */
+  /** Namespace options from the config file (`defaults`, `namespaces`); in dev mode, devNamespaces(). */
   defaults: Partial<NamespaceOptions>;
   namespaces: Record<string, Partial<NamespaceOptions>>;
   /** Scoped API keys from the config file. */
   apiKeys: ApiKeyConfig[];
   /**
    * No token key and no config file: a development setup. The dev token endpoint is on and signs
-   * with `devTokenSecret`, generated at start, so the demo never needs the API key in a page.
+   * with `devTokenSecret`, derived from the API key (see devSecret), so the demo never needs the
+   * API key in a page.
    */
   devTokenSecret: string | undefined;
 };
+
+/**
+ * Dev mode has no config file to open a namespace, and the defaults take publications from
+ * backends only. The demo's chat (`chat:lobby`) needs client publishes and join/leave events with
+ * names, so dev mode opens the `chat` namespace to signed-in users; every other namespace keeps
+ * the defaults. A config file replaces this entirely.
+ */
+export function devNamespaces(): Record<string, Partial<NamespaceOptions>> {
+  return { chat: { publish: 'authenticated', joinLeave: true } };
+}
+
+/**
+ * The dev token secret, derived from the API key rather than random: nodes sharing one API key
+ * (a dev cluster behind a balancer) then accept each other's dev tokens. One-way, so a token
+ * secret never reveals the key; a generated key makes it random per run.
+ */
+function devSecret(apiKey: string): string {
+  return createHmac('sha256', apiKey).update('hubbub dev token secret').digest('base64url');
+}
 
 export const CONFIG_SETTINGS = SETTINGS;
 
@@ -90,14 +110,15 @@ export function loadConfig(source: ConfigSource = {}): Config {
     throw new ConfigError('the token secret must differ from the API key: anyone holding a token key could mint API access');
   }
   const devMode = keySources.length === 0 && file.parsed === undefined;
+  const key = apiKey ?? randomBytes(24).toString('base64url');
   return {
     ...(result as Omit<Config, 'apiKey' | 'apiKeyGenerated' | 'nodeId' | 'defaults' | 'namespaces' | 'apiKeys' | 'devTokenSecret'>),
-    apiKey: apiKey ?? randomBytes(24).toString('base64url'),
+    apiKey: key,
     apiKeyGenerated: apiKey === undefined,
     nodeId: (result['nodeId'] as string | undefined) ?? `node-${randomBytes(4).toString('hex')}`,
     defaults: file.parsed?.defaults ?? {},
-    namespaces: file.parsed?.namespaces ?? {},
+    namespaces: file.parsed?.namespaces ?? (devMode ? devNamespaces() : {}),
     apiKeys: file.parsed?.apiKeys ?? [],
-    devTokenSecret: devMode ? randomBytes(32).toString('base64url') : undefined,
+    devTokenSecret: devMode ? devSecret(key) : undefined,
   };
 }

@@ -196,7 +196,10 @@ export class Hub {
     const id = sub.identity;
     // Only identified users: anonymous subscribe/unsubscribe churn must not push real messages out of history.
     if (!id || id.user === null || !this.presenceEvents(channel)) return;
-    const data = { type, client: id.client, user: id.user, node: this.nodeId };
+    // The user's public info (from the token) rides along, so a page can name who came and went
+    // without the presence API, which takes an API key.
+    const info = id.info?.(channel);
+    const data = { type, client: id.client, user: id.user, node: this.nodeId, ...(info === undefined ? {} : { info }) };
     this.broker.publish(channel, data, { tags: { hubbub: type } }).catch((err) => this.logger.warn(`${type} publication to ${channel} failed`, err));
   }
 
