@@ -1,41 +1,30 @@
 import { createServer } from 'node:net';
 import type { Page } from '@playwright/test';
 import type { JsonData } from '../contract/index.js';
-import { expect, test } from './fixtures.js';
+import { demoState, expect, joinDemo, subscribedToBoth, test } from './fixtures.js';
 
 /**
  * What the product promises a browser: a publication made with one REST call reaches the page on
  * whichever transport the client could get, and a server restart loses nothing. Every case runs the
- * real demo page against its own server (e2e/fixtures.ts) and reads the page's test hook.
+ * real demo page against its own server (e2e/fixtures.ts), signs in, and reads the page's test hook.
  */
 
-const NOTIFICATIONS = 'notifications:demo';
 const CHAT = 'chat:lobby';
 const TRANSPORTS = ['websocket', 'sse', 'poll'] as const;
+/** The signed-in user's notifications channel (a user channel). */
+const notificationsOf = (user: string) => `notifications:#${user}`;
 
 interface Received {
   channel: string;
   data: unknown;
   offset: number;
-}
-interface DemoHook {
-  received: Received[];
-  states: Array<{ channel: string; recovered: boolean }>;
+  tags?: Record<string, string>;
 }
 
-/** The page's `window.hubbubDemo`, without the client object (not serializable). */
-function demo(page: Page): Promise<DemoHook> {
-  return page.evaluate(() => {
-    const hook = (window as unknown as { hubbubDemo: DemoHook }).hubbubDemo;
-    return { received: hook.received, states: hook.states };
-  });
-}
-
-/** Both channels have their first subscribe result: a publication from now on must reach the page. */
-async function subscribedToBoth(page: Page): Promise<void> {
-  await expect
-    .poll(async () => new Set((await demo(page)).states.map((s) => s.channel)))
-    .toEqual(new Set([CHAT, NOTIFICATIONS]));
+/** What the page received on the user's notifications channel. */
+async function notifications(page: Page): Promise<Received[]> {
+  const { user, received } = await demoState(page);
+  return received.filter((r) => r.channel === notificationsOf(user));
 }
 
 /** Scripts run before the page's own, to take browser APIs away as an old or locked-down browser would. */
@@ -61,7 +50,7 @@ async function closedPort(): Promise<number> {
 test('a curl-style publish reaches the demo over WebSocket', async ({ page, hubbub }) => {
   const sockets: string[] = [];
   page.on('websocket', (ws) => sockets.push(ws.url()));
-  await page.goto('/');
+  const user = await joinDemo(page, 'Ada');
   await expect(page.getByTestId('state')).toHaveText('connected');
   await expect(page.getByTestId('transport')).toHaveText('websocket');
   await subscribedToBoth(page);
@@ -71,14 +60,14 @@ test('a curl-style publish reaches the demo over WebSocket', async ({ page, hubb
   const res = await fetch(`${hubbub.url}/api/publish`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${hubbub.apiKey}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ channel: NOTIFICATIONS, data }),
+    body: JSON.stringify({ channel: notificationsOf(user), data }),
   });
   expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ channel: NOTIFICATIONS, epoch: expect.any(String), offset: 1 });
+  expect(await res.json()).toEqual({ channel: notificationsOf(user), epoch: expect.any(String), offset: 1 });
 
   await expect(page.getByTestId('notifications')).toContainText('Backup done');
   await expect(page.getByTestId('notifications')).toContainText('42 GB in 3 min');
-  expect((await demo(page)).received).toEqual([{ channel: NOTIFICATIONS, data, offset: 1 }]);
+  expect(await notifications(page)).toEqual([{ channel: notificationsOf(user), data, offset: 1 }]);
   expect(sockets).toEqual([`${hubbub.url.replace('http', 'ws')}/ws`]);
 });
 
@@ -86,15 +75,15 @@ test('without WebSocket the client falls back to SSE and receives', async ({ pag
   await page.addInitScript(WITHOUT_WEBSOCKET);
   const sockets: string[] = [];
   page.on('websocket', (ws) => sockets.push(ws.url()));
-  await page.goto('/');
+  const user = await joinDemo(page, 'Ada');
   expect(await page.evaluate(() => typeof (window as { WebSocket?: unknown }).WebSocket)).toBe('undefined');
   await expect(page.getByTestId('state')).toHaveText('connected');
   await expect(page.getByTestId('transport')).toHaveText('sse');
   await subscribedToBoth(page);
 
-  await hubbub.publish(NOTIFICATIONS, { title: 'over SSE' });
+  await hubbub.publish(notificationsOf(user), { title: 'over SSE' });
   await expect(page.getByTestId('notifications')).toContainText('over SSE');
-  expect((await demo(page)).received).toEqual([{ channel: NOTIFICATIONS, data: { title: 'over SSE' }, offset: 1 }]);
+  expect(await notifications(page)).toEqual([{ channel: notificationsOf(user), data: { title: 'over SSE' }, offset: 1 }]);
   expect(sockets).toEqual([]);
 });
 
@@ -105,14 +94,14 @@ test('without WebSocket, EventSource or a streaming fetch, the client falls back
   await page.addInitScript(WITHOUT_WEBSOCKET);
   await page.addInitScript(WITHOUT_EVENTSOURCE);
   await page.addInitScript(WITHOUT_STREAMING_FETCH);
-  await page.goto('/');
+  const user = await joinDemo(page, 'Ada');
   await expect(page.getByTestId('state')).toHaveText('connected', { timeout: 30_000 });
   await expect(page.getByTestId('transport')).toHaveText('poll');
   await subscribedToBoth(page);
 
-  await hubbub.publish(NOTIFICATIONS, { title: 'over long-poll' });
+  await hubbub.publish(notificationsOf(user), { title: 'over long-poll' });
   await expect(page.getByTestId('notifications')).toContainText('over long-poll');
-  expect((await demo(page)).received).toEqual([{ channel: NOTIFICATIONS, data: { title: 'over long-poll' }, offset: 1 }]);
+  expect(await notifications(page)).toEqual([{ channel: notificationsOf(user), data: { title: 'over long-poll' }, offset: 1 }]);
 });
 
 test('without WebSocket and EventSource but with a streaming fetch, the client streams SSE over fetch', async ({ page, hubbub }) => {
@@ -122,14 +111,14 @@ test('without WebSocket and EventSource but with a streaming fetch, the client s
   page.on('request', (req) => {
     if (new URL(req.url()).pathname === '/sse') streams.push(req.resourceType());
   });
-  await page.goto('/');
+  const user = await joinDemo(page, 'Ada');
   await expect(page.getByTestId('state')).toHaveText('connected');
   await expect(page.getByTestId('transport')).toHaveText('sse');
   await subscribedToBoth(page);
 
-  await hubbub.publish(NOTIFICATIONS, { title: 'over fetch' });
+  await hubbub.publish(notificationsOf(user), { title: 'over fetch' });
   await expect(page.getByTestId('notifications')).toContainText('over fetch');
-  expect((await demo(page)).received).toEqual([{ channel: NOTIFICATIONS, data: { title: 'over fetch' }, offset: 1 }]);
+  expect(await notifications(page)).toEqual([{ channel: notificationsOf(user), data: { title: 'over fetch' }, offset: 1 }]);
   expect(streams, 'the client opened an SSE stream').not.toHaveLength(0);
   expect(streams.filter((type) => type !== 'fetch'), 'every /sse request is a fetch (FetchEventSource)').toEqual([]);
 });
@@ -167,15 +156,15 @@ for (const { name, script, attempts } of BROKEN_WEBSOCKETS) {
     await page.addInitScript(script, port);
     const sockets: string[] = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));
-    await page.goto('/');
+    const user = await joinDemo(page, 'Ada');
     await expect(page.getByTestId('state')).toHaveText('connected');
     await expect(page.getByTestId('transport')).toHaveText('sse');
     await subscribedToBoth(page);
     expect(sockets, 'the WebSocket was tried first').toEqual(attempts(port));
 
-    await hubbub.publish(NOTIFICATIONS, { title: 'after the fallback' });
+    await hubbub.publish(notificationsOf(user), { title: 'after the fallback' });
     await expect(page.getByTestId('notifications')).toContainText('after the fallback');
-    expect((await demo(page)).received).toEqual([{ channel: NOTIFICATIONS, data: { title: 'after the fallback' }, offset: 1 }]);
+    expect(await notifications(page)).toEqual([{ channel: notificationsOf(user), data: { title: 'after the fallback' }, offset: 1 }]);
   });
 }
 
@@ -184,13 +173,15 @@ for (const transport of TRANSPORTS) {
     // Reconnect backoff grows while the server is down (full jitter, ceiling doubling from 0.5 s).
     test.setTimeout(120_000);
     const slow = { timeout: 45_000 };
+    const user = await joinDemo(page, 'Ada', `/?transports=${transport}`);
+    const feed = notificationsOf(user);
     const expected: Received[] = [];
     let n = 0;
     /** One publication on each channel, through `via`, recorded in the order the page must see them. */
     const publishPair = async (via: (channel: string, data: JsonData) => Promise<{ offset: number }>) => {
       n += 1;
       for (const [channel, data] of [
-        [NOTIFICATIONS, { title: `n${n}` }],
+        [feed, { title: `n${n}` }],
         [CHAT, { user: 'ada', text: `c${n}` }],
       ] as const) {
         const { offset } = await via(channel, data);
@@ -199,17 +190,19 @@ for (const transport of TRANSPORTS) {
     };
     const viaRest = (channel: string, data: JsonData) => hubbub.publish(channel, data);
     const viaHub = (channel: string, data: JsonData) => hubbub.app.hub.publish(channel, data);
-    const inOrderOf = (list: Received[]) => [NOTIFICATIONS, CHAT].map((c) => list.filter((r) => r.channel === c));
+    // The chat also carries the page's own joins and leaves (WebSocket and SSE): not the test's publications.
+    const published = (list: Received[]) => list.filter((r) => r.tags?.['hubbub'] === undefined);
+    const inOrderOf = (list: Received[]) => [feed, CHAT].map((c) => published(list).filter((r) => r.channel === c));
+    const received = async () => (await demoState(page)).received;
 
-    await page.goto(`/?transports=${transport}`);
     await expect(page.getByTestId('state')).toHaveText('connected');
     await expect(page.getByTestId('transport')).toHaveText(transport);
     await subscribedToBoth(page);
-    const before = (await demo(page)).states;
+    const before = (await demoState(page)).states;
     expect(before.every((s) => !s.recovered), 'first subscribes start from now').toBe(true);
 
     for (let i = 0; i < 3; i++) await publishPair(viaRest);
-    await expect.poll(async () => (await demo(page)).received.length).toBe(expected.length);
+    await expect.poll(async () => published(await received()).length).toBe(expected.length);
 
     // Counts the client's disconnects: the shutdown, then reconnect attempts that find no server.
     await page.evaluate(() => {
@@ -231,17 +224,21 @@ for (const transport of TRANSPORTS) {
 
     await expect(page.getByTestId('state')).toHaveText('connected', slow);
     await expect(page.getByTestId('transport')).toHaveText(transport);
-    await expect.poll(async () => inOrderOf((await demo(page)).received), slow).toEqual(inOrderOf(expected));
+    await expect.poll(async () => inOrderOf(await received()), slow).toEqual(inOrderOf(expected));
 
     for (let i = 0; i < 2; i++) await publishPair(viaRest);
-    await expect.poll(async () => inOrderOf((await demo(page)).received), slow).toEqual(inOrderOf(expected));
+    await expect.poll(async () => inOrderOf(await received()), slow).toEqual(inOrderOf(expected));
 
-    const { received, states } = await demo(page);
-    // Every publication once, each channel in offset order (the channels themselves interleave freely).
-    expect(received).toHaveLength(expected.length);
-    for (const list of inOrderOf(received)) expect(list.map((r) => r.offset)).toEqual(list.map((_, i) => i + 1));
+    const { received: all, states } = await demoState(page);
+    // Every publication once, each channel in offset order (the channels themselves interleave
+    // freely), joins and leaves included: no offset is skipped.
+    expect(published(all)).toHaveLength(expected.length);
+    for (const channel of [feed, CHAT]) {
+      const offsets = all.filter((r) => r.channel === channel).map((r) => r.offset);
+      expect(offsets, channel).toEqual(offsets.map((_, i) => i + 1));
+    }
     const resumed = states.slice(before.length);
-    for (const channel of [NOTIFICATIONS, CHAT]) {
+    for (const channel of [feed, CHAT]) {
       expect(resumed.filter((s) => s.channel === channel), `${channel} resubscribed`).not.toHaveLength(0);
     }
     expect(resumed.filter((s) => !s.recovered), 'every resubscription recovered').toEqual([]);
