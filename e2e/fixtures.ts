@@ -1,12 +1,13 @@
 import { test as base, expect, type Page } from '@playwright/test';
 import { type HubbubApp, createHubbub } from '../server/app.js';
-import { loadConfig } from '../server/config.js';
+import { type Config, loadConfig } from '../server/config.js';
 import { memoryLogger } from '../server/logger.js';
 
 export const API_KEY = 'test-key-0123456789abcdef';
 
 export interface HubbubServer {
   app: HubbubApp;
+  config: Config;
   /** http://127.0.0.1:<port> */
   url: string;
   apiKey: string;
@@ -35,7 +36,7 @@ export async function startHubbub(env: Record<string, string> = {}): Promise<Hub
     if (res.status !== 200) throw new Error(`publish failed: ${res.status} ${await res.text()}`);
     return (await res.json()) as { channel: string; epoch: string; offset: number };
   };
-  return { app, url: app.url, apiKey: API_KEY, warnings: logger.warnings, publish, close: () => app.close() };
+  return { app, config, url: app.url, apiKey: API_KEY, warnings: logger.warnings, publish, close: () => app.close() };
 }
 
 /**
