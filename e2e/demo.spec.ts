@@ -147,3 +147,26 @@ for (const transport of ['websocket', 'sse', 'poll'] as const) {
     }
   });
 }
+
+test('the page refreshes its token through POST /dev/token before it expires, and hands the new one to the server', async ({ page, hubbub }) => {
+  const minted: string[] = [];
+  page.on('response', async (res) => {
+    if (new URL(res.url()).pathname === '/dev/token') minted.push(((await res.json()) as { token: string }).token);
+  });
+  const sent: string[] = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(String(f.payload))));
+  // The page's clock only: the server's stays real, so the refreshed token is valid there.
+  await page.clock.install();
+  const user = await joinDemo(page, 'Ada');
+  await expect(page.getByTestId('state')).toHaveText('connected');
+  await subscribedToBoth(page);
+  expect(minted).toHaveLength(1);
+
+  // Dev tokens live 10 minutes; the client refreshes a minute ahead.
+  await page.clock.fastForward('09:05');
+  await expect.poll(() => minted.length).toBe(2);
+  await expect.poll(() => sent.some((frame) => frame.includes(minted[1]!))).toBe(true);
+  await expect(page.getByTestId('state')).toHaveText('connected');
+  await hubbub.publish(`notifications:#${user}`, { title: 'after the refresh' });
+  await expect(page.getByTestId('notifications')).toContainText('after the refresh');
+});
