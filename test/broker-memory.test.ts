@@ -10,7 +10,12 @@ describeBroker('memory', async (o) => {
     now += (until === 'history' ? o.historyTtlMs : (o.historyMetaTtlMs ?? 30 * 86_400_000)) + 1;
     broker.sweep();
   };
-  return { broker, quiet, close: () => broker.close() };
+  // A stream or a kept position is what the memory broker writes per channel (sweep turns one into the other).
+  const writes = async () => {
+    broker.sweep();
+    return broker.streamCount + broker.quietCount;
+  };
+  return { broker, quiet, writes, close: () => broker.close() };
 });
 
 describe('MemoryBroker specifics', () => {

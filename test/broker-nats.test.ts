@@ -32,7 +32,14 @@ describeBroker(
         { timeout: 30_000, interval: 100 },
       );
     };
-    return { broker, peer, quiet, close: () => Promise.all([broker.close(), peer.close()]).then(() => undefined) };
+    // Last sequences only grow, with every write: expiring messages cannot hide one.
+    const writes = async () => {
+      const jsm = await jetstreamManager(admin);
+      let sum = 0;
+      for (const stream of [space.stream, space.metaStream, space.idempotencyStream]) sum += (await jsm.streams.info(stream)).state.last_seq;
+      return sum;
+    };
+    return { broker, peer, quiet, writes, close: () => Promise.all([broker.close(), peer.close()]).then(() => undefined) };
   },
   { multiNode: true },
 );

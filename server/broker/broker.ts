@@ -11,6 +11,9 @@ import type { JsonData, Publication, StreamPosition } from '../../contract/index
  * - subscribe()/unsubscribe() for one channel are applied in call order.
  * - history() with `since` either returns every retained publication after it, or throws
  *   UnrecoverablePositionError: never a silent gap.
+ * - position() and history() only read: a channel nobody published to (or one whose publications
+ *   and kept position are both gone) is at `0:0` (EMPTY_EPOCH) and costs the broker nothing.
+ *   Only publish() creates a channel's epoch.
  */
 export interface PublishOptions {
   tags?: Record<string, string> | undefined;
@@ -49,7 +52,7 @@ export interface Broker {
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   history(channel: string, query?: HistoryQuery): Promise<HistoryPage>;
-  /** Current position; creates the channel's stream (and epoch) when it has none yet. */
+  /** Current position: the last stored or kept one, else `0:0`. Never writes. */
   position(channel: string): Promise<StreamPosition>;
   close(): Promise<void>;
 }
@@ -59,6 +62,12 @@ export interface Broker {
  * 30 days, as Centrifugo's history_meta_ttl, so a client back after a weekend or a holiday whose
  * channel stayed quiet still recovers (and one that missed an expired publication is still told).
  */
+/**
+ * The epoch of a channel with nothing stored and no kept position: `0:0`. Random epochs are 8
+ * (memory) or 12 (NATS) characters, so this one never names a real generation.
+ */
+export const EMPTY_EPOCH = '0';
+
 export const DEFAULT_HISTORY_META_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export class UnrecoverablePositionError extends Error {
@@ -81,10 +90,22 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
-/** Shared check: can a history whose oldest retained offset is `first` serve everything after `since`? */
+/**
+ * Shared check: can a history whose oldest retained offset is `first` serve everything after `since`?
+ * `0:0` is recoverable only while the channel is still at `0:0` (its current epoch is EMPTY_EPOCH):
+ * once a generation exists, the broker cannot tell whether the holder missed it or one before it.
+ */
 export function isRecoverable(since: StreamPosition, epoch: string, first: number, latest: number): boolean {
   if (since.epoch !== epoch) return false;
   if (since.offset > latest) return false;
   // Everything after since.offset must still be retained: the oldest kept one is since.offset + 1 or older.
   return latest === since.offset || first <= since.offset + 1;
+}
+
+/** history() of a channel with nothing stored: its kept position (or `0:0`) and no publication. */
+export function positionOnly(channel: string, current: StreamPosition, since: StreamPosition | undefined): HistoryPage {
+  if (since && !isRecoverable(since, current.epoch, current.offset + 1, current.offset)) {
+    throw new UnrecoverablePositionError(channel, since, current);
+  }
+  return { publications: [], epoch: current.epoch, offset: current.offset };
 }

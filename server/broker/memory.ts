@@ -7,8 +7,10 @@ import {
   type HistoryQuery,
   type PublishOptions,
   DEFAULT_HISTORY_META_TTL_MS,
+  EMPTY_EPOCH,
   UnrecoverablePositionError,
   isRecoverable,
+  positionOnly,
 } from './broker.js';
 
 export interface MemoryBrokerOptions {
@@ -34,7 +36,6 @@ interface Stream {
   ring: Array<Publication | undefined>;
   head: number;
   size: number;
-  subscribed: boolean;
   idempotency: Map<string, { pub: Publication; expires: number }> | undefined;
   /** Time of the last publication (or of the epoch's creation): the position is kept from then on. */
   touched: number;
@@ -55,7 +56,10 @@ export function newEpoch(): string {
 export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private handler: BrokerHandler | undefined;
+  /** Channels with publications (or idempotency keys, or a live subscriber) since their last sweep. */
   private readonly streams = new Map<string, Stream>();
+  /** Channels subscribed for live delivery: interest only, no stream (nothing is stored for them). */
+  private readonly subscribed = new Set<string>();
   /** Positions of quiet channels, oldest first (the order they went quiet). */
   private readonly quiet = new Map<string, Position>();
   private readonly metaTtlMs: number;
@@ -97,26 +101,26 @@ export class MemoryBroker implements Broker {
       stream.idempotency ??= new Map();
       stream.idempotency.set(key, { pub, expires: now + (this.options.idempotencyWindowMs ?? 300_000) });
     }
-    if (stream.subscribed) this.handler?.onPublication(pub);
+    if (this.subscribed.has(channel)) this.handler?.onPublication(pub);
     return pub;
   }
 
   async subscribe(channel: string): Promise<void> {
-    this.stream(channel).subscribed = true;
+    this.subscribed.add(channel);
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    const stream = this.streams.get(channel);
-    if (stream) stream.subscribed = false;
+    this.subscribed.delete(channel);
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    const s = this.stream(channel);
+    const s = this.streams.get(channel) ?? this.kept(channel);
     return { epoch: s.epoch, offset: s.offset };
   }
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
-    const stream = this.stream(channel);
+    const stream = this.streams.get(channel);
+    if (!stream) return positionOnly(channel, this.kept(channel), query.since);
     this.expire(stream, this.now());
     const first = stream.offset - stream.size + 1;
     let from = first;
@@ -147,7 +151,8 @@ export class MemoryBroker implements Broker {
         for (const [k, v] of stream.idempotency) if (v.expires <= now) stream.idempotency.delete(k);
         if (stream.idempotency.size === 0) stream.idempotency = undefined;
       }
-      if (stream.size === 0 && !stream.subscribed && !stream.idempotency) {
+      // A subscribed channel keeps its stream, so a quiet spell cannot evict its live subscribers' epoch.
+      if (stream.size === 0 && !this.subscribed.has(channel) && !stream.idempotency) {
         this.streams.delete(channel);
         this.keep(channel, { epoch: stream.epoch, offset: stream.offset, touched: stream.touched }, now);
       }
@@ -155,7 +160,7 @@ export class MemoryBroker implements Broker {
     for (const [channel, pos] of this.quiet) if (this.forgotten(pos, now)) this.quiet.delete(channel);
   }
 
-  /** Channels with a stream in memory (publications, subscription or idempotency keys). */
+  /** Channels with a stream in memory (publications or idempotency keys). */
   get streamCount(): number {
     return this.streams.size;
   }
@@ -170,13 +175,20 @@ export class MemoryBroker implements Broker {
     this.handler = undefined;
   }
 
+  /** A channel without a stream: its kept position, or `0:0` (read only: nothing is created). */
+  private kept(channel: string): StreamPosition {
+    const kept = this.quiet.get(channel);
+    return kept && !this.forgotten(kept, this.now()) ? { epoch: kept.epoch, offset: kept.offset } : { epoch: EMPTY_EPOCH, offset: 0 };
+  }
+
+  /** The channel's stream, created by a publish: it goes on from the kept position, or starts a new epoch. */
   private stream(channel: string): Stream {
     let s = this.streams.get(channel);
     if (!s) {
       const now = this.now();
       const kept = this.quiet.get(channel);
       this.quiet.delete(channel);
-      // Reading a kept position does not extend it: the meta TTL counts from the last publication.
+      // The meta TTL counts from the last publication, not from the stream's creation.
       const resume = kept && !this.forgotten(kept, now) ? kept : undefined;
       s = {
         epoch: resume?.epoch ?? newEpoch(),
@@ -184,7 +196,6 @@ export class MemoryBroker implements Broker {
         ring: new Array(Math.max(1, this.options.historySize)),
         head: 0,
         size: 0,
-        subscribed: false,
         idempotency: undefined,
         touched: resume?.touched ?? now,
       };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BrokerUnavailableError } from './broker.js';
+import { BrokerUnavailableError, EMPTY_EPOCH } from './broker.js';
 import {
   type EpochRecord,
   type EpochState,
@@ -20,6 +20,9 @@ import type { ChannelStore, RawMessage } from './nats-store.js';
 // generation is closed only behind a seal (nats-seal.ts) and reopened before anything follows the
 // seal, so a closed record always names the generation's true last offset: after its publications
 // expired the channel goes on from there, in the same epoch.
+//
+// Only a publish starts a chain: a channel with no record reads as `0:0` (EMPTY_EPOCH) and costs
+// nothing, so reads of made-up channels cannot fill the meta stream and evict real positions.
 
 export type Start =
   /** This caller marked the record started: it publishes `offset` (1, or a closed generation's next) with `epoch`. */
@@ -54,15 +57,18 @@ export class EpochRecords {
   }
 
   /**
-   * What position() reports for a channel with nothing stored. A started record is either in
-   * flight (its first publication is about to appear) or dead (purged, or it never landed);
-   * reporting its epoch for a dead one would hide the lost history, so it is waited for first.
+   * What position() reports for a channel with nothing stored. No record: `0:0`, without a write.
+   * A started record is either in flight (its first publication is about to appear) or dead
+   * (purged, or it never landed); reporting its epoch for a dead one would hide the lost history,
+   * so it is waited for first, and a dead one is followed by a free record of a new epoch (only a
+   * channel someone published to gets there, and `0:0` would hide that generation too).
    */
   async peek(channel: string, join: JoinState | undefined): Promise<Peek> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const rec = await this.read(channel);
-      if (rec && rec.state !== 'started') return { kind: 'position', epoch: rec.epoch, offset: rec.offset };
-      if (rec && this.mayBeInFlight(rec, join)) return { kind: 'wait', record: rec.seq };
+      if (!rec) return { kind: 'position', epoch: EMPTY_EPOCH, offset: 0 };
+      if (rec.state !== 'started') return { kind: 'position', epoch: rec.epoch, offset: rec.offset };
+      if (this.mayBeInFlight(rec, join)) return { kind: 'wait', record: rec.seq };
       const epoch = newEpoch();
       if (await this.append(channel, rec, epoch, 'free')) return { kind: 'position', epoch, offset: 0 };
     }
@@ -74,7 +80,10 @@ export class EpochRecords {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const rec = await this.read(channel);
       if (!rec) {
-        await this.append(channel, null, newEpoch(), 'free');
+        // The channel's first generation: nobody was told its epoch before (readers saw `0:0`), so
+        // the chain starts right at started. A loser of the first-record claim re-reads and waits.
+        const epoch = newEpoch();
+        if (await this.append(channel, null, epoch, 'started')) return { kind: 'start', epoch, offset: 1 };
         continue;
       }
       if (rec.state !== 'started') {

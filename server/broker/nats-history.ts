@@ -1,5 +1,5 @@
 import type { Publication } from '../../contract/index.js';
-import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable } from './broker.js';
+import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable, positionOnly } from './broker.js';
 import { type DecodedPublication, type Head, NatsDecodeError, decodePublication, isSeal, sealPrevSeq } from './nats-codec.js';
 import { type EpochRecords, channelState } from './nats-epochs.js';
 import { isUnavailable } from './nats-errors.js';
@@ -24,14 +24,8 @@ const CONSUMER_BACKOFF_MS = 30_000;
 export async function readHistory(r: HistoryReader, channel: string, query: HistoryQuery): Promise<HistoryPage> {
   const since = query.since;
   const found = await channelState(r.store, r.epochs, channel);
-  if (found.kind === 'empty') {
-    // Nothing stored: the position is the epoch record's (a closed generation's last offset, or 0).
-    const { epoch, offset } = found;
-    if (since && !isRecoverable(since, epoch, offset + 1, offset)) {
-      throw new UnrecoverablePositionError(channel, since, { epoch, offset });
-    }
-    return { publications: [], epoch, offset };
-  }
+  // Nothing stored: the position is the epoch record's (a closed generation's last offset), or 0:0.
+  if (found.kind === 'empty') return positionOnly(channel, { epoch: found.epoch, offset: found.offset }, since);
   const { head, msg } = found;
   const current = { epoch: head.epoch, offset: head.offset };
   if (since && (since.epoch !== head.epoch || since.offset > head.offset)) {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Publication, StreamPosition } from '../../contract/index.js';
-import { type Broker, UnrecoverablePositionError } from '../../server/broker/broker.js';
+import { type Broker, EMPTY_EPOCH, UnrecoverablePositionError } from '../../server/broker/broker.js';
 
 export interface BrokerFixture {
   broker: Broker;
@@ -12,6 +12,11 @@ export interface BrokerFixture {
    * NATS: JetStream expires by real time, so it waits until the messages are gone.
    */
   quiet(channel: string, until: 'history' | 'meta'): Promise<void>;
+  /**
+   * A count that grows with every write to the backbone and never shrinks on its own. Memory: the
+   * channels with a stream or a kept position. NATS: the last sequences of the deployment's streams.
+   */
+  writes(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -61,15 +66,52 @@ export function describeBroker(
       expect(typeof c.time).toBe('number');
     });
 
-    it('position() of a new channel is offset 0 with a stable epoch', async () => {
-      const ch = freshChannel();
-      const p1 = await fx.broker.position(ch);
-      const p2 = await fx.broker.position(ch);
-      expect(p1.offset).toBe(0);
-      expect(p2).toEqual(p1);
-      const pub = await fx.broker.publish(ch, 1);
-      expect(pub.epoch).toBe(p1.epoch);
-      expect(await fx.broker.position(ch)).toEqual({ epoch: p1.epoch, offset: 1 });
+    // Regression (issue #7): position() of a made-up channel created its epoch record (NATS) or stream
+    // (memory), so a flood of anonymous polls filled the broker and pushed real channels' positions out.
+    it('answers 0:0 for a channel nobody published to, and writes nothing', async () => {
+      const ch = freshChannel('empty');
+      const before = await fx.writes();
+      expect(await fx.broker.position(ch)).toEqual({ epoch: EMPTY_EPOCH, offset: 0 });
+      expect(await fx.broker.position(ch)).toEqual({ epoch: EMPTY_EPOCH, offset: 0 });
+      expect(await fx.broker.history(ch)).toEqual({ publications: [], epoch: EMPTY_EPOCH, offset: 0 });
+      expect(await fx.broker.history(ch, { since: { epoch: EMPTY_EPOCH, offset: 0 } })).toEqual({
+        publications: [],
+        epoch: EMPTY_EPOCH,
+        offset: 0,
+      });
+      await expect(fx.broker.history(ch, { since: { epoch: 'otherepoch', offset: 3 } })).rejects.toMatchObject({
+        current: { epoch: EMPTY_EPOCH, offset: 0 },
+      });
+      if (fx.peer) expect(await fx.peer.position(ch)).toEqual({ epoch: EMPTY_EPOCH, offset: 0 });
+      expect(await fx.writes()).toBe(before);
+    });
+
+    it('writes nothing for many channels that are subscribed, read and unsubscribed but never published to', async () => {
+      const channels = Array.from({ length: 200 }, () => freshChannel('anon'));
+      const before = await fx.writes();
+      for (const ch of channels) {
+        await fx.broker.subscribe(ch);
+        await fx.broker.position(ch);
+        await fx.broker.history(ch, { since: { epoch: EMPTY_EPOCH, offset: 0 } });
+        await fx.broker.unsubscribe(ch);
+      }
+      expect(await fx.writes()).toBe(before);
+    });
+
+    it('starts a real epoch at offset 1 on the first publish; 0:0 is then unrecoverable, never a silent gap', async () => {
+      const ch = freshChannel('empty');
+      expect(await fx.broker.position(ch)).toEqual({ epoch: EMPTY_EPOCH, offset: 0 });
+      const first = await fx.broker.publish(ch, 1);
+      expect(first.offset).toBe(1);
+      expect(first.epoch).not.toBe(EMPTY_EPOCH);
+      expect(first.epoch.length).toBeGreaterThan(1);
+      expect(await fx.broker.position(ch)).toEqual({ epoch: first.epoch, offset: 1 });
+      const err = await fx.broker.history(ch, { since: { epoch: EMPTY_EPOCH, offset: 0 } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnrecoverablePositionError);
+      expect((err as UnrecoverablePositionError).current).toEqual({ epoch: first.epoch, offset: 1 });
+      expect((await fx.broker.publish(ch, 2)).epoch).toBe(first.epoch);
+      // Another channel's first generation gets its own epoch.
+      expect((await fx.broker.publish(freshChannel('empty'), 1)).epoch).not.toBe(first.epoch);
     });
 
     it('delivers publications of subscribed channels only, in order', async () => {
@@ -242,11 +284,12 @@ function describeQuietChannels(name: string, factory: (o: BrokerFactoryOptions) 
       await fx.broker.publish(ch, 1);
       const old = await fx.broker.publish(ch, 2);
       await fx.quiet(ch, 'meta');
-      const now = await fx.broker.position(ch);
-      expect(now.offset).toBe(0);
-      expect(now.epoch).not.toBe(old.epoch);
+      // Nothing is left of the channel: it reads as one nobody published to.
+      expect(await fx.broker.position(ch)).toEqual({ epoch: EMPTY_EPOCH, offset: 0 });
       await expect(fx.broker.history(ch, { since: old })).rejects.toBeInstanceOf(UnrecoverablePositionError);
-      expect(await fx.broker.publish(ch, 3)).toMatchObject({ epoch: now.epoch, offset: 1 });
+      const next = await fx.broker.publish(ch, 3);
+      expect(next.offset).toBe(1);
+      expect([old.epoch, EMPTY_EPOCH]).not.toContain(next.epoch);
     });
 
     it('keeps the positions of at most historyMetaMaxChannels channels; a forgotten one starts a new epoch, never a gap', async () => {
