@@ -2,6 +2,7 @@ import type { JsonData, PresenceEntry, Publication, StreamPosition, SubscribeRes
 import {
   type Broker,
   BrokerUnavailableError,
+  EMPTY_EPOCH,
   type HistoryPage,
   type HistoryQuery,
   type PublishOptions,
@@ -33,6 +34,17 @@ export type { HubLogger, HubOptions } from './options.js';
 
 export class SubscriptionAbortedError extends Error {
   override readonly name = 'SubscriptionAbortedError';
+}
+
+/**
+ * Where the publications after `pub` continue `last` from: `last` itself within its epoch, and
+ * offset 0 of pub's epoch after `0:0` (a channel nobody had published to when the hub, already
+ * following it at the broker, read its position: everything of its first generation comes after).
+ * Undefined when `pub` belongs to another generation than `last`'s.
+ */
+function resumeFrom(last: StreamPosition, pub: Publication): StreamPosition | undefined {
+  if (last.epoch === EMPTY_EPOCH) return { epoch: pub.epoch, offset: 0 };
+  return pub.epoch === last.epoch ? last : undefined;
 }
 
 /**
@@ -132,11 +144,13 @@ export class Hub {
       for (;;) {
         for (const pub of backlog) last = this.deliverOne(sub, pub, last);
         // Live publications that arrived meanwhile: drop what the backlog had, stop at a hole.
-        while (buffer.length > 0 && buffer[0]!.epoch === last.epoch && buffer[0]!.offset <= last.offset + 1) {
-          last = this.deliverOne(sub, buffer.shift()!, last);
+        for (let from = buffer[0] && resumeFrom(last, buffer[0]); from && buffer[0]!.offset <= from.offset + 1; ) {
+          last = this.deliverOne(sub, buffer.shift()!, from);
+          from = buffer[0] && resumeFrom(last, buffer[0]);
         }
         if (buffer.length === 0) break;
-        if (buffer[0]!.epoch !== last.epoch) {
+        const from = resumeFrom(last, buffer[0]!);
+        if (!from) {
           // History was reset under us: our position means nothing any more.
           entry.pending.delete(sub);
           this.release(entry);
@@ -144,7 +158,7 @@ export class Hub {
           return result;
         }
         // A hole between backlog and live traffic: read it from history.
-        backlog = (await this.broker.history(channel, { since: last })).publications;
+        backlog = (await this.broker.history(channel, { since: from })).publications;
         if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
       }
       // A subscriber can leave from inside its own callbacks (an SSE stream dropped as a slow consumer
@@ -295,14 +309,14 @@ export class Hub {
       if (entry.resync.length < this.maxPending) entry.resync.push(pub);
       return;
     }
-    const last = entry.last;
-    if (last && pub.epoch === last.epoch) {
-      if (pub.offset <= last.offset) return;
-      if (pub.offset > last.offset + 1) {
+    const from = entry.last && resumeFrom(entry.last, pub);
+    if (from) {
+      if (pub.offset <= from.offset) return;
+      if (pub.offset > from.offset + 1) {
         void this.fillGap(entry, [pub]);
         return;
       }
-    } else if (last) {
+    } else if (entry.last) {
       // A new epoch: the history the live subscribers were following is gone.
       this.dropLive(entry);
     }
@@ -333,10 +347,11 @@ export class Hub {
     entry.resync = held;
     try {
       if (entry.last) {
-        const page = await this.historyWithRetry(entry.name, entry.last);
+        const page = await this.readGap(entry.name, entry.last, held[0]);
         for (const pub of page.publications) {
           if (this.channels.get(entry.name) !== entry) return;
-          if (pub.offset > entry.last!.offset) this.accept(entry, pub);
+          // The page is in one epoch: entry.last's, or the first generation's after 0:0.
+          if (entry.last!.epoch === EMPTY_EPOCH || pub.offset > entry.last!.offset) this.accept(entry, pub);
         }
       }
     } catch (err) {
@@ -348,6 +363,20 @@ export class Hub {
     const replay = entry.resync ?? [];
     entry.resync = undefined;
     for (const pub of replay) this.onBrokerPublication(pub);
+  }
+
+  /** What follows `last`; after 0:0, from offset 0 of the generation that started since (resumeFrom). */
+  private async readGap(channel: string, last: StreamPosition, held: Publication | undefined): Promise<HistoryPage> {
+    if (held) return this.historyWithRetry(channel, resumeFrom(last, held) ?? last);
+    if (last.epoch !== EMPTY_EPOCH) return this.historyWithRetry(channel, last);
+    try {
+      return await this.historyWithRetry(channel, last);
+    } catch (err) {
+      // No publication in hand (onGap): the broker names the generation that started. At offset 0
+      // it is a new epoch after a lost one (nats-epochs.ts), which the subscribers must be told of.
+      if (!(err instanceof UnrecoverablePositionError) || err.current.offset === 0) throw err;
+      return this.historyWithRetry(channel, { epoch: err.current.epoch, offset: 0 });
+    }
   }
 
   /** History can be briefly unavailable (a NATS failover electing leaders): retry before dropping anyone. */
