@@ -24,7 +24,7 @@ async function anonymousPolls(url: string, count: number, parallel = 20): Promis
   const cursors: string[] = [];
   for (let i = 0; i < count; i += parallel) {
     const batch = Array.from({ length: Math.min(parallel, count - i) }, (_, j) => `made-up:${i + j}-${Date.now().toString(36)}`);
-    for (const r of await Promise.all(batch.map((ch) => pollOnce(url, [ch])))) cursors.push(r.cursor);
+    for (const r of await Promise.all(batch.map((ch) => pollOnce(url, [ch], undefined)))) cursors.push(r.cursor);
   }
   return cursors;
 }
@@ -59,7 +59,7 @@ describe('a long-poll at cursor 0:0, memory broker', () => {
   // Regression: the poll that got 0:0 came back a moment after the first publication and was told recovered: false.
   it('gets the first publication, recovered, when it comes back while the hub lingers on the channel', async () => {
     await using srv = await startServer();
-    const empty = await pollOnce(srv.url, ['lobby']);
+    const empty = await pollOnce(srv.url, ['lobby'], undefined);
     expect(empty.cursor).toBe(EMPTY);
     const first = await srv.publish('lobby', 'hello');
     const back = await pollOnce(srv.url, ['lobby'], empty.cursor);
@@ -70,7 +70,7 @@ describe('a long-poll at cursor 0:0, memory broker', () => {
 
   it('is told recovered: false when it comes back after the hub stopped following the channel', async () => {
     await using srv = await startServer();
-    const empty = await pollOnce(srv.url, ['lobby']);
+    const empty = await pollOnce(srv.url, ['lobby'], undefined);
     const first = await srv.publish('lobby', 'hello');
     await vi.waitFor(() => expect(srv.app.hub.followedCount).toBe(0), WAIT);
     const back = await pollOnce(srv.url, ['lobby'], empty.cursor);
@@ -113,7 +113,7 @@ describe('a long-poll at cursor 0:0, two nodes on NATS', () => {
     const [a, b] = await twoNodes('emptypoll');
     await using _a = a;
     await using _b = b;
-    const empty = await pollOnce(a.url, ['lobby']);
+    const empty = await pollOnce(a.url, ['lobby'], undefined);
     expect(empty.cursor).toBe(EMPTY);
     const first = await b.publish('lobby', 'hello');
     const elsewhere = await pollOnce(b.url, ['lobby'], empty.cursor);

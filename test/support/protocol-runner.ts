@@ -85,13 +85,18 @@ interface Context {
   /** A server line with this run's epochs and node. */
   server(text: string): string;
   act(text: string): Promise<void>;
+  /** Reads the channels' epochs again: a channel gets its epoch with its first publication (before it, 0:0). */
+  readEpochs(): Promise<void>;
   /** Set by `! shutdown`: the server stops while the transcript goes on. */
   stopping: Promise<void> | undefined;
 }
 
 async function contextFor(srv: TestServer, timeoutMs: number): Promise<Context> {
   const epochs: Record<string, string> = {};
-  for (const [placeholder, channel] of Object.entries(EPOCH_PLACEHOLDERS)) epochs[placeholder] = (await srv.app.broker.position(channel)).epoch;
+  const readEpochs = async () => {
+    for (const [placeholder, channel] of Object.entries(EPOCH_PLACEHOLDERS)) epochs[placeholder] = (await srv.app.broker.position(channel)).epoch;
+  };
+  await readEpochs();
   const placeholders = new RegExp(`\\b(${Object.keys(epochs).join('|')})\\b`, 'g');
   const withEpochs = (text: string) => text.replace(placeholders, (p) => epochs[p]!);
   const ctx: Context = {
@@ -101,11 +106,15 @@ async function contextFor(srv: TestServer, timeoutMs: number): Promise<Context> 
     server: (text) => withEpochs(text).replaceAll(NODE_PLACEHOLDER, srv.app.nodeId),
     async act(text) {
       const action = parseAction(text);
-      if ('channel' in action) await srv.publish(action.channel, action.data);
+      if ('channel' in action) {
+        await srv.publish(action.channel, action.data);
+        await readEpochs();
+      }
       else if (action.name === 'shutdown') ctx.stopping ??= srv.app.stop();
       else throw new UnsupportedExampleError(`unknown action "! ${text}"`);
     },
     stopping: undefined,
+    readEpochs,
   };
   return ctx;
 }
@@ -260,6 +269,8 @@ async function runHttp(steps: Step[], ctx: Context): Promise<Transcript> {
       continue;
     }
     const res = await within(response, ctx.timeoutMs);
+    // The request itself may have published (POST /api/publish).
+    await ctx.readEpochs();
     if (res === TIMEOUT) {
       t.expected.push(ctx.server(step.text));
       t.actual.push(nothing(ctx.timeoutMs));
