@@ -1,4 +1,4 @@
-import type { StreamPosition } from '../contract/position.js';
+import { EMPTY_EPOCH, type StreamPosition } from '../contract/position.js';
 import type { Publication, SubscribeResult } from '../contract/publication.js';
 import type { TokenKeeper } from './auth.js';
 import { safeCall } from './emitter.js';
@@ -86,7 +86,8 @@ export class ChannelState {
    */
   publication(pub: Publication): PublicationVerdict {
     if (this.status !== 'subscribed') return 'ignored';
-    const p = this.position;
+    // From 0:0 (nothing published yet) the first generation's offset 1 is next, whatever its epoch.
+    const p = this.position?.epoch === EMPTY_EPOCH && this.position.offset === 0 ? { epoch: pub.epoch, offset: 0 } : this.position;
     if (p !== undefined) {
       if (pub.epoch !== p.epoch) return 'gap';
       if (pub.offset <= p.offset) return 'duplicate';

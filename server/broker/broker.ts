@@ -62,11 +62,9 @@ export interface Broker {
  * 30 days, as Centrifugo's history_meta_ttl, so a client back after a weekend or a holiday whose
  * channel stayed quiet still recovers (and one that missed an expired publication is still told).
  */
-/**
- * The epoch of a channel with nothing stored and no kept position: `0:0`. Random epochs are 8
- * (memory) or 12 (NATS) characters, so this one never names a real generation.
- */
-export const EMPTY_EPOCH = '0';
+// `0:0`, a channel with nothing stored and no kept position; defined in the contract, which the
+// client shares. Random epochs are 8 (memory) or 12 (NATS) characters, so it never names a generation.
+export { EMPTY_EPOCH } from '../../contract/position.js';
 
 export const DEFAULT_HISTORY_META_TTL_MS = 30 * 24 * 3600 * 1000;
 
