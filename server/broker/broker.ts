@@ -1,5 +1,9 @@
 import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
 
+// `0:0`, a channel with nothing stored and no kept position; defined in the contract, which the
+// client shares. Random epochs are 8 (memory) or 12 (NATS) characters, so it never names a generation.
+export { EMPTY_EPOCH } from '../../contract/position.js';
+
 /**
  * A Broker carries publications between nodes and keeps per-channel history.
  * It knows nothing about transports or connections: the Hub is its only user.
@@ -11,8 +15,8 @@ import type { JsonData, Publication, StreamPosition } from '../../contract/index
  * - subscribe()/unsubscribe() for one channel are applied in call order.
  * - history() with `since` either returns every retained publication after it, or throws
  *   UnrecoverablePositionError: never a silent gap.
- * - position() and history() only read: a channel nobody published to (or one whose publications
- *   and kept position are both gone) is at `0:0` (EMPTY_EPOCH) and costs the broker nothing.
+ * - A channel nobody published to (or whose publications and kept position are both gone) is at
+ *   `0:0` (EMPTY_EPOCH): position() and history() of it write nothing and keep no state for it.
  *   Only publish() creates a channel's epoch.
  */
 export interface PublishOptions {
@@ -52,7 +56,7 @@ export interface Broker {
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   history(channel: string, query?: HistoryQuery): Promise<HistoryPage>;
-  /** Current position: the last stored or kept one, else `0:0`. Never writes. */
+  /** Current position: the last stored or kept one, else `0:0` (read without creating anything). */
   position(channel: string): Promise<StreamPosition>;
   close(): Promise<void>;
 }
@@ -62,10 +66,6 @@ export interface Broker {
  * 30 days, as Centrifugo's history_meta_ttl, so a client back after a weekend or a holiday whose
  * channel stayed quiet still recovers (and one that missed an expired publication is still told).
  */
-// `0:0`, a channel with nothing stored and no kept position; defined in the contract, which the
-// client shares. Random epochs are 8 (memory) or 12 (NATS) characters, so it never names a generation.
-export { EMPTY_EPOCH } from '../../contract/position.js';
-
 export const DEFAULT_HISTORY_META_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export class UnrecoverablePositionError extends Error {

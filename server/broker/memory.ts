@@ -56,7 +56,7 @@ export function newEpoch(): string {
 export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private handler: BrokerHandler | undefined;
-  /** Channels with publications (or idempotency keys, or a live subscriber) since their last sweep. */
+  /** Channels published to, until a sweep finds them empty, unsubscribed and without idempotency keys. */
   private readonly streams = new Map<string, Stream>();
   /** Channels subscribed for live delivery: interest only, no stream (nothing is stored for them). */
   private readonly subscribed = new Set<string>();
