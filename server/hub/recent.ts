@@ -10,7 +10,8 @@ export interface HistoryLimits {
  * The latest publications a hub accepted live for one channel: contiguous offsets ending at the
  * channel's last position. It answers recoveries a few offsets behind the head (a long-poll, a
  * quick reconnect) without a broker round trip, within the same limits the broker's history has,
- * so the answer never depends on which node a client reaches.
+ * so the answer never depends on which node a client reaches, except for `0:0` (fromEmpty), which
+ * only a hub that saw the channel empty can vouch for.
  */
 export class RecentWindow {
   private pubs: Publication[] = [];
