@@ -55,6 +55,19 @@ describe.each(TRANSPORTS)('a channel nobody published to, over %s', (transport) 
   });
 });
 
+describe('the history API of a channel nobody published to', () => {
+  it('answers 0:0 with no publication, recovers since 0:0, and refuses 0:0 once the channel has an epoch', async () => {
+    await using srv = await startServer();
+    const page = { publications: [], epoch: EMPTY_EPOCH, offset: 0 };
+    for (const query of ['', `?since=${EMPTY}`]) {
+      const res = await srv.api(`/api/channels/fresh/history${query}`);
+      expect([res.status, await res.json()]).toEqual([200, page]);
+    }
+    await srv.publish('fresh', 1);
+    expect((await srv.api(`/api/channels/fresh/history?since=${EMPTY}`)).status).toBe(409);
+  });
+});
+
 describe('a long-poll at cursor 0:0, memory broker', () => {
   // Regression: the poll that got 0:0 came back a moment after the first publication and was told recovered: false.
   it('gets the first publication, recovered, when it comes back while the hub lingers on the channel', async () => {
