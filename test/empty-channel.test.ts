@@ -6,7 +6,7 @@ import { MemoryBroker } from '../server/broker/memory.js';
 import { NatsBroker } from '../server/broker/nats.js';
 import { subjectSpace } from '../server/broker/subject.js';
 import { NatsServer } from './support/nats-server.js';
-import { type RawSession, type TransportName, openSession, pollOnce } from './support/raw-clients.js';
+import { type RawSession, TRANSPORT_NAMES, type TransportName, openSession, pollOnce } from './support/raw-clients.js';
 import { type TestServer, startServer } from './support/server.js';
 
 // Issue #7: anonymous reads of a channel nobody published to must not write to the broker. Such a
@@ -29,11 +29,9 @@ async function anonymousPolls(url: string, count: number, parallel = 20): Promis
   return cursors;
 }
 
-// Long-poll only in this branch: WebSocket and SSE connections do not open while the session layer
-// is being rewritten (env.newClientId). TRANSPORT_NAMES belongs here once it has landed.
-const TRANSPORTS: TransportName[] = ['poll'];
 
-describe.each(TRANSPORTS)('a channel nobody published to, over %s', (transport) => {
+
+describe.each(TRANSPORT_NAMES)('a channel nobody published to, over %s', (transport) => {
   const sessions: RawSession[] = [];
   afterEach(async () => {
     await Promise.all(sessions.splice(0).map((s) => s.close()));
