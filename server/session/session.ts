@@ -18,7 +18,8 @@ export interface ConnectionHandle {
 }
 
 export interface SessionDeps {
-  verifier: TokenVerifier | undefined;
+  /** Verifies the tokens of connect/refresh frames and subscription tokens (failures count against the address). */
+  verifier: Pick<TokenVerifier, 'connection' | 'subscription'> | undefined;
   policy: Policy;
   commandRate: Rate;
   /** Per-user publish buckets, shared by every session of the user on this node. */

@@ -7,7 +7,7 @@ import { findToken } from './credentials.js';
 import type { OriginPolicy } from './origins.js';
 import type { Policy } from './policy.js';
 import { ConcurrencyCounter, KeyedBuckets, type Rate } from './rate.js';
-import { Session, tokenFailure } from './session.js';
+import { Session, type SessionDeps, tokenFailure } from './session.js';
 
 export interface Limits {
   /** Concurrent WebSockets, SSE streams and waiting long-polls per client address. */
@@ -94,7 +94,7 @@ export class Sessions {
       throw rateLimited(`at most ${this.options.limits.connectionsPerIp} connections per address`, 1000);
     }
     const session = new Session(this.options.newClientId(), how.transport, ip, identity, {
-      verifier: this.options.verifier,
+      verifier: this.verifierFor(ip),
       policy: this.options.policy,
       commandRate: this.options.limits.commandRate,
       takePublish: (user) => this.publishes.take(user),
@@ -153,20 +153,37 @@ export class Sessions {
   }
 
   private async verify(token: string, ip: string): Promise<ConnectionIdentity> {
-    const failing = this.failures.waitFor(ip);
-    if (failing > 0) throw rateLimited('too many failed credentials from your address', failing);
-    if (!this.options.verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
+    const verifier = this.verifierFor(ip);
+    if (!verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
     if (this.options.apiKeys.isKey(token)) throw new HubbubError('token_invalid', 'an API key is not a connection token: sign a token for the user');
-    let identity: ConnectionIdentity;
-    try {
-      identity = await this.options.verifier.connection(token);
-    } catch (err) {
-      const e = tokenFailure(err);
-      if (e.code === 'token_invalid') this.failures.take(ip);
-      throw e;
-    }
+    const identity = await verifier.connection(token);
     if (this.isRevoked(identity)) throw REVOKED();
     return identity;
+  }
+
+  /**
+   * The verifier of one address: refuses while the address has failed too often, and counts each
+   * invalid token — at the upgrade or request, and in WebSocket connect/refresh frames and
+   * subscription tokens, which could otherwise try tokens without limit.
+   */
+  private verifierFor(ip: string): SessionDeps['verifier'] {
+    const verifier = this.options.verifier;
+    if (!verifier) return undefined;
+    const guarded = async <T>(check: () => Promise<T>): Promise<T> => {
+      const failing = this.failures.waitFor(ip);
+      if (failing > 0) throw rateLimited('too many failed credentials from your address', failing);
+      try {
+        return await check();
+      } catch (err) {
+        const e = tokenFailure(err);
+        if (e.code === 'token_invalid') this.failures.take(ip);
+        throw e;
+      }
+    };
+    return {
+      connection: (token) => guarded(() => verifier.connection(token)),
+      subscription: (token) => guarded(() => verifier.subscription(token)),
+    };
   }
 
   private index(s: Session, previous: string | null): void {
