@@ -10,6 +10,9 @@ export function cors(origins: OriginPolicy, paths: readonly string[]): Middlewar
   const covered = new Set(paths);
   return async (ctx, next) => {
     if (!covered.has(ctx.path)) return next();
+    // Every answer here depends on Origin, the one without it too: a shared cache must not hand
+    // a response stored for a request without Origin (no CORS headers) to a page, or the reverse.
+    ctx.vary('Origin');
     const origin = ctx.get('origin');
     if (origin === '') return next();
     if (!origins.allows(origin, ctx.get('host'))) {
@@ -18,7 +21,6 @@ export function cors(origins: OriginPolicy, paths: readonly string[]): Middlewar
     ctx.set('Access-Control-Allow-Origin', origin);
     ctx.set('Access-Control-Allow-Credentials', 'true');
     ctx.set('Access-Control-Expose-Headers', 'Retry-After');
-    ctx.vary('Origin');
     if (ctx.method === 'OPTIONS') {
       ctx.set('Access-Control-Allow-Methods', 'GET, POST');
       ctx.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Last-Event-ID');
