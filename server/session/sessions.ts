@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ANONYMOUS, type ConnectionIdentity, type TokenVerifier } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
@@ -42,6 +43,12 @@ export interface OpenOptions {
   longLived: boolean;
 }
 
+interface Revocation {
+  at: number;
+  /** Digests of the tokens the user's connections held when they were disconnected. */
+  tokens: Set<string>;
+}
+
 /** How long a user disconnect keeps refusing the tokens issued before it. */
 const REVOCATION_MS = 24 * 3600_000;
 
@@ -60,8 +67,10 @@ export class Sessions {
   private readonly failures: KeyedBuckets;
   private readonly publishes: KeyedBuckets;
   private readonly byUser = new Map<string, Set<Session>>();
-  /** user → when their tokens were revoked (a disconnect through the server API). */
-  private readonly revoked = new Map<string, number>();
+  /** user → when their tokens were revoked (a disconnect through the server API), and the tokens their connections held. */
+  private readonly revoked = new Map<string, Revocation>();
+  /** The token each verified identity came from, as a digest: a disconnect refuses exactly the tokens in use. */
+  private readonly tokenDigests = new WeakMap<ConnectionIdentity, string>();
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -123,19 +132,31 @@ export class Sessions {
     if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
   }
 
-  /** Tokens of `user` issued before now are refused on this node for the next 24 hours. */
+  /**
+   * Tokens of `user` issued before now, and the tokens its live connections hold, are refused on
+   * this node for the next 24 hours. Call it before disconnecting them.
+   */
   revoke(user: string): void {
+    const tokens = new Set(this.revoked.get(user)?.tokens);
+    for (const s of this.byUser.get(user) ?? []) {
+      const d = this.tokenDigests.get(s.identity);
+      if (d !== undefined) tokens.add(d);
+    }
     this.revoked.delete(user);
     if (this.revoked.size >= 100_000) this.revoked.delete(this.revoked.keys().next().value!);
-    this.revoked.set(user, this.now());
+    this.revoked.set(user, { at: this.now(), tokens });
   }
 
   isRevoked(identity: ConnectionIdentity): boolean {
     if (identity.user === null) return false;
-    const at = this.revoked.get(identity.user);
+    const r = this.revoked.get(identity.user);
+    if (r === undefined) return false;
     // iat has second resolution: a token signed in the second of the revocation still passes, so
-    // the backend's fresh token is never refused.
-    return at !== undefined && (identity.issuedAt ?? 0) < Math.floor(at / 1000) * 1000;
+    // the backend's fresh token is never refused. The tokens the disconnected connections held are
+    // refused by digest, whatever their iat says (same second, or a backend clock running ahead).
+    if ((identity.issuedAt ?? 0) < Math.floor(r.at / 1000) * 1000) return true;
+    const d = this.tokenDigests.get(identity);
+    return d !== undefined && r.tokens.has(d);
   }
 
   /** Live sessions of a user on this node. */
@@ -181,7 +202,12 @@ export class Sessions {
       }
     };
     return {
-      connection: (token) => guarded(() => verifier.connection(token)),
+      connection: (token) =>
+        guarded(async () => {
+          const identity = await verifier.connection(token);
+          if (identity.user !== null) this.tokenDigests.set(identity, createHash('sha256').update(token).digest('base64url'));
+          return identity;
+        }),
       subscription: (token) => guarded(() => verifier.subscription(token)),
     };
   }
@@ -204,7 +230,7 @@ export class Sessions {
 
   private sweep(): void {
     const cutoff = this.now() - REVOCATION_MS;
-    for (const [user, at] of this.revoked) if (at < cutoff) this.revoked.delete(user);
+    for (const [user, r] of this.revoked) if (r.at < cutoff) this.revoked.delete(user);
     this.opening.sweep();
     this.failures.sweep();
     this.publishes.sweep();
