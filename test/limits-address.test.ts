@@ -90,6 +90,18 @@ describe('trusted proxies (--trusted-proxies)', () => {
     for (const s of [a, b, v6]) s.socket!.destroy();
   });
 
+  it('a Forwarded header the client wrote, passed through by a proxy that appends X-Forwarded-For (nginx’s default), does not name the client', async () => {
+    await using srv = await startServer({ HUBBUB_LIMIT_CONNECTIONS_PER_IP: '1', HUBBUB_TRUSTED_PROXIES: '127.0.0.1' });
+    // What nginx sends for one client (203.0.113.1) that writes a new Forwarded header on every request.
+    const viaNginx = (spoofed: string) => ({ 'x-forwarded-for': '203.0.113.1', forwarded: `for=${spoofed}` });
+    const first = await upgrade(srv.url, viaNginx('198.51.100.1'));
+    expect(first.status).toBe(101);
+    const second = await upgrade(srv.url, viaNginx('198.51.100.2'));
+    second.socket?.destroy();
+    expect(second.status).toBe(429);
+    first.socket!.destroy();
+  });
+
   it('from any other peer the headers are ignored: a client cannot dodge the per-address limit by writing them', async () => {
     await using srv = await startServer({ HUBBUB_LIMIT_CONNECTIONS_PER_IP: '1', HUBBUB_TRUSTED_PROXIES: '10.0.0.1' });
     const first = await upgrade(srv.url, xff('203.0.113.1'));

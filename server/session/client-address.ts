@@ -48,22 +48,28 @@ function unmap(address: string): string {
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
+/**
+ * X-Forwarded-For first: it is what proxies append to (nginx, HAProxy, cloud balancers), while a
+ * Forwarded header they do not write reaches us as the client sent it — read first, it would let
+ * any client name its own address. Forwarded counts only for proxies that write that one alone.
+ */
 function forwardedFor(req: IncomingMessage): string[] {
+  const xff = req.headers['x-forwarded-for'];
+  const text = Array.isArray(xff) ? xff.join(',') : (xff ?? '');
+  const hops = text
+    .split(',')
+    .map((s) => unmap(s.trim()))
+    .filter((s) => isIP(s) !== 0);
+  if (hops.length > 0) return hops;
   const forwarded = req.headers['forwarded'];
+  const out: string[] = [];
   if (typeof forwarded === 'string' && forwarded !== '') {
-    const out: string[] = [];
     for (const element of forwarded.split(',')) {
       const m = /(?:^|;)\s*for=("?)\[?([^\]";]+)\]?(?::\d+)?\1/i.exec(element);
       // A quoted IPv4 may carry a port ("192.0.2.43:8080"); IPv6 ports sit outside the brackets.
       const addr = m ? unmap(m[2]!.trim().replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, '$1')) : '';
       if (isIP(addr)) out.push(addr);
     }
-    if (out.length > 0) return out;
   }
-  const xff = req.headers['x-forwarded-for'];
-  const text = Array.isArray(xff) ? xff.join(',') : (xff ?? '');
-  return text
-    .split(',')
-    .map((s) => unmap(s.trim()))
-    .filter((s) => isIP(s) !== 0);
+  return out;
 }
