@@ -126,24 +126,25 @@ describe('a flood of anonymous polls from one address', () => {
     const { limitConnectionRate } = srv.config;
     const total = 2000;
     const statuses: number[] = [];
-    const started = Date.now();
-    let nextIndex = 0;
+    let sent = 0;
     const worker = async () => {
-      while (nextIndex < total) {
-        nextIndex += 1;
+      while (sent < total) {
+        sent += 1;
         const r = await poll(srv.url);
         statuses.push(r.status);
         await r.arrayBuffer();
       }
     };
+    const started = Date.now();
     await Promise.all(Array.from({ length: 32 }, worker));
     const elapsed = (Date.now() - started) / 1000;
     const served = statuses.filter((s) => s === 200).length;
     const limited = statuses.filter((s) => s === 429).length;
     console.log(`flood: ${served} of ${total} polls served, ${limited} refused with 429, in ${elapsed.toFixed(2)} s`);
     expect(served + limited).toBe(total);
-    expect(served).toBeGreaterThanOrEqual(limitConnectionRate * 5);
+    // Never more than the burst and the refill over the flood's duration; how many that leaves
+    // refused depends on how fast this machine sends (alone on two cores: about a third of them).
+    expect(served).toBeGreaterThanOrEqual(Math.min(total, limitConnectionRate * 5));
     expect(served).toBeLessThanOrEqual(limitConnectionRate * 5 + Math.ceil(elapsed * limitConnectionRate));
-    expect(limited).toBeGreaterThan(0);
   });
 });
