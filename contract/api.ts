@@ -256,7 +256,7 @@ export const api = c.router(
       pathParams: z.object({ user: z.string().min(1).max(255) }),
       body: UserChannelRequest,
       responses: { 200: UserCommandResult, ...errorResponses('bad_request', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable') },
-      summary: "Subscribe a user's live WebSocket and SSE connections to a channel, on every node",
+      summary: "Subscribe a user's live WebSocket connections to a channel, on every node (an SSE stream keeps the channels of its request)",
       metadata: apiKey('users'),
     },
     userUnsubscribe: {
@@ -266,7 +266,7 @@ export const api = c.router(
       pathParams: z.object({ user: z.string().min(1).max(255) }),
       body: UserChannelRequest,
       responses: { 200: UserCommandResult, ...errorResponses('bad_request', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable') },
-      summary: "Unsubscribe a user's live connections from a channel, on every node",
+      summary: "Unsubscribe a user's live WebSocket connections from a channel, on every node (an SSE stream keeps the channels of its request)",
       metadata: apiKey('users'),
     },
     devToken: {
