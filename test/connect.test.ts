@@ -8,6 +8,9 @@ import { connectWs } from './support/ws-client.js';
 // The start of a connection: the WebSocket `connect` command and its timeout, and the channels a
 // connection token lists, which the server subscribes on every transport without being asked.
 
+/** vi.waitFor's 1 s default is short for a loaded two-core machine running real servers. */
+const SLOW = { timeout: 5_000 };
+
 const tokenFor = (srv: TestServer, claims: { sub: string; channels?: string[]; info?: unknown }) =>
   signToken(serverSecret(srv.config), claims, { expiresIn: 600 });
 
@@ -71,7 +74,7 @@ describe('the token’s channels over SSE and long-poll', () => {
     const token = await tokenFor(srv, { sub: 'ada', channels: ['tok:b', 'list:a', 'tok:c'] });
     const sse = await openSse(srv.url, 'channels=list:a,list:z', { authorization: `Bearer ${token}` });
     expect(sse.status).toBe(200);
-    await vi.waitFor(() => expect(sse.events.filter((e) => e.event === 'subscribed')).toHaveLength(4));
+    await vi.waitFor(() => expect(sse.events.filter((e) => e.event === 'subscribed')).toHaveLength(4), SLOW);
     const order = sse.events.filter((e) => e.event === 'subscribed').map((e) => (JSON.parse(e.data) as { channel: string }).channel);
     expect(order).toEqual(['list:a', 'list:z', 'tok:b', 'tok:c']);
     const { epoch } = await srv.publish('tok:c', 'to c');
@@ -93,7 +96,7 @@ describe('the token’s channels over SSE and long-poll', () => {
     expect(first.subscriptions.map((s) => s.channel)).toEqual(['list:a', 'tok:b', 'tok:c']);
     expect(parseCursor(first.cursor, 3)).toHaveLength(3);
     const waiting = poll(first.cursor);
-    await vi.waitFor(() => expect(srv.app.registries().transports.poll).toBe(1));
+    await vi.waitFor(() => expect(srv.app.registries().transports.poll).toBe(1), SLOW);
     const { epoch } = await srv.publish('tok:b', 'to b');
     const next = await waiting;
     expect(next.publications).toMatchObject([{ channel: 'tok:b', data: 'to b' }]);

@@ -7,6 +7,9 @@ import { startServer } from './support/server.js';
 // trusted proxies that decide what "an address" is. Every test sets its limits explicitly (small)
 // except the flood, which is about the defaults.
 
+/** vi.waitFor's 1 s default is short for a loaded two-core machine running real servers. */
+const SLOW = { timeout: 5_000 };
+
 let seq = 0;
 /** A channel no other test touches: a poll of it answers at once (its subscribe result is news). */
 const fresh = () => `limits:${process.pid}-${++seq}`;
@@ -41,10 +44,10 @@ describe('connections per address (--limit-connections-per-ip)', () => {
       const a = await upgrade(srv.url);
       if (a.status !== 101) throw new Error(`still ${a.status}`);
       return a;
-    });
+    }, SLOW);
     again.socket!.destroy();
     await sse.close();
-    await vi.waitFor(async () => expect((await poll(srv.url)).status).toBe(200));
+    await vi.waitFor(async () => expect((await poll(srv.url)).status).toBe(200), SLOW);
   });
 });
 

@@ -8,6 +8,9 @@ import { type RawWs, connectWs } from './support/ws-client.js';
 // Limits on what a client does once connected (commands per WebSocket, publishes per user) and on
 // how often an address may present wrong credentials.
 
+/** vi.waitFor's 1 s default is short for a loaded two-core machine running real servers. */
+const SLOW = { timeout: 5_000 };
+
 type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;
 const errors = (frames: ServerFrame[]) => frames.filter((f): f is ErrorFrame => f.type === 'error');
 
@@ -34,7 +37,7 @@ describe('WebSocket commands per second (--limit-commands)', () => {
     let id = 0;
     const started = Date.now();
     for (let i = 0; i < burst + 10; i++) peer.send({ id: ++id, type: 'ping' });
-    await vi.waitFor(() => expect(peer.frames.filter((f) => f.type === 'pong' || f.type === 'error')).toHaveLength(id));
+    await vi.waitFor(() => expect(peer.frames.filter((f) => f.type === 'pong' || f.type === 'error')).toHaveLength(id), SLOW);
     const elapsed = (Date.now() - started) / 1000;
     const pongs = peer.frames.filter((f) => f.type === 'pong').length;
     expect(pongs).toBeGreaterThanOrEqual(burst);
@@ -166,7 +169,7 @@ describe('failed API keys and tokens per address (--limit-auth-failures)', () =>
     const peer = await connectWs(srv.wsUrl, { headers: from('198.51.100.5') });
     peer.send({ id: 1, type: 'connect', token: bad });
     for (let id = 2; id <= 4; id++) peer.send({ id, type: 'refresh', token: bad });
-    await vi.waitFor(() => expect(errors(peer.frames)).toHaveLength(4));
+    await vi.waitFor(() => expect(errors(peer.frames)).toHaveLength(4), SLOW);
     expect(errors(peer.frames).map((e) => e.code)).toEqual(['token_invalid', 'token_invalid', 'token_invalid', 'rate_limited']);
     expect((await api('198.51.100.5', TEST_API_KEY)).status).toBe(429);
     expect((await api('198.51.100.6', TEST_API_KEY)).status).toBe(200);

@@ -6,6 +6,9 @@ import { startServer } from './support/server.js';
 // cursor stops exactly after the last one sent, so the next poll carries on with no loss and no
 // duplicate.
 
+/** vi.waitFor's 1 s default is short for a loaded two-core machine running real servers. */
+const SLOW = { timeout: 5_000 };
+
 const CAP = 1024;
 
 async function pollRaw(url: string, channels: string[], cursor: string) {
@@ -65,7 +68,7 @@ describe('long-poll responses capped in bytes (--max-poll-bytes)', () => {
     const { epoch, offset } = await srv.publish('big:live', 'start');
     const total = 30;
     const waiting = pollRaw(srv.url, ['big:live'], `${epoch}:${offset}`);
-    await expect.poll(() => srv.app.registries().transports.poll).toBe(1);
+    await expect.poll(() => srv.app.registries().transports.poll, SLOW).toBe(1);
     await Promise.all(Array.from({ length: total }, (_, i) => srv.publish('big:live', { i, pad: 'w'.repeat(100) })));
     const first = await waiting;
     expect(first.body.publications.length).toBeLessThan(total);

@@ -13,6 +13,9 @@ import { type RawWs, connectWs } from './support/ws-client.js';
 // channels are fixed by its request (its cursor lists them), so it is not reached; disconnect ends
 // every connection of the user for good.
 
+/** vi.waitFor's 1 s default is short for a loaded two-core machine running real servers. */
+const SLOW = { timeout: 5_000 };
+
 async function userCommand(srv: TestServer, user: string, command: string, body?: unknown) {
   const res = await srv.api(`/api/users/${user}/${command}`, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   expect(res.status).toBe(200);
@@ -54,7 +57,7 @@ describe('POST /api/users/:user/subscribe and unsubscribe', () => {
     }
     await srv.publish('news:1', 'first');
     await srv.publish('own:marker', 'after first');
-    for (const peer of [one, two, bob]) await vi.waitFor(() => expect(dataOf(peer, 'own:marker')).toEqual(['after first']));
+    for (const peer of [one, two, bob]) await vi.waitFor(() => expect(dataOf(peer, 'own:marker')).toEqual(['after first']), SLOW);
     expect(dataOf(one, 'news:1')).toEqual(['first']);
     expect(dataOf(two, 'news:1')).toEqual(['first']);
     expect(dataOf(bob, 'news:1')).toEqual([]);
@@ -67,7 +70,7 @@ describe('POST /api/users/:user/subscribe and unsubscribe', () => {
     for (const peer of [one, two]) expect(await peer.next('unsubscribed', (f) => f.channel === 'news:1')).not.toHaveProperty('id');
     await srv.publish('news:1', 'second');
     await srv.publish('own:marker', 'after second');
-    for (const peer of [one, two]) await vi.waitFor(() => expect(dataOf(peer, 'own:marker')).toEqual(['after first', 'after second']));
+    for (const peer of [one, two]) await vi.waitFor(() => expect(dataOf(peer, 'own:marker')).toEqual(['after first', 'after second']), SLOW);
     expect(dataOf(one, 'news:1')).toEqual(['first']);
     expect(dataOf(two, 'news:1')).toEqual(['first']);
     // The client may subscribe again on its own, with its own id.
@@ -88,7 +91,7 @@ describe('POST /api/users/:user/subscribe and unsubscribe', () => {
     expect(sse.events.filter((e) => e.event === 'subscribed')).toHaveLength(1);
     expect(await userCommand(srv, 'ada', 'unsubscribe', { channel: 'own:sse' })).toEqual({ user: 'ada', connections: 0 });
     await srv.publish('own:sse', 'still here');
-    await vi.waitFor(() => expect(sse.events.filter((e) => e.event === 'publication')).toHaveLength(2));
+    await vi.waitFor(() => expect(sse.events.filter((e) => e.event === 'publication')).toHaveLength(2), SLOW);
     await sse.close();
   });
 });
@@ -104,7 +107,7 @@ describe('POST /api/users/:user/disconnect', () => {
     await sse.next('subscribed');
     const { epoch, offset } = await srv.publish('own:p', 'x');
     const poll = fetch(`${srv.url}/poll?channels=own:p&cursor=${epoch}:${offset}`, { headers: { authorization: `Bearer ${ada}` } });
-    await vi.waitFor(() => expect(srv.app.registries().transports.poll).toBe(1));
+    await vi.waitFor(() => expect(srv.app.registries().transports.poll).toBe(1), SLOW);
 
     expect(await userCommand(srv, 'ada', 'disconnect')).toEqual({ user: 'ada', connections: 4 });
     expect(await ws.closeCode).toBe(4500);
@@ -155,7 +158,7 @@ describe('POST /api/users/:user/disconnect', () => {
     const token = await tokenOf(srv, 'ada');
     const h = new Hubbub(srv.url, { WebSocket, transports: [transport], token, random: () => 0, pollTimeout: 5_000 });
     const c = collect(h, 'own:client');
-    await vi.waitFor(() => expect(c.subscribed()).toHaveLength(1));
+    await vi.waitFor(() => expect(c.subscribed()).toHaveLength(1), SLOW);
     const closed = new Promise<{ error?: Error }>((resolve) => h.once('closed', resolve));
     await userCommand(srv, 'ada', 'disconnect');
     const { error } = await closed;
@@ -167,7 +170,7 @@ describe('POST /api/users/:user/disconnect', () => {
       expect(error).toBeInstanceOf(HubbubDisconnectError);
       expect(error).toMatchObject({ code: 4500 });
     }
-    await vi.waitFor(() => expect(srv.app.registries().transports[transport]).toBe(0));
+    await vi.waitFor(() => expect(srv.app.registries().transports[transport]).toBe(0), SLOW);
     h.close();
   });
 });
