@@ -28,6 +28,19 @@ describe('WebSocket connect', () => {
     await talker.close();
   });
 
+  it('does not time out a WebSocket authenticated by its upgrade that only listens to its token channels', async () => {
+    await using srv = await startServer({ HUBBUB_CONNECT_TIMEOUT: '1' });
+    const token = await tokenFor(srv, { sub: 'ada', channels: ['notifications:#ada'] });
+    const listener = await connectWs(`${srv.wsUrl}?token=${encodeURIComponent(token)}`);
+    await listener.next('subscribed', (f) => f.channel === 'notifications:#ada');
+    // An anonymous silent socket opened after it is closed first: the listener's time has passed too.
+    const silent = await connectWs(srv.wsUrl);
+    expect(await silent.closeCode).toBe(4005);
+    await srv.publish('notifications:#ada', 'still here');
+    expect(await listener.next('publication')).toMatchObject({ channel: 'notifications:#ada', data: 'still here' });
+    await listener.close();
+  });
+
   it('answers a connect that is not the first command with invalid_frame, and keeps the connection', async () => {
     await using srv = await startServer();
     const peer = await connectWs(srv.wsUrl);

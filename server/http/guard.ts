@@ -15,9 +15,11 @@ export function accessGuard(deps: { apiKeys: ApiKeys; sessions: Sessions }) {
     if (!access) throw new Error(`the contract route ${route.method} ${route.path} declares no access rule`);
     if (access.auth !== 'apiKey') return;
     deps.sessions.assertMayTry(ctx.req);
-    const caller = deps.apiKeys.authenticate(ctx.get('authorization') || undefined);
+    const header = ctx.get('authorization') || undefined;
+    const caller = deps.apiKeys.authenticate(header);
     if (!caller) {
-      deps.sessions.apiKeyFailed(ctx.req);
+      // A request without any key is not a guess: only wrong keys count towards the address's limit.
+      if (header !== undefined) deps.sessions.apiKeyFailed(ctx.req);
       throw new HubbubError('unauthorized');
     }
     const missing = caller.missingOperation(access.operation);

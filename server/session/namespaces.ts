@@ -40,7 +40,7 @@ export class Namespaces {
     return this.resolved.get(namespace) ?? this.defaults;
   }
 
-  /** True when some channel is not open to anonymous subscribers (used for the start log). */
+  /** True when every namespace lets anyone subscribe (the start log then says channels are public). */
   get allPublic(): boolean {
     if (this.defaults.subscribe !== 'anyone') return false;
     for (const o of this.resolved.values()) if (o.subscribe !== 'anyone') return false;

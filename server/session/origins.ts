@@ -11,7 +11,7 @@ export class OriginPolicy {
   /** `allowed` lists origins (`https://app.example.com`), or `*`; empty means same origin only. */
   constructor(allowed: readonly string[]) {
     this.any = allowed.includes('*');
-    this.allowed = new Set(allowed.filter((o) => o !== '*').map((o) => o.replace(/\/+$/, '').toLowerCase()));
+    this.allowed = new Set(allowed.filter((o) => o !== '*').map(normalize));
   }
 
   /** The request's Origin header when it is a browser request that is allowed, `true` without Origin, `false` when refused. */
@@ -26,12 +26,21 @@ export class OriginPolicy {
   allows(origin: string, host: string | undefined): boolean {
     if (this.any) return true;
     const o = origin.toLowerCase();
-    if (this.allowed.has(o)) return true;
+    if (this.allowed.has(normalize(o))) return true;
     // Same origin: the page was served by this server under the same host (and port).
     try {
       return host !== undefined && new URL(o).host === host.toLowerCase();
     } catch {
       return false;
     }
+  }
+}
+
+/** `https://App.example:443/` and `https://app.example` are one origin (the URL parser drops default ports). */
+function normalize(origin: string): string {
+  try {
+    return new URL(origin).origin.toLowerCase();
+  } catch {
+    return origin.replace(/\/+$/, '').toLowerCase();
   }
 }

@@ -58,8 +58,12 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
       subscribe: async (channel) => commands.serverSubscribe(conn, channel),
       unsubscribe: (channel) => commands.serverUnsubscribe(conn, channel),
     });
-    conn.connectTimer = setTimeout(() => conn.close('connect_timeout'), config.connectTimeout * 1000);
-    conn.connectTimer.unref();
+    // A socket authenticated by its upgrade (header, cookie, query token) may just listen to its token's
+    // channels; only an anonymous one must say something before the timeout.
+    if (session.user === null && session.identity.channels.length === 0) {
+      conn.connectTimer = setTimeout(() => conn.close('connect_timeout'), config.connectTimeout * 1000);
+      conn.connectTimer.unref();
+    }
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
     // ws reports what the peer got wrong (oversized or non-UTF-8 frames) and closes with 1009/1007 itself.
