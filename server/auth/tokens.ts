@@ -104,6 +104,11 @@ export class TokenVerifier {
     this.algorithms = algorithms;
   }
 
+  /** The clock skew tolerated on exp: a token stays valid this long past it (connections too). */
+  get leewayMs(): number {
+    return (this.options.leewaySeconds ?? 0) * 1000;
+  }
+
   /** undefined when no key source is configured (every connection is anonymous). */
   static create(options: TokenKeyOptions): TokenVerifier | undefined {
     const sources = [options.secret, options.publicKey, options.jwksUrl].filter((s) => s !== undefined);

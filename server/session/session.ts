@@ -165,15 +165,19 @@ export class Session {
   private scheduleExpiry(): void {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
+    // The verifier accepts a token until exp + leeway: the connection it opened lives as long, or
+    // a token inside the leeway would be accepted and closed at once (and a long-poll answered
+    // at once, again and again, until the leeway ran out).
+    const leeway = this.deps.verifier?.leewayMs ?? 0;
     const at = this.expiresAt;
     if (at === undefined || !this.handle) return;
     // setTimeout overflows past 2^31-1 ms (24.8 days): re-arm from there.
-    const delay = Math.min(Math.max(0, at - this.deps.now()), 2 ** 31 - 1);
+    const delay = Math.min(Math.max(0, at + leeway - this.deps.now()), 2 ** 31 - 1);
     this.expiryTimer = setTimeout(() => {
       const due = this.expiresAt;
       // A subscription token that ran out ends the connection too: the client refreshes its tokens,
       // reconnects and recovers, exactly as for the connection token.
-      if (due !== undefined && due <= this.deps.now()) this.handle?.disconnect('token_expired');
+      if (due !== undefined && due + leeway <= this.deps.now()) this.handle?.disconnect('token_expired');
       else this.scheduleExpiry();
     }, delay);
     this.expiryTimer.unref();

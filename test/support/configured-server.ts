@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { HubbubApp } from '../../server/app.js';
 import { freshPrefix, startNode } from './cluster.js';
 import { NatsServer } from './nats-server.js';
 import { startServer } from './server.js';
@@ -14,6 +15,7 @@ export const BACKBONES: Backbone[] = ['memory', 'nats'];
 
 export interface ConfiguredServer {
   url: string;
+  app: HubbubApp;
   /** The secret the server verifies tokens with: sign test tokens with it. */
   secret: string;
   publish(channel: string, data: unknown): Promise<{ epoch: string; offset: number }>;
@@ -31,13 +33,14 @@ export async function startConfigured(backbone: Backbone, yaml: string, env: Rec
   const removeDir = () => rm(dir, { recursive: true, force: true });
   if (backbone === 'memory') {
     const srv = await startServer(fullEnv);
-    return { url: srv.url, secret, publish: srv.publish, api: srv.api, close: async () => (await srv.close(), await removeDir()) };
+    return { url: srv.url, app: srv.app, secret, publish: srv.publish, api: srv.api, close: async () => (await srv.close(), await removeDir()) };
   }
   const nats = await NatsServer.start();
   try {
     const node = await startNode('m1', [nats.url], freshPrefix(), fullEnv);
     return {
       url: node.url,
+      app: node.app,
       secret,
       publish: node.publish,
       api: node.api,
