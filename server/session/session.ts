@@ -140,6 +140,7 @@ export class Session {
       throw tokenFailure(err);
     }
     if (this.deps.isRevoked(next)) throw new HubbubError('token_invalid', 'this token was revoked when the server disconnected its user: sign a new one');
+    this.assertTokenChannels(next);
     if (kind === 'refresh' && next.user !== this.id.user) {
       throw new HubbubError('forbidden', 'a refreshed token must name the same user as the connection');
     }
@@ -147,6 +148,18 @@ export class Session {
     this.id = next;
     if (previous !== next.user) this.deps.onIdentity(this, previous);
     this.scheduleExpiry();
+  }
+
+  /**
+   * The channels a connection token lists are subscribed without asking the namespace (the backend
+   * granted them), but a user channel stays its users' own: a token listing another user's
+   * channel is refused as a whole, on every transport (SSE and poll authorize each channel).
+   */
+  assertTokenChannels(identity: ConnectionIdentity = this.id): void {
+    for (const channel of identity.channels) {
+      const decision = this.deps.policy.canSubscribe(identity, channel);
+      if (!decision.ok) throw new HubbubError('forbidden', `the token lists ${channel}: ${decision.reason}`);
+    }
   }
 
   /** Subscribe/unsubscribe/disconnect on behalf of the server (user commands). */

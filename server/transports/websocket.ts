@@ -149,6 +149,12 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     } catch (err) {
       return refuseUpgrade(socket, err);
     }
+    try {
+      session.assertTokenChannels();
+    } catch (err) {
+      session.close();
+      return refuseUpgrade(socket, err);
+    }
     let upgraded = false;
     // ws answers a malformed handshake itself and never calls back: the session must not outlive the socket.
     socket.once('close', () => !upgraded && session.close());
