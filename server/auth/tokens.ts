@@ -138,7 +138,7 @@ export class TokenVerifier {
       user: claims.sub === '' ? null : claims.sub,
       info: claims.info,
       channels: claims.channels ?? [],
-      expiresAt: claims.exp === undefined ? undefined : claims.exp * 1000,
+      expiresAt: expiryMs(claims.exp),
       issuedAt: typeof claims['iat'] === 'number' ? claims['iat'] * 1000 : undefined,
     };
   }
@@ -149,7 +149,7 @@ export class TokenVerifier {
       user: claims.sub,
       channel: claims.channel,
       info: claims.info,
-      expiresAt: claims.exp === undefined ? undefined : claims.exp * 1000,
+      expiresAt: expiryMs(claims.exp),
     };
   }
 
@@ -173,6 +173,20 @@ export class TokenVerifier {
     }
     return parsed.data;
   }
+}
+
+/** Past the last instant a Date can hold (year 275760), an exp (even 1e400, read as Infinity) means never. */
+const LAST_DATE_MS = 8.64e15;
+
+/**
+ * `exp` in ms, as the instant jose starts refusing the token: exp may be fractional (an RFC 7519
+ * NumericDate; `time.time() + 3600` in Python), jose compares it with whole seconds, and `expires`
+ * in connected frames is an integer.
+ */
+function expiryMs(exp: number | undefined): number | undefined {
+  if (exp === undefined) return undefined;
+  const ms = Math.ceil(exp) * 1000;
+  return ms > LAST_DATE_MS ? undefined : ms;
 }
 
 function classify(err: unknown): TokenError {
