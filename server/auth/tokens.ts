@@ -2,7 +2,7 @@ import { type KeyObject, createPublicKey, createSecretKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { type JWTPayload, type JWTVerifyGetKey, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import { type ZodType, z } from 'zod';
-import { ConnectionClaims, type JsonData, SubscriptionClaims } from '../../contract/index.js';
+import { ConnectionClaims, type JsonData, SubscriptionClaims, TOKEN_MAX_LENGTH } from '../../contract/index.js';
 
 // Verifies the JWTs a backend signs for its users, with jose. One key source is configured: a
 // shared secret (HS*), a PEM public key (the algorithms of its key type) or a JWKS URL (asymmetric
@@ -154,6 +154,9 @@ export class TokenVerifier {
   }
 
   private async verify<T extends ZodType>(token: string, schema: T): Promise<z.output<T>> {
+    // Every door (header, cookie, query, frame) ends here: the contract's limit holds for all, and
+    // an oversized token costs no parsing or HMAC.
+    if (token.length > TOKEN_MAX_LENGTH) throw new TokenError('invalid', `the token is longer than ${TOKEN_MAX_LENGTH} characters`);
     let payload: JWTPayload;
     try {
       const result = await jwtVerify(token, this.key as KeyObject, {
