@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { ErrorBody, PollResponse } from '../contract/index.js';
 import { type ConfiguredServer, startConfigured } from './support/configured-server.js';
 import { signToken } from './support/tokens.js';
+import { readSse } from './support/sse-reader.js';
 import { connectWs } from './support/ws-client.js';
 
 let srv: ConfiguredServer;
@@ -50,6 +51,26 @@ describe('channels listed in the connection token', () => {
       await ws.next('subscribed', (f) => f.channel === 'notifications:#ada');
     } finally {
       await ws.close();
+    }
+  });
+
+  it('listed twice are subscribed once (poll answered 503; SSE sent two subscribed events and a cursor entry that never moved)', async () => {
+    const twice = await signToken(srv.secret, { sub: 'ada', channels: ['notifications:#ada', 'notifications:#ada'] }, { expiresIn: 3600 });
+    const poll = await fetch(`${srv.url}/poll?timeout=0`, { headers: { authorization: `Bearer ${twice}` } });
+    expect(poll.status).toBe(200);
+    expect(PollResponse.parse(await poll.json()).subscriptions.map((s) => s.channel)).toEqual(['notifications:#ada']);
+    const abort = new AbortController();
+    try {
+      const sse = await fetch(`${srv.url}/sse?token=${twice}`, { signal: abort.signal });
+      const events: string[] = [];
+      for await (const ev of readSse(sse.body!)) {
+        events.push(ev.event === 'publication' ? `publication id ${ev.id?.replace(/^[^:,]*:/, '<epoch>:')}` : ev.event);
+        if (ev.event === 'subscribed') await srv.publish('notifications:#ada', 'hi');
+        if (ev.event === 'publication' || ev.event === 'disconnect') break;
+      }
+      expect(events).toEqual(['connected', 'subscribed', 'publication id <epoch>:1']);
+    } finally {
+      abort.abort();
     }
   });
 

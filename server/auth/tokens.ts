@@ -137,7 +137,8 @@ export class TokenVerifier {
     return {
       user: claims.sub === '' ? null : claims.sub,
       info: claims.info,
-      channels: claims.channels ?? [],
+      // A channel listed twice is one subscription: a cursor has one entry per channel.
+      channels: [...new Set(claims.channels)],
       expiresAt: expiryMs(claims.exp),
       issuedAt: typeof claims['iat'] === 'number' ? claims['iat'] * 1000 : undefined,
     };
