@@ -31,6 +31,8 @@ class PollRequest implements Subscriber<PollFrame> {
   private full = new Set<string>();
   done = false;
   private wake: (() => void) | undefined;
+  /** settle() came before the wait began (the session ended, or the client left, while subscribing). */
+  private settledEarly = false;
   /** An answer is scheduled for the next turn; later publications of the burst join it. */
   private answering = false;
 
@@ -82,13 +84,15 @@ class PollRequest implements Subscriber<PollFrame> {
   }
 
   waitUntilSettled(): Promise<void> {
+    if (this.settledEarly) return Promise.resolve();
     return new Promise((resolve) => (this.wake = resolve));
   }
 
   settle(): void {
     const wake = this.wake;
     this.wake = undefined;
-    wake?.();
+    if (wake) wake();
+    else this.settledEarly = true;
   }
 
   body(): string {
