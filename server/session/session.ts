@@ -19,7 +19,7 @@ export interface ConnectionHandle {
 
 export interface SessionDeps {
   /** Verifies the tokens of connect/refresh frames and subscription tokens (failures count against the address). */
-  verifier: Pick<TokenVerifier, 'connection' | 'subscription'> | undefined;
+  verifier: Pick<TokenVerifier, 'connection' | 'subscription' | 'leewayMs'> | undefined;
   policy: Policy;
   commandRate: Rate;
   /** Per-user publish buckets, shared by every session of the user on this node. */

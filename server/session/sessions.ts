@@ -209,6 +209,7 @@ export class Sessions {
           return identity;
         }),
       subscription: (token) => guarded(() => verifier.subscription(token)),
+      leewayMs: verifier.leewayMs,
     };
   }
 
