@@ -127,3 +127,17 @@ describe('the token’s channels over SSE and long-poll', () => {
     await sse.close();
   });
 });
+
+describe('a token listing more channels than a connection may hold', () => {
+  it('is refused on WebSocket connect with too_many_channels, as SSE and poll refuse it', async () => {
+    await using srv = await startServer({ HUBBUB_MAX_CHANNELS: '2' });
+    const token = await tokenFor(srv, { sub: 'ada', channels: ['a:1', 'a:2', 'a:3'] });
+    const peer = await connectWs(srv.wsUrl);
+    peer.send({ id: 1, type: 'connect', token });
+    expect(await peer.next('error', (f) => f.id === 1)).toMatchObject({ code: 'too_many_channels' });
+    expect(peer.frames.filter((f) => f.type === 'subscribed')).toEqual([]);
+    await peer.close();
+    const poll = await fetch(`${srv.url}/poll`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await poll.json()) as { code: string }).code).toBe('too_many_channels');
+  });
+});

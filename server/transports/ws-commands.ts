@@ -55,6 +55,11 @@ export class WsCommands {
     if (!first) throw new HubbubError('invalid_frame', 'connect must be the first command of a connection');
     await conn.session.authenticate(cmd.token, 'connect');
     const { session } = conn;
+    const max = this.env.config.maxChannels;
+    // As SSE and long-poll refuse such a request: dropping the extra channels would be silent.
+    if (session.identity.channels.length > max) {
+      throw new HubbubError('too_many_channels', `the token lists ${session.identity.channels.length} channels, the limit is ${max}`);
+    }
     const reply: Record<string, unknown> = {
       id: cmd.id,
       type: 'connected',
