@@ -7,22 +7,31 @@ import type { StreamPosition } from '../../contract/position.js';
 // refuses with the contract's codes and can rate-limit, so client tests see every refusal the
 // server can send. Signatures are not checked: the client never verifies them either.
 
-export type WsCommand = { id: number; type: string; channel: string; since?: StreamPosition; token?: string; data?: unknown };
+export type WsCommand = {
+  id: number;
+  type: string;
+  channel: string;
+  since?: StreamPosition;
+  token?: string;
+  data?: unknown;
+  /** `connect`: where the client left its token's channels. */
+  positions?: Record<string, StreamPosition>;
+};
 export type WsSession = { token: string | undefined; connected: boolean };
 
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 /** A JWT-shaped token with these claims (`exp`/`iat` in seconds, as JWTs have them). */
-export function fakeJwt(claims: { sub?: string; exp?: number; iat?: number; channel?: string; n?: number }): string {
+export function fakeJwt(claims: { sub?: string; exp?: number; iat?: number; channel?: string; channels?: string[]; n?: number }): string {
   return `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: 'ada', ...claims })}.c2ln`;
 }
 
 /** A token for `sub` that expires `lifetimeMs` after `now` (ms), issued at `now`. */
-export function tokenFor(now: number, lifetimeMs: number, extra: { sub?: string; channel?: string; n?: number } = {}): string {
+export function tokenFor(now: number, lifetimeMs: number, extra: { sub?: string; channel?: string; channels?: string[]; n?: number } = {}): string {
   return fakeJwt({ ...extra, iat: Math.floor(now / 1000), exp: Math.floor((now + lifetimeMs) / 1000) });
 }
 
-type Claims = { sub?: unknown; exp?: unknown; channel?: unknown };
+type Claims = { sub?: unknown; exp?: unknown; channel?: unknown; channels?: unknown };
 
 function claimsOf(token: string): Claims | undefined {
   const parts = token.split('.');
@@ -58,6 +67,12 @@ export class FakeAuth {
     const claims = claimsOf(token);
     const exp = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined;
     return { user: typeof claims?.sub === 'string' ? claims.sub : token, ...(exp === undefined ? {} : { expires: exp }) };
+  }
+
+  /** The channels a connection token's `channels` claim subscribes it to (checked by connection()). */
+  channelsOf(token: string | undefined): string[] {
+    const channels = token === undefined ? undefined : claimsOf(token)?.channels;
+    return Array.isArray(channels) ? channels.filter((c): c is string => typeof c === 'string') : [];
   }
 
   subscription(channel: string, token: string | undefined): ErrorCode | undefined {

@@ -18,6 +18,7 @@ interface Stream {
   send(pub: Publication): void;
 }
 type Recovery = { result: SubscribeResult; backlog: Publication[] };
+type UserCommands = { subscribe(channel: string): void; unsubscribe(channel: string): void };
 
 export class FakePeer {
   readonly channels = new Map<string, ChannelLog>();
@@ -45,6 +46,7 @@ export class FakePeer {
   /** Skip live delivery of the next publication of these channels (a lost frame): the client must notice the gap. */
   readonly skipNext = new Set<string>();
   private readonly kickers = new Set<(code: number) => void>();
+  private readonly userCommands = new Set<UserCommands>();
   private readonly sockets = new Set<Socket>();
   private epochSeq = 0;
 
@@ -146,9 +148,28 @@ export class FakePeer {
     const subs = new Map<string, () => void>();
     const send = (f: object) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(f));
     const kicker = (code: number) => ws.close(code, 'kicked');
+    // `id` undefined: the server subscribes on its own (token channels, the server API) and says so without an id.
+    const subscribe = (channel: string, since: StreamPosition | undefined, id?: number) => {
+      this.log.push({ transport: 'websocket', channels: [channel], since: [since] });
+      const { result, backlog } = this.recover(channel, since);
+      send({ ...(id === undefined ? {} : { id }), type: 'subscribed', ...result });
+      for (const p of backlog) send({ type: 'publication', ...p });
+      subs.set(channel, this.watch(channel, { send: (p) => send({ type: 'publication', ...p }) }));
+    };
+    const unsubscribe = (channel: string, id?: number) => {
+      subs.get(channel)?.();
+      subs.delete(channel);
+      send({ ...(id === undefined ? {} : { id }), type: 'unsubscribed', channel });
+    };
+    const userCommands: UserCommands = {
+      subscribe: (channel) => !subs.has(channel) && session.connected && subscribe(channel, undefined),
+      unsubscribe: (channel) => subs.has(channel) && unsubscribe(channel),
+    };
     this.kickers.add(kicker);
+    this.userCommands.add(userCommands);
     ws.on('close', () => {
       this.kickers.delete(kicker);
+      this.userCommands.delete(userCommands);
       for (const off of subs.values()) off();
     });
     const greeting = { type: 'connected', client: 'c1', node: 'fake', version: '1', pingInterval: this.pingInterval };
@@ -160,6 +181,13 @@ export class FakePeer {
       // Stricter than the server (which waits, then closes with 4005): a clear, terminal failure in a test.
       if (!session.connected && f.type !== 'connect') return ws.close(DISCONNECT_TABLE.forbidden.code, 'connect first');
       const reply = this.auth.tokenCommand(f, session, greeting);
+      if (reply && f.type === 'connect' && reply.type === 'connected') {
+        // As the server: the reply names the token's channels, then each is subscribed from its position in `connect`.
+        const channels = this.auth.channelsOf(f.token);
+        send({ ...reply, channels });
+        for (const c of channels) subscribe(c, f.positions?.[c]);
+        return;
+      }
       if (reply) return send(reply);
       if (f.type === 'publish') {
         if (!this.answerPublishes) return;
@@ -169,22 +197,23 @@ export class FakePeer {
         return send({ id: f.id, type: 'published', channel: p.channel, epoch: p.epoch, offset: p.offset });
       }
       if (f.type === 'ping') return this.answerPings && send({ id: f.id, type: 'pong' });
-      if (f.type === 'unsubscribe') {
-        subs.get(f.channel)?.();
-        subs.delete(f.channel);
-        return send({ id: f.id, type: 'unsubscribed', channel: f.channel });
-      }
+      if (f.type === 'unsubscribe') return unsubscribe(f.channel, f.id);
       if (subs.has(f.channel)) return send({ type: 'error', id: f.id, code: 'already_subscribed', message: 'x', retryable: false });
       const refusal = this.refuseChannel.get(f.channel);
       if (refusal && refusal.times-- > 0) return send({ type: 'error', id: f.id, code: refusal.code, message: 'refused', retryable: refusal.retryable });
       const subRefused = this.auth.subscription(f.channel, f.token);
       if (subRefused) return send(errorFrame(subRefused, f.id));
-      this.log.push({ transport: 'websocket', channels: [f.channel], since: [f.since] });
-      const { result, backlog } = this.recover(f.channel, f.since);
-      send({ id: f.id, type: 'subscribed', ...result });
-      for (const p of backlog) send({ type: 'publication', ...p });
-      subs.set(f.channel, this.watch(f.channel, { send: (p) => send({ type: 'publication', ...p }) }));
+      subscribe(f.channel, f.since, f.id);
     });
+  }
+
+  /** The server API's user subscribe/unsubscribe: every open WebSocket gets an id-less subscribed/unsubscribed. */
+  userSubscribe(channel: string): void {
+    for (const c of this.userCommands) c.subscribe(channel);
+  }
+
+  userUnsubscribe(channel: string): void {
+    for (const c of this.userCommands) c.unsubscribe(channel);
   }
 
   private http(req: IncomingMessage, res: ServerResponse): void {
@@ -194,12 +223,14 @@ export class FakePeer {
     if (!transport) return json(res, 404, { code: 'not_found', message: 'no', retryable: false });
     this.attempts.push(transport);
     if (this.refuse.has(transport)) return json(res, 404, { code: 'not_found', message: 'no', retryable: false });
-    const channels = (u.searchParams.get('channels') ?? '').split(',');
+    const sent = { authorization: req.headers.authorization, token: u.searchParams.get('token') ?? undefined, tokens: u.searchParams.get('tokens') ?? undefined };
+    // As the server: the channels asked for, then the token's channels not among them; one cursor entry each.
+    const asked = u.searchParams.get('channels')?.split(',') ?? [];
+    const channels = [...asked, ...this.auth.channelsOf(bearer(sent.authorization) ?? sent.token).filter((c) => !asked.includes(c))];
     const lastEventId = req.headers['last-event-id'] as string | undefined;
     const cursor = lastEventId || u.searchParams.get('cursor') || '';
     const since = cursor === '' ? channels.map(() => undefined) : parseCursor(cursor, channels.length);
     if (!since) return json(res, 400, { code: 'invalid_cursor', message: cursor, retryable: false });
-    const sent = { authorization: req.headers.authorization, token: u.searchParams.get('token') ?? undefined, tokens: u.searchParams.get('tokens') ?? undefined };
     this.log.push({ transport, channels, since, ...(lastEventId ? { lastEventId } : {}), ...definedOnly(sent) });
     if (this.auth.limited()) return refuse(res, 'rate_limited', this.auth.rateLimit.retryAfter);
     const c = this.auth.connection(bearer(sent.authorization) ?? sent.token);
