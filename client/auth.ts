@@ -15,21 +15,34 @@ const MAX_TIMER = 2 ** 31 - 1;
 /** A token whose exp is this close is taken as the one the server found expired (clocks differ a little). */
 const EXPIRY_SKEW = 30_000;
 
-/** `exp` and `iat` of a JWT in ms; empty for anything else (opaque session ids are fine too). */
-export function tokenTimes(token: string): { expires?: number; issued?: number } {
+/** The claims of a JWT, read without verifying (the server does that); undefined for anything else. */
+function tokenClaims(token: string): Record<string, unknown> | undefined {
   const parts = token.split('.');
-  if (parts.length !== 3 || parts[1] === '') return {};
-  let claims: unknown;
+  if (parts.length !== 3 || parts[1] === '') return undefined;
   try {
     const b64 = parts[1]!.replace(/-/g, '+').replace(/_/g, '/');
-    claims = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)));
+    const claims: unknown = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)));
+    return typeof claims === 'object' && claims !== null ? (claims as Record<string, unknown>) : undefined;
   } catch {
-    return {};
+    return undefined;
   }
-  if (typeof claims !== 'object' || claims === null) return {};
-  const { exp, iat } = claims as { exp?: unknown; iat?: unknown };
+}
+
+/** `exp` and `iat` of a JWT in ms; empty for anything else (opaque session ids are fine too). */
+export function tokenTimes(token: string): { expires?: number; issued?: number } {
+  const { exp, iat } = tokenClaims(token) ?? {};
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return {};
   return typeof iat === 'number' && Number.isFinite(iat) ? { expires: exp * 1000, issued: iat * 1000 } : { expires: exp * 1000 };
+}
+
+/**
+ * The channels a connection token makes the server subscribe (its `channels` claim); undefined
+ * when there is no token to read (anonymous, a cookie, an opaque token).
+ */
+export function tokenChannels(token: string | undefined): string[] | undefined {
+  const claims = token === undefined ? undefined : tokenClaims(token);
+  if (!claims) return undefined;
+  return Array.isArray(claims.channels) ? claims.channels.filter((c): c is string => typeof c === 'string') : [];
 }
 
 /** When to refresh: exp − min(60 s, 10% of the lifetime), counted from iat, else from when the token was obtained. */

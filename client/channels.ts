@@ -7,6 +7,8 @@ import type { ChannelWanted, ClientTransport, Timers } from './types.js';
 
 // The client's channel set, whatever the connection does: positions, subscription tokens, gap
 // resubscribes and the retries of failed subscribes. The connection (hubbub.ts) owns the transport.
+// Server-side channels (the token's, the server API's) are in the set too, with the same
+// exactly-once rules: the app did not subscribe them and hears them through the hub's events.
 
 export interface ChannelsHost {
   timers: Timers;
@@ -18,7 +20,13 @@ export interface ChannelsHost {
   /** Errors of channels without their own onError. */
   error(error: Error): void;
   keeper(token: string | undefined, getToken: (() => Promise<string>) | undefined, channel: string): TokenKeeper;
+  /** Every publication delivered and every subscribed result applied, of every channel. */
+  delivered(publication: Publication): void;
+  subscribed(result: SubscribeResult): void;
 }
+
+/** A server-side channel has no app callbacks: the hub's events deliver it. */
+const SERVER_SIDE: SubscribeOptions = { onPublication: () => undefined };
 
 export class Channels {
   readonly #all = new Map<string, ChannelState>();
@@ -28,12 +36,19 @@ export class Channels {
 
   constructor(private readonly host: ChannelsHost) {}
 
+  /** Whether the app subscribed `channel`. */
   has(channel: string): boolean {
-    return this.#all.has(channel);
+    return this.#all.get(channel)?.server === false;
+  }
+
+  get server(): string[] {
+    return [...this.#all.values()].filter((ch) => ch.server).map((ch) => ch.channel);
   }
 
   add(channel: string, options: SubscribeOptions): ChannelState {
-    const ch = new ChannelState(channel, options);
+    // The app takes over a server-side channel where it is, so nothing is lost or delivered twice.
+    const at = this.#all.get(channel)?.position;
+    const ch = new ChannelState(channel, at && !options.since ? { ...options, since: at } : options);
     const get = options.getToken;
     if (options.token !== undefined || get) {
       ch.auth = this.host.keeper(options.token, get && (() => get(channel)), channel);
@@ -79,20 +94,52 @@ export class Channels {
     for (const ch of this.#all.values()) ch.subscribing('reconnect');
   }
 
-  /** What the transport subscribes to; a channel still waiting for its token joins once it has it. */
-  wanted(): ChannelWanted[] {
+  /**
+   * What a connection or request subscribes: the app's channels (one still waiting for its token
+   * joins once it has it), then the server-side ones and the rest of `tokenChannels`, each with its
+   * position. SSE and poll list them all, so the cursor has one entry per channel the server serves.
+   */
+  wanted(tokenChannels: readonly string[]): ChannelWanted[] {
     const out: ChannelWanted[] = [];
-    for (const ch of this.#all.values()) if (!ch.auth?.needsFetch()) out.push({ channel: ch.channel, since: ch.position, token: ch.auth?.token });
+    for (const ch of this.#all.values()) {
+      if (ch.server || !ch.auth?.needsFetch()) out.push({ channel: ch.channel, since: ch.position, token: ch.auth?.token, server: ch.server });
+    }
+    // Server-side channels go after the app's, as the server appends the token's.
+    out.sort((a, b) => Number(a.server) - Number(b.server));
+    for (const channel of tokenChannels) {
+      if (!out.some((w) => w.channel === channel)) out.push({ channel, since: this.#all.get(channel)?.position, server: true });
+    }
     return out;
   }
 
-  onSubscribed(r: SubscribeResult): void {
-    this.#all.get(r.channel)?.subscribed(r);
+  /** The server subscribes the connection to these channels on its own now: other server-side channels are gone. */
+  keepServer(channels: readonly string[]): void {
+    for (const ch of [...this.#all.values()]) if (ch.server && !channels.includes(ch.channel)) this.#forget(ch);
+  }
+
+  /** `unasked`: the server subscribed on its own; a channel not in the set becomes a server-side one. */
+  onSubscribed(r: SubscribeResult, unasked = false): void {
+    let ch = this.#all.get(r.channel);
+    if (!ch && unasked) {
+      this.#all.set(r.channel, (ch = new ChannelState(r.channel, SERVER_SIDE)));
+      ch.server = true;
+    }
+    if (ch?.subscribed(r)) this.host.subscribed(r);
+  }
+
+  /** The server unsubscribed the connection on its own (server API). */
+  onUnsubscribed(channel: string): void {
+    const ch = this.#all.get(channel);
+    if (!ch) return;
+    this.#forget(ch);
+    ch.unsubscribed('server');
   }
 
   onPublication(p: Publication): void {
     const ch = this.#all.get(p.channel);
-    if (ch?.publication(p) !== 'gap') return;
+    const verdict = ch?.publication(p);
+    if (verdict === 'delivered') return this.host.delivered(p);
+    if (!ch || verdict !== 'gap') return;
     // Resubscribe from the last position delivered: the server recovers the missing offsets or says recovered:false.
     ch.subscribing('gap');
     this.subscribeOn(ch);

@@ -2,30 +2,19 @@ import { isChannelName } from '../contract/channel.js';
 import { DISCONNECT_TABLE, shouldReconnect } from '../contract/disconnect.js';
 import { formatPosition, parsePosition } from '../contract/position.js';
 import type { JsonData } from '../contract/publication.js';
-import { TokenKeeper, markExpired } from './auth.js';
+import { TokenKeeper, markExpired, tokenChannels } from './auth.js';
 import { backoffDelay } from './backoff.js';
 import { Channels } from './channels.js';
 import { Emitter } from './emitter.js';
+import type { ConnectionState, HubbubEvents } from './events.js';
 import { resolveOptions, type HubbubOptions, type ResolvedOptions } from './options.js';
 import { HubbubDisconnectError, HubbubError, HubbubNoTransportError } from './errors.js';
 import { publishOverHttp, type PublishOptions, type PublishResult } from './publish.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
-import type { ClientTransport, CloseInfo, TransportEnv, TransportFactory, TransportName } from './types.js';
+import type { ChannelWanted, ClientTransport, CloseInfo, TransportEnv, TransportFactory, TransportName } from './types.js';
 import { normalizeBaseUrl } from './wire.js';
 
-export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'closed';
-
-export type HubbubEvents = {
-  state: [state: ConnectionState, previous: ConnectionState];
-  connecting: [info: { attempt: number }];
-  connected: [info: { transport: TransportName; client?: string; node?: string }];
-  disconnected: [info: { code: number; reason: string; reconnectIn: number }];
-  closed: [info: { error?: Error }];
-  /** The transport in use changed (first connect, or negotiation/reconnect landed on another one). */
-  transport: [name: TransportName, previous: TransportName | undefined];
-  /** Connection-level errors (a getToken that failed included), and channel errors of subscriptions without their own onError. */
-  error: [error: Error];
-};
+export type { ConnectionState, HubbubEvents } from './events.js';
 
 /**
  * The realtime client: negotiates a transport, keeps one position per channel and resubscribes
@@ -71,6 +60,8 @@ export class Hubbub extends Emitter<HubbubEvents> {
       connected: () => this.#state === 'connected',
       error: (error) => this.emit('error', error),
       keeper: (token, getToken, channel) => this.#keeper(token, getToken, channel),
+      delivered: (p) => this.emit('publication', p),
+      subscribed: (r) => this.emit('subscribed', r),
     });
     // Deferred, so listeners attached right after construction see the first events.
     if (this.#autoConnect) queueMicrotask(() => this.#autoConnect && this.connect());
@@ -78,6 +69,11 @@ export class Hubbub extends Emitter<HubbubEvents> {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** The server-side channels: subscribed by the server on its own, delivered through the 'publication' event. */
+  get serverChannels(): string[] {
+    return this.#channels.server;
   }
 
   /** The transport of the open connection; undefined while not connected. */
@@ -104,6 +100,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
     this.emit('closed', {});
   }
 
+  /** A server-side channel (see serverChannels) becomes the app's from its position: nothing lost, nothing twice. */
   subscribe(channel: string, options: SubscribeOptions): Subscription {
     if (!isChannelName(channel)) throw new HubbubError('invalid_channel', `invalid channel name ${JSON.stringify(channel)}`, { status: 0 });
     if (this.#channels.has(channel)) throw new HubbubError('already_subscribed', `already subscribed to ${channel}`, { status: 0 });
@@ -201,16 +198,24 @@ export class Hubbub extends Emitter<HubbubEvents> {
       env: this.#env,
       pollTimeout: this.#o.pollTimeout,
       connectTimeout: this.#o.connectTimeout,
-      channels: () => this.#channels.wanted(),
+      channels: () => this.#wanted(),
       token: () => this.#auth.token,
       handlers: {
         onOpen: (info) => live() && this.#onOpen(factory.name, info),
-        onSubscribed: (r) => live() && this.#channels.onSubscribed(r),
+        onSubscribed: (r, unasked) => live() && this.#channels.onSubscribed(r, unasked),
+        onUnsubscribed: (channel) => live() && this.#channels.onUnsubscribed(channel),
         onPublication: (p) => live() && this.#channels.onPublication(p),
         onError: (e, channel) => live() && (channel === undefined ? this.emit('error', e) : this.#channels.onError(e, channel)),
         onClose: (info) => live() && this.#onClose(info),
       },
     });
+  }
+
+  /** A readable token says which channels the server subscribes on its own: other server-side ones are gone. */
+  #wanted(): ChannelWanted[] {
+    const listed = tokenChannels(this.#auth.token);
+    if (listed) this.#channels.keepServer(listed);
+    return this.#channels.wanted(listed ?? []);
   }
 
   #roundFailed(): void {
@@ -231,7 +236,8 @@ export class Hubbub extends Emitter<HubbubEvents> {
     }, delay);
   }
 
-  #onOpen(name: TransportName, info: { client?: string; node?: string }): void {
+  #onOpen(name: TransportName, { serverChannels, ...info }: { client?: string; node?: string; serverChannels?: string[] }): void {
+    if (serverChannels) this.#channels.keepServer(serverChannels);
     this.#attempt = 0;
     this.#expiredStreak = 0;
     this.#lastWorking = name;

@@ -1,7 +1,13 @@
 /** The Hubbub client: realtime subscriptions (browser and Node) and the backend publisher. */
 export { Hubbub, type ConnectionState, type HubbubEvents } from './hubbub.js';
 export type { HubbubOptions } from './options.js';
-export { Subscription, type SubscribeOptions, type SubscriptionStateEvent, type SubscriptionStatus } from './subscription.js';
+export {
+  Subscription,
+  type SubscribeOptions,
+  type SubscriptionStateEvent,
+  type SubscriptionStatus,
+  type UnsubscribeReason,
+} from './subscription.js';
 export {
   createPublisher,
   type BroadcastOptions,

@@ -18,7 +18,14 @@ export type SubscriptionStateEvent =
       epoch: string;
       offset: number;
     }
-  | { state: 'unsubscribed'; reason: 'client' | 'error' | 'closed'; error?: Error };
+  | {
+      state: 'unsubscribed';
+      /** client: unsubscribe(); error: a failure no retry fixes; closed: hub.close() or a terminal disconnect; server: the server unsubscribed the connection (server API). */
+      reason: UnsubscribeReason;
+      error?: Error;
+    };
+
+export type UnsubscribeReason = 'client' | 'error' | 'closed' | 'server';
 
 export interface SubscribeOptions {
   /** Recover every publication after this position (e.g. saved from a previous session); default: from now. */
@@ -47,6 +54,8 @@ export class ChannelState {
   retries = 0;
   /** The subscription token, when the channel has one. */
   auth: TokenKeeper | undefined;
+  /** A server-side channel: the server subscribed it on its own and the app did not ask for it. */
+  server = false;
 
   constructor(
     readonly channel: string,
@@ -98,7 +107,7 @@ export class ChannelState {
     return 'delivered';
   }
 
-  unsubscribed(reason: 'client' | 'error' | 'closed', error?: Error): void {
+  unsubscribed(reason: UnsubscribeReason, error?: Error): void {
     if (this.status === 'unsubscribed') return;
     this.status = 'unsubscribed';
     if (error) safeCall(this.options.onError, error);

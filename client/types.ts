@@ -99,8 +99,12 @@ export interface PublishCommand {
 
 /** What a transport reports to the core. Calls after `close()` are ignored by the core. */
 export interface TransportHandlers {
-  onOpen(info: { client?: string; node?: string }): void;
-  onSubscribed(result: SubscribeResult): void;
+  /** `serverChannels`: the channels the server says it subscribed this connection to on its own (WebSocket `connected`). */
+  onOpen(info: { client?: string; node?: string; serverChannels?: string[] }): void;
+  /** `unasked`: the server subscribed the channel on its own (the token's, the server API), not for an app subscribe. */
+  onSubscribed(result: SubscribeResult, unasked?: boolean): void;
+  /** The server ended a subscription on its own (the server API). */
+  onUnsubscribed(channel: string): void;
   onPublication(publication: Publication): void;
   /** A command failed (channel set) or the server reported a connection-level error (channel unset). */
   onError(error: Error, channel?: string): void;
@@ -113,6 +117,8 @@ export interface ChannelWanted {
   since: StreamPosition | undefined;
   /** The channel's subscription token, when it has one. */
   token?: string | undefined;
+  /** Not the app's: the server subscribes it on its own (the token lists it), so only its position is sent. */
+  server?: boolean;
 }
 
 export interface TransportContext {

@@ -119,7 +119,9 @@ class PollTransport implements ClientTransport {
       handlers.onOpen({});
     }
     // Subscriptions first: they set where each channel's publications of this response start.
-    for (const s of body.subscriptions) if (!this.#closed) handlers.onSubscribed(s);
+    // A channel the app did not ask for is the server's own (the token's).
+    const asked = new Set(wanted.filter((w) => !w.server).map((w) => w.channel));
+    for (const s of body.subscriptions) if (!this.#closed) handlers.onSubscribed(s, !asked.has(s.channel));
     for (const p of body.publications) if (!this.#closed) handlers.onPublication(p);
     return this.#closed ? 'stop' : 'next';
   }

@@ -105,7 +105,9 @@ class SseTransport implements ClientTransport {
       });
     on(SSE_EVENTS.connected, (d) => this.#onConnected(d));
     on(SSE_EVENTS.ping, () => undefined);
-    on(SSE_EVENTS.subscribed, (d, raw) => (isSubscribeResult(d) ? this.#ctx.handlers.onSubscribed(d) : this.#malformed(raw)));
+    // A channel the app did not ask for is the server's own (the token's).
+    const asked = new Set(wanted.filter((w) => !w.server).map((w) => w.channel));
+    on(SSE_EVENTS.subscribed, (d, raw) => (isSubscribeResult(d) ? this.#ctx.handlers.onSubscribed(d, !asked.has(d.channel)) : this.#malformed(raw)));
     on(SSE_EVENTS.publication, (d, raw) => (isPublication(d) ? this.#ctx.handlers.onPublication(d) : this.#malformed(raw)));
     on(SSE_EVENTS.disconnect, (d) => {
       const v = (typeof d === 'object' && d !== null ? d : {}) as { code?: unknown; reason?: unknown; name?: unknown };

@@ -131,9 +131,13 @@ class WebSocketTransport implements ClientTransport {
         if (isPublication(frame)) return handlers.onPublication(withoutFrameFields(frame));
         break;
       case 'subscribed':
-        if (isSubscribeResult(frame)) return handlers.onSubscribed(withoutFrameFields(frame));
-        break;
+        if (!isSubscribeResult(frame)) break;
+        // Without an id: the server subscribed on its own (the token's channels, the server API).
+        if (id === undefined) this.#serverChannels.add(frame.channel);
+        return handlers.onSubscribed(withoutFrameFields(frame), id === undefined);
       case 'unsubscribed':
+        if (id === undefined && typeof frame.channel === 'string' && this.#serverChannels.delete(frame.channel)) handlers.onUnsubscribed(frame.channel);
+        return;
       case 'pong':
         return;
       case 'connected':
@@ -167,13 +171,20 @@ class WebSocketTransport implements ClientTransport {
     this.#ctx.handlers.onError(error, channel);
   }
 
-  /** The first command is always `connect`, with or without a token: the server closes a silent socket (4005). */
+  /**
+   * The first command is always `connect`, with or without a token: the server closes a silent socket (4005).
+   * It carries the known positions, so the channels the server subscribes on its own (the token's)
+   * recover too; the server reads only those, and at most 128: the server-side ones, listed last.
+   */
   #onGreeting(): void {
     if (this.#connectId !== undefined) return;
     const token = this.#ctx.token();
-    this.#connectId = this.#id();
+    const frame: Record<string, unknown> = { id: (this.#connectId = this.#id()), type: 'connect' };
+    if (token !== undefined) frame.token = token;
+    const known = this.#ctx.channels().filter((w) => w.since);
+    if (known.length > 0) frame.positions = Object.fromEntries(known.slice(-128).map((w) => [w.channel, w.since]));
     this.#connectToken = token;
-    this.#send(token === undefined ? { id: this.#connectId, type: 'connect' } : { id: this.#connectId, type: 'connect', token });
+    this.#send(frame);
   }
 
   #refused(error: HubbubError): void {
@@ -191,10 +202,13 @@ class WebSocketTransport implements ClientTransport {
     // Refreshed while the connect was on its way: the server has the older token.
     const token = this.#ctx.token();
     if (token !== undefined && token !== this.#connectToken) this.refresh(token);
+    // The channels the server subscribes on its own, from the positions of `connect`: not ours to subscribe.
+    const serverChannels = Array.isArray(f.channels) ? f.channels.filter((c): c is string => typeof c === 'string') : [];
+    for (const c of serverChannels) this.#serverChannels.add(c);
     // Subscribe before announcing the open: a subscribe the app makes in its 'connected' listener
     // then finds the channel list already sent and is not sent twice.
-    for (const w of this.#ctx.channels()) this.#sendSubscribe(w.channel, w.since, w.token);
-    const info: { client?: string; node?: string } = {};
+    for (const w of this.#ctx.channels()) if (!w.server && !serverChannels.includes(w.channel)) this.#sendSubscribe(w.channel, w.since, w.token);
+    const info: { client?: string; node?: string; serverChannels: string[] } = { serverChannels };
     if (typeof f.client === 'string') info.client = f.client;
     if (typeof f.node === 'string') info.node = f.node;
     this.#ctx.handlers.onOpen(info);
