@@ -1,4 +1,5 @@
-import { EMPTY_EPOCH, type StreamPosition } from '../contract/position.js';
+import { isEmptyEpoch } from '../contract/empty-epoch.js';
+import type { StreamPosition } from '../contract/position.js';
 import type { Publication, SubscribeResult } from '../contract/publication.js';
 import type { TokenKeeper } from './auth.js';
 import { safeCall } from './emitter.js';
@@ -95,8 +96,8 @@ export class ChannelState {
    */
   publication(pub: Publication): PublicationVerdict {
     if (this.status !== 'subscribed') return 'ignored';
-    // From 0:0 (nothing published yet) the first generation's offset 1 is next, whatever its epoch.
-    const p = this.position?.epoch === EMPTY_EPOCH && this.position.offset === 0 ? { epoch: pub.epoch, offset: 0 } : this.position;
+    // From an empty position (nothing published yet) the first generation's offset 1 is next, whatever its epoch.
+    const p = this.position && isEmptyEpoch(this.position.epoch) && this.position.offset === 0 ? { epoch: pub.epoch, offset: 0 } : this.position;
     if (p !== undefined) {
       if (pub.epoch !== p.epoch) return 'gap';
       if (pub.offset <= p.offset) return 'duplicate';

@@ -5,11 +5,8 @@ export const Epoch = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,32}$/)
   .describe('Identifies one generation of a channel history; a new epoch means offsets restarted');
-/**
- * The epoch of `0:0`: a channel with nothing stored and no kept position. Real epochs are random and
- * longer, so it never names a generation; the first publication's offset 1 (any epoch) continues it.
- */
-export const EMPTY_EPOCH = '0';
+// An empty position (`0<time>:0`, nothing stored yet) has an epoch of its own form: empty-epoch.ts.
+export { emptyEpoch, emptyEpochTime, isEmptyEpoch } from './empty-epoch.js';
 /** Offset: 1 for the first publication of an epoch, +1 for each next one; 0 means "before the first". */
 export const Offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { emptyEpoch } from '../contract/empty-epoch.js';
 import { UnrecoverablePositionError } from '../server/broker/broker.js';
 import { MemoryBroker } from '../server/broker/memory.js';
 import { describeBroker } from './support/broker-conformance.js';
@@ -84,5 +85,60 @@ describe('MemoryBroker specifics', () => {
     now += 200;
     const second = await broker.publish('c', 1, { idempotencyKey: 'k' });
     expect(second.offset).toBe(2);
+  });
+});
+
+describe('MemoryBroker and an empty position (0<T>:0)', () => {
+  const limits = { historySize: 10, historyTtlMs: 60_000, historyMetaTtlMs: 600_000, sweepIntervalMs: 0 };
+
+  // The skew allowance is 1 s: a clock stepped back by up to 1 s between the read and the publish
+  // (NTP) still counts offset 1 as after the observation; a second more does not.
+  it('recovers offset 1 stored up to 1 s before the time the empty position says, not earlier', async () => {
+    let now = 5_000_000;
+    const broker = new MemoryBroker({ ...limits, now: () => now });
+    const seen = await broker.position('c');
+    expect(seen).toEqual({ epoch: emptyEpoch(5_000_000), offset: 0 });
+    now -= 1_000;
+    const first = await broker.publish('c', 1);
+    expect((await broker.history('c', { since: seen })).publications.map((p) => p.offset)).toEqual([1]);
+    now = 5_000_000;
+    const other = await broker.position('d');
+    now -= 1_001;
+    const tooEarly = await broker.publish('d', 1);
+    await expect(broker.history('d', { since: other })).rejects.toMatchObject({ current: { epoch: tooEarly.epoch, offset: 1 } });
+    expect(first.epoch).not.toBe(tooEarly.epoch);
+  });
+
+  it('refuses an empty position from before the broker started: what it held then is gone', async () => {
+    let now = 5_000_000;
+    const before = new MemoryBroker({ ...limits, now: () => now });
+    const seen = await before.position('c');
+    now += 10;
+    const restarted = new MemoryBroker({ ...limits, now: () => now });
+    await expect(restarted.history('c', { since: seen })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+    await restarted.publish('c', 1);
+    await expect(restarted.history('c', { since: seen })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+    expect((await restarted.history('c', { since: { epoch: emptyEpoch(now), offset: 0 } })).publications).toHaveLength(1);
+  });
+
+  // A generation that started after T and whose kept position the bound evicted would be unseen.
+  it('refuses an empty position seen before a kept position was evicted by historyMetaMaxChannels', async () => {
+    let now = 5_000_000;
+    const broker = new MemoryBroker({ ...limits, historyTtlMs: 10, historyMetaMaxChannels: 1, now: () => now });
+    const seen = await broker.position('c');
+    await broker.publish('c', 'lost');
+    now += 20;
+    broker.sweep();
+    await broker.publish('d', 'evicts c');
+    now += 20;
+    broker.sweep();
+    expect(broker.quietCount).toBe(1);
+    const again = await broker.publish('c', 'a new generation');
+    expect(again.offset).toBe(1);
+    await expect(broker.history('c', { since: seen })).rejects.toMatchObject({ current: { epoch: again.epoch, offset: 1 } });
+    // Seen after the eviction: nothing can hide between then and the new offset 1.
+    const later = await broker.position('e');
+    await broker.publish('e', 1);
+    expect((await broker.history('e', { since: later })).publications).toHaveLength(1);
   });
 });

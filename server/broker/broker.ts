@@ -1,8 +1,9 @@
 import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
+import { emptyEpochTime, isEmptyEpoch } from '../../contract/empty-epoch.js';
 
-// `0:0`, a channel with nothing stored and no kept position; defined in the contract, which the
-// client shares. Random epochs are 8 (memory) or 12 (NATS) characters, so it never names a generation.
-export { EMPTY_EPOCH } from '../../contract/position.js';
+// An empty position `0<T>:0`: a channel seen empty at T (nothing stored, no kept position); defined
+// in the contract, which the client shares. Random epochs are 8 (memory) or 12 (NATS) characters.
+export { emptyEpoch, emptyEpochTime, isEmptyEpoch } from '../../contract/empty-epoch.js';
 
 /**
  * A Broker carries publications between nodes and keeps per-channel history.
@@ -15,9 +16,10 @@ export { EMPTY_EPOCH } from '../../contract/position.js';
  * - subscribe()/unsubscribe() for one channel are applied in call order.
  * - history() with `since` either returns every retained publication after it, or throws
  *   UnrecoverablePositionError: never a silent gap.
- * - A channel nobody published to (or whose publications and kept position are both gone) is at
- *   `0:0` (EMPTY_EPOCH): position() and history() of it write nothing and keep no state for it.
- *   Only publish() creates a channel's epoch.
+ * - A channel nobody published to (or whose publications and kept position are both gone) is at an
+ *   empty position `0<T>:0` (emptyEpoch(T), T the time of the read): position() and history() of it
+ *   write nothing and keep no state for it. Only publish() creates a channel's epoch. Recovery from
+ *   an empty position follows recoverableFromEmpty() on every node.
  */
 export interface PublishOptions {
   tags?: Record<string, string> | undefined;
@@ -56,7 +58,7 @@ export interface Broker {
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   history(channel: string, query?: HistoryQuery): Promise<HistoryPage>;
-  /** Current position: the last stored or kept one, else `0:0` (read without creating anything). */
+  /** Current position: the last stored or kept one, else `0<now>:0` (read without creating anything). */
   position(channel: string): Promise<StreamPosition>;
   close(): Promise<void>;
 }
@@ -90,8 +92,7 @@ export class BrokerUnavailableError extends Error {
 
 /**
  * Shared check: can a history whose oldest retained offset is `first` serve everything after `since`?
- * `0:0` is recoverable only while the channel is still at `0:0` (its current epoch is EMPTY_EPOCH):
- * once a generation exists, the broker cannot tell whether the holder missed it or one before it.
+ * For a `since` at an empty position, ask recoverableFromEmpty() first.
  */
 export function isRecoverable(since: StreamPosition, epoch: string, first: number, latest: number): boolean {
   if (since.epoch !== epoch) return false;
@@ -100,10 +101,58 @@ export function isRecoverable(since: StreamPosition, epoch: string, first: numbe
   return latest === since.offset || first <= since.offset + 1;
 }
 
-/** history() of a channel with nothing stored: its kept position (or `0:0`) and no publication. */
-export function positionOnly(channel: string, current: StreamPosition, since: StreamPosition | undefined): HistoryPage {
-  if (since && !isRecoverable(since, current.epoch, current.offset + 1, current.offset)) {
-    throw new UnrecoverablePositionError(channel, since, current);
-  }
+/**
+ * How far the clocks that time an empty position (the node that read the channel empty) and the
+ * offset 1 it is compared with (the memory broker's own clock; JetStream's server clock) may
+ * disagree. NTP keeps hosts within milliseconds; 1 s also covers a badly synced VM or a clock step.
+ * Offset 1 stored before the channel was seen empty contradicts the position (a cursor from another
+ * deployment, or made up): nothing is vouched for then. A gap is never what this bound prevents (a
+ * lost generation is caught by the horizon and, on NATS, the first-generation mark), so clocks off
+ * by more than it cost only a recovered: false.
+ */
+export const EMPTY_SKEW_MS = 1_000;
+
+/** Offset 1 stored at `firstTime` is no earlier than a channel seen empty at `observed` (less the skew allowance). */
+export function startedAfter(observed: number, firstTime: number): boolean {
+  return firstTime >= observed - EMPTY_SKEW_MS;
+}
+
+/**
+ * Shared check for a `since` at an empty position `0<T>:0` (the holder saw the channel empty at T).
+ * `horizon` is the earliest T the broker vouches for: a generation that started at or after it
+ * cannot have been forgotten since (both brokers: the meta TTL ago; memory also: its start and its
+ * last eviction by the kept-position bound). Then:
+ * - channel still empty: recoverable (an empty page);
+ * - channel at epoch E: recoverable from offset 1 iff `first`, the oldest retained publication of E
+ *   (undefined when none is, or when the broker knows a generation was lost before E), is offset 1,
+ *   stored no earlier than T (startedAfter). The holder missed exactly E from its offset 1.
+ * A T before the horizon is refused even while the channel is empty: a generation may have come and
+ * gone unseen since, and the caller is told the current (fresh) empty position instead.
+ */
+export function recoverableFromEmpty(
+  since: StreamPosition,
+  current: StreamPosition,
+  first: { offset: number; time: number } | undefined,
+  horizon: number,
+): boolean {
+  const observed = emptyEpochTime(since.epoch);
+  if (observed === undefined || since.offset !== 0 || observed < horizon) return false;
+  if (isEmptyEpoch(current.epoch)) return true;
+  return first?.offset === 1 && startedAfter(observed, first.time);
+}
+
+/** Either rule, given the channel's oldest retained publication (if any): the one a `since` calls for. */
+export function canRecover(since: StreamPosition, current: StreamPosition, oldest: { offset: number; time: number } | undefined, horizon: number): boolean {
+  if (isEmptyEpoch(since.epoch)) return recoverableFromEmpty(since, current, oldest, horizon);
+  return isRecoverable(since, current.epoch, oldest?.offset ?? current.offset + 1, current.offset);
+}
+
+/**
+ * history() of a channel with nothing stored: its kept position (or `0<now>:0`) and no publication.
+ * A page always carries the current position, so a still-empty channel answers a fresh empty one,
+ * not the `since` it was asked about (the hub's subscribe result repeats the subscriber's own).
+ */
+export function positionOnly(channel: string, current: StreamPosition, since: StreamPosition | undefined, horizon: number): HistoryPage {
+  if (since && !canRecover(since, current, undefined, horizon)) throw new UnrecoverablePositionError(channel, since, current);
   return { publications: [], epoch: current.epoch, offset: current.offset };
 }

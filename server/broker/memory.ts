@@ -7,9 +7,9 @@ import {
   type HistoryQuery,
   type PublishOptions,
   DEFAULT_HISTORY_META_TTL_MS,
-  EMPTY_EPOCH,
   UnrecoverablePositionError,
-  isRecoverable,
+  canRecover,
+  emptyEpoch,
   positionOnly,
 } from './broker.js';
 
@@ -66,9 +66,14 @@ export class MemoryBroker implements Broker {
   private readonly metaMax: number;
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | undefined;
+  /** Whatever this process held before it started is gone: an empty position seen earlier vouches for nothing. */
+  private readonly startedAt: number;
+  /** Latest last-publication time of a position evicted by the bound: its generation may have followed an empty position seen up to then. */
+  private evictedUpTo = -Infinity;
 
   constructor(private readonly options: MemoryBrokerOptions) {
     this.now = options.now ?? Date.now;
+    this.startedAt = this.now();
     this.metaTtlMs = Math.max(options.historyTtlMs, options.historyMetaTtlMs ?? DEFAULT_HISTORY_META_TTL_MS);
     this.metaMax = Math.max(0, options.historyMetaMaxChannels ?? 100_000);
     const every = options.sweepIntervalMs ?? 10_000;
@@ -119,15 +124,17 @@ export class MemoryBroker implements Broker {
   }
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    const now = this.now();
     const stream = this.streams.get(channel);
-    if (!stream) return positionOnly(channel, this.kept(channel), query.since);
-    this.expire(stream, this.now());
+    if (!stream) return positionOnly(channel, this.kept(channel), query.since, this.horizon(now));
+    this.expire(stream, now);
     const first = stream.offset - stream.size + 1;
     let from = first;
     if (query.since) {
-      if (!isRecoverable(query.since, stream.epoch, first, stream.offset)) {
-        throw new UnrecoverablePositionError(channel, query.since, { epoch: stream.epoch, offset: stream.offset });
-      }
+      const current = { epoch: stream.epoch, offset: stream.offset };
+      const oldest = stream.size > 0 ? stream.ring[stream.head] : undefined;
+      if (!canRecover(query.since, current, oldest, this.horizon(now))) throw new UnrecoverablePositionError(channel, query.since, current);
+      // An empty position (offset 0) continues at offset 1 of the current generation.
       from = query.since.offset + 1;
     }
     const all: Publication[] = [];
@@ -175,10 +182,20 @@ export class MemoryBroker implements Broker {
     this.handler = undefined;
   }
 
-  /** A channel without a stream: its kept position, or `0:0` (read only: nothing is created). */
+  /** A channel without a stream: its kept position, or `0<now>:0` (read only: nothing is created). */
   private kept(channel: string): StreamPosition {
+    const now = this.now();
     const kept = this.quiet.get(channel);
-    return kept && !this.forgotten(kept, this.now()) ? { epoch: kept.epoch, offset: kept.offset } : { epoch: EMPTY_EPOCH, offset: 0 };
+    return kept && !this.forgotten(kept, now) ? { epoch: kept.epoch, offset: kept.offset } : { epoch: emptyEpoch(now), offset: 0 };
+  }
+
+  /**
+   * The earliest time an empty position may have been seen for this broker to vouch for what came
+   * after it: later than the meta TTL ago (a generation that started after it is still kept), not
+   * before this broker started, and later than the last position the bound evicted.
+   */
+  private horizon(now: number): number {
+    return Math.max(now - this.metaTtlMs + 1, this.startedAt, this.evictedUpTo + 1);
   }
 
   /** The channel's stream, created by a publish: it goes on from the kept position, or starts a new epoch. */
@@ -208,9 +225,10 @@ export class MemoryBroker implements Broker {
   private keep(channel: string, pos: Position, now: number): void {
     if (this.forgotten(pos, now)) return;
     this.quiet.set(channel, pos);
-    for (const oldest of this.quiet.keys()) {
+    for (const [oldest, evicted] of this.quiet) {
       if (this.quiet.size <= this.metaMax) break;
       this.quiet.delete(oldest);
+      this.evictedUpTo = Math.max(this.evictedUpTo, evicted.touched);
     }
   }
 

@@ -17,6 +17,12 @@ export const Header = {
   idempotency: 'Hubbub-Idempotency',
   /** Marks a seal: not a publication, it repeats the position of the one before it (see nats-seal.ts). */
   seal: 'Hubbub-Seal',
+  /**
+   * On offset 1 of the channel's first known generation (its epoch record chain started with it):
+   * no generation came before it that a client who saw the channel empty could have missed. Absent
+   * after a lost generation (nats-epochs.ts) and on anything older nodes wrote.
+   */
+  first: 'Hubbub-First',
 } as const;
 
 const EPOCH = /^[A-Za-z0-9_-]{1,32}$/;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BrokerUnavailableError, EMPTY_EPOCH } from './broker.js';
+import { BrokerUnavailableError, emptyEpoch } from './broker.js';
 import {
   type EpochRecord,
   type EpochState,
@@ -21,12 +21,16 @@ import type { ChannelStore, RawMessage } from './nats-store.js';
 // seal, so a closed record always names the generation's true last offset: after its publications
 // expired the channel goes on from there, in the same epoch.
 //
-// Only a publish starts a chain: a channel with no record reads as `0:0` (EMPTY_EPOCH) and costs
+// Only a publish starts a chain: a channel with no record reads as empty, `0<T>:0`, and costs
 // nothing, so reads of made-up channels cannot fill the meta stream and evict real positions.
 
 export type Start =
-  /** This caller marked the record started: it publishes `offset` (1, or a closed generation's next) with `epoch`. */
-  | { kind: 'start'; epoch: string; offset: number }
+  /**
+   * This caller marked the record started: it publishes `offset` (1, or a closed generation's next)
+   * with `epoch`. `first`: the chain starts here (there was no record), so no earlier generation of
+   * the channel is known; a generation after a lost one is not first (nats-codec.ts Header.first).
+   */
+  | { kind: 'start'; epoch: string; offset: number; first: boolean }
   /** Another writer is starting a generation: re-read the head after a short wait. */
   | { kind: 'wait'; record: number };
 
@@ -57,16 +61,17 @@ export class EpochRecords {
   }
 
   /**
-   * What position() reports for a channel with nothing stored. No record: `0:0`, without a write.
+   * What position() reports for a channel with nothing stored. No record: `0<observed>:0` (observed:
+   * when the caller started reading, before its empty head read), without a write.
    * A started record is either in flight (its first publication is about to appear) or dead
    * (purged, or it never landed); reporting its epoch for a dead one would hide the lost history,
    * so it is waited for first, and a dead one is followed by a free record of a new epoch (only a
-   * channel someone published to gets there, and `0:0` would hide that generation too).
+   * channel someone published to gets there, and an empty position would hide that generation too).
    */
-  async peek(channel: string, join: JoinState | undefined): Promise<Peek> {
+  async peek(channel: string, join: JoinState | undefined, observed: number): Promise<Peek> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const rec = await this.read(channel);
-      if (!rec) return { kind: 'position', epoch: EMPTY_EPOCH, offset: 0 };
+      if (!rec) return { kind: 'position', epoch: emptyEpoch(observed), offset: 0 };
       if (rec.state !== 'started') return { kind: 'position', epoch: rec.epoch, offset: rec.offset };
       if (this.mayBeInFlight(rec, join)) return { kind: 'wait', record: rec.seq };
       const epoch = newEpoch();
@@ -80,20 +85,20 @@ export class EpochRecords {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const rec = await this.read(channel);
       if (!rec) {
-        // The channel's first generation: nobody was told its epoch before (readers saw `0:0`), so
+        // The channel's first generation: nobody was told its epoch before (readers saw it empty), so
         // the chain starts right at started. A loser of the first-record claim re-reads and waits.
         const epoch = newEpoch();
-        if (await this.append(channel, null, epoch, 'started')) return { kind: 'start', epoch, offset: 1 };
+        if (await this.append(channel, null, epoch, 'started')) return { kind: 'start', epoch, offset: 1, first: true };
         continue;
       }
       if (rec.state !== 'started') {
         // Free: a new generation at 1. Closed: the sealed generation goes on after its last offset.
-        if (await this.append(channel, rec, rec.epoch, 'started')) return { kind: 'start', epoch: rec.epoch, offset: rec.offset + 1 };
+        if (await this.append(channel, rec, rec.epoch, 'started')) return { kind: 'start', epoch: rec.epoch, offset: rec.offset + 1, first: false };
         continue;
       }
       if (this.mayBeInFlight(rec, join)) return { kind: 'wait', record: rec.seq };
       const epoch = newEpoch();
-      if (await this.append(channel, rec, epoch, 'started')) return { kind: 'start', epoch, offset: 1 };
+      if (await this.append(channel, rec, epoch, 'started')) return { kind: 'start', epoch, offset: 1, first: false };
     }
     throw contended(channel);
   }
@@ -156,9 +161,11 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function channelState(store: ChannelStore, epochs: EpochRecords, channel: string): Promise<ChannelState> {
   let join: JoinState | undefined;
   for (let attempt = 1; ; attempt++) {
+    // Taken before the reads, so any publication they miss is stored after it (empty positions, broker.ts).
+    const observed = Date.now();
     const found = await store.head(channel);
     if (found) return { kind: 'stored', ...found };
-    const peek = await epochs.peek(channel, join);
+    const peek = await epochs.peek(channel, join, observed);
     if (peek.kind === 'position') return { kind: 'empty', epoch: peek.epoch, offset: peek.offset };
     if (join?.record !== peek.record) join = { record: peek.record, since: Date.now() };
     await pause(Math.min(100, 5 * attempt));

@@ -1,6 +1,15 @@
 import type { Publication } from '../../contract/index.js';
-import { type HistoryPage, type HistoryQuery, UnrecoverablePositionError, isRecoverable, positionOnly } from './broker.js';
-import { type DecodedPublication, type Head, NatsDecodeError, decodePublication, isSeal, sealPrevSeq } from './nats-codec.js';
+import {
+  EMPTY_SKEW_MS,
+  type HistoryPage,
+  type HistoryQuery,
+  UnrecoverablePositionError,
+  isEmptyEpoch,
+  isRecoverable,
+  positionOnly,
+  recoverableFromEmpty,
+} from './broker.js';
+import { type DecodedPublication, type Head, Header, NatsDecodeError, decodePublication, isSeal, sealPrevSeq } from './nats-codec.js';
 import { type EpochRecords, channelState } from './nats-epochs.js';
 import { isUnavailable } from './nats-errors.js';
 import type { ChannelStore, RawMessage } from './nats-store.js';
@@ -22,14 +31,26 @@ const CONSUMER_BACKOFF_MS = 30_000;
 
 /** history() of the Broker interface over the channel's stored messages. */
 export async function readHistory(r: HistoryReader, channel: string, query: HistoryQuery): Promise<HistoryPage> {
-  const since = query.since;
+  const asked = query.since;
   const found = await channelState(r.store, r.epochs, channel);
-  // Nothing stored: the position is the epoch record's (a closed generation's last offset), or 0:0.
-  if (found.kind === 'empty') return positionOnly(channel, { epoch: found.epoch, offset: found.offset }, since);
+  // A generation that started after an empty position was seen is still recorded if it started
+  // after this (its record lives the meta TTL; the skew allowance covers this node's clock and
+  // the server's, which times the record, against the observer's).
+  const horizon = r.now() - r.store.limits.metaTtlMs + 2 * EMPTY_SKEW_MS;
+  // Nothing stored: the position is the epoch record's (a closed generation's last offset), or empty.
+  if (found.kind === 'empty') return positionOnly(channel, { epoch: found.epoch, offset: found.offset }, asked, horizon);
   const { head, msg } = found;
   const current = { epoch: head.epoch, offset: head.offset };
+  let since = asked;
+  if (since && isEmptyEpoch(since.epoch)) {
+    // Recoverable from offset 1 of the head's generation, or not at all.
+    if (!recoverableFromEmpty(since, current, await firstOfGeneration(r, channel, head), horizon)) {
+      throw new UnrecoverablePositionError(channel, since, current);
+    }
+    since = { epoch: head.epoch, offset: 0 };
+  }
   if (since && (since.epoch !== head.epoch || since.offset > head.offset)) {
-    throw new UnrecoverablePositionError(channel, since, current);
+    throw new UnrecoverablePositionError(channel, asked ?? since, current);
   }
   const wanted = since ? head.offset - since.offset : r.historySize;
   let pubs: Publication[] = [];
@@ -51,12 +72,26 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
   pubs = fresh < 0 ? [] : pubs.slice(fresh);
   const first = pubs[0]?.offset ?? head.offset + 1;
   if (since && !isRecoverable(since, head.epoch, first, head.offset)) {
-    throw new UnrecoverablePositionError(channel, since, current);
+    throw new UnrecoverablePositionError(channel, asked ?? since, current);
   }
-  let out = since ? pubs.filter((p) => p.offset > since.offset) : pubs;
+  const after = since?.offset ?? 0;
+  let out = since ? pubs.filter((p) => p.offset > after) : pubs;
   if (query.reverse) out = out.reverse();
   if (query.limit !== undefined) out = out.slice(0, query.limit);
   return { publications: out, ...current };
+}
+
+/**
+ * Offset 1 of the head's generation with its JetStream (server) time, when it is the subject's
+ * oldest retained message and marked as the channel's first known generation (Header.first);
+ * undefined otherwise, and without a read when history cannot hold offset 1 any more.
+ */
+async function firstOfGeneration(r: HistoryReader, channel: string, head: Head): Promise<{ offset: number; time: number } | undefined> {
+  if (head.offset > r.historySize) return undefined;
+  const m = await r.store.first(r.store.space.history(channel));
+  if (!m || isSeal(m.headers) || m.headers?.get(Header.first) !== '1') return undefined;
+  const { pub } = decode(channel, m);
+  return pub.epoch === head.epoch && pub.offset === 1 ? { offset: 1, time: m.time } : undefined;
 }
 
 function decode(channel: string, m: RawMessage): DecodedPublication {

@@ -94,6 +94,7 @@ export class Publisher {
       let epoch: string;
       let offset: number;
       let claim: string;
+      let first = false;
       if (head) {
         // The first publish after a quiet spell: the epoch record must not keep saying the generation ended.
         if (head.sealed) await this.ctx.epochs.reopen(channel, head);
@@ -110,12 +111,14 @@ export class Publisher {
         epoch = start.epoch;
         offset = start.offset;
         claim = `g:${epoch}:${offset}`;
+        first = start.first;
       }
       const pub: Publication = { channel, offset, epoch, data, time: Date.now() };
       withExtras(pub, extras);
       const prevSeq = head?.seq ?? 0;
       const { headers, body } = encodePublication(pub, prevSeq);
       if (digest) headers.set(Header.idempotency, digest);
+      if (first) headers.set(Header.first, '1');
       const seq = await this.ctx.store.append(subject, body, prevSeq, claim, headers);
       if (seq === null) {
         if (cached) cached.trusted = false;

@@ -6,7 +6,9 @@ import {
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  type NextMsgRequest,
   RetentionPolicy,
+  type SeqMsgRequest,
   StorageType,
   type StoredMsg,
   type StreamConfig,
@@ -175,6 +177,17 @@ export class ChannelStore {
   /** Latest message of a subject, read from the stream leader (so it is never stale). */
   async last(subject: string, stream = this.space.stream): Promise<RawMessage | null> {
     const sm = await this.jsm.streams.getMessage(stream, { last_by_subj: subject });
+    return sm ? toRaw(sm) : null;
+  }
+
+  /**
+   * Oldest retained message of a subject, from the stream leader, with its server time: one
+   * STREAM.MSG.GET with `next_by_subj` (nats-server 2.9 answers it; the client's type for this call
+   * lists only seq and last_by_subj, hence the widened query).
+   */
+  async first(subject: string): Promise<RawMessage | null> {
+    const query: SeqMsgRequest & NextMsgRequest = { seq: 0, next_by_subj: subject };
+    const sm = await this.jsm.streams.getMessage(this.space.stream, query);
     return sm ? toRaw(sm) : null;
   }
 

@@ -2,11 +2,11 @@ import type { JsonData, PresenceEntry, Publication, StreamPosition, SubscribeRes
 import {
   type Broker,
   BrokerUnavailableError,
-  EMPTY_EPOCH,
   type HistoryPage,
   type HistoryQuery,
   type PublishOptions,
   UnrecoverablePositionError,
+  isEmptyEpoch,
 } from '../broker/broker.js';
 import { type Codec, CodecRegistry } from './codec.js';
 import { BrokerInterest } from './interest.js';
@@ -38,12 +38,12 @@ export class SubscriptionAbortedError extends Error {
 
 /**
  * Where the publications after `pub` continue `last` from: `last` itself within its epoch, and
- * offset 0 of pub's epoch after `0:0` (a channel nobody had published to when the hub, already
- * following it at the broker, read its position: everything of its first generation comes after).
- * Undefined when `pub` belongs to another generation than `last`'s.
+ * offset 0 of pub's epoch after an empty position (a channel nobody had published to when the hub,
+ * already following it at the broker, read its position: everything of its first generation comes
+ * after). Undefined when `pub` belongs to another generation than `last`'s.
  */
 function resumeFrom(last: StreamPosition, pub: Publication): StreamPosition | undefined {
-  if (last.epoch === EMPTY_EPOCH) return { epoch: pub.epoch, offset: 0 };
+  if (isEmptyEpoch(last.epoch)) return { epoch: pub.epoch, offset: 0 };
   return pub.epoch === last.epoch ? last : undefined;
 }
 
@@ -350,8 +350,8 @@ export class Hub {
         const page = await this.readGap(entry.name, entry.last, held[0]);
         for (const pub of page.publications) {
           if (this.channels.get(entry.name) !== entry) return;
-          // The page is in one epoch: entry.last's, or the first generation's after 0:0.
-          if (entry.last!.epoch === EMPTY_EPOCH || pub.offset > entry.last!.offset) this.accept(entry, pub);
+          // The page is in one epoch: entry.last's, or the first generation's after an empty position.
+          if (isEmptyEpoch(entry.last!.epoch) || pub.offset > entry.last!.offset) this.accept(entry, pub);
         }
       }
     } catch (err) {
@@ -365,18 +365,14 @@ export class Hub {
     for (const pub of replay) this.onBrokerPublication(pub);
   }
 
-  /** What follows `last`; after 0:0, from offset 0 of the generation that started since (resumeFrom). */
+  /**
+   * What follows `last`. After an empty position, a held publication (live, so the hub followed the
+   * channel into its generation) is read from offset 0 of its epoch (resumeFrom); on a bare onGap the
+   * hub may have missed anything, so the broker decides from the empty position itself: it refuses
+   * when a generation was lost before the current one (broker.ts recoverableFromEmpty).
+   */
   private async readGap(channel: string, last: StreamPosition, held: Publication | undefined): Promise<HistoryPage> {
-    if (held) return this.historyWithRetry(channel, resumeFrom(last, held) ?? last);
-    if (last.epoch !== EMPTY_EPOCH) return this.historyWithRetry(channel, last);
-    try {
-      return await this.historyWithRetry(channel, last);
-    } catch (err) {
-      // No publication in hand (onGap): the broker names the generation that started. At offset 0
-      // it is a new epoch after a lost one (nats-epochs.ts), which the subscribers must be told of.
-      if (!(err instanceof UnrecoverablePositionError) || err.current.offset === 0) throw err;
-      return this.historyWithRetry(channel, { epoch: err.current.epoch, offset: 0 });
-    }
+    return this.historyWithRetry(channel, held ? (resumeFrom(last, held) ?? last) : last);
   }
 
   /** History can be briefly unavailable (a NATS failover electing leaders): retry before dropping anyone. */

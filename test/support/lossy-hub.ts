@@ -23,8 +23,8 @@ export class LossyBroker extends MemoryBroker {
   unavailableReads = 0;
   hubHandler!: BrokerHandler;
 
-  constructor(historySize = 100) {
-    super({ historySize, historyTtlMs: 60_000, sweepIntervalMs: 0 });
+  constructor(historySize = 100, now?: () => number) {
+    super({ historySize, historyTtlMs: 60_000, sweepIntervalMs: 0, ...(now ? { now } : {}) });
   }
   override setHandler(handler: BrokerHandler): void {
     this.hubHandler = handler;
@@ -81,9 +81,9 @@ export function recorder(hub: Hub, codecName = 'test') {
 
 export const offsets = (pubs: Publication[]) => pubs.map((p) => p.offset);
 
-/** A hub over a lossy memory broker, and a maker of recording subscribers. */
+/** A hub over a lossy memory broker (on the hub's clock, when it is given one), and a maker of recording subscribers. */
 export function setup(historySize?: number, options: HubOptions = {}) {
-  const broker = new LossyBroker(historySize);
+  const broker = new LossyBroker(historySize, options.now);
   const hub = new Hub(broker, { logger: memoryLogger(), gapRetryDelayMs: 1, ...options });
   return { broker, hub, ...recorder(hub) };
 }
