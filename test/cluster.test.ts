@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { InfoResponse, PresenceResponse, type Publication } from '../contract/index.js';
-import { EMPTY_EPOCH } from '../server/broker/broker.js';
+import { isEmptyEpoch } from '../contract/empty-epoch.js';
 import { startBalancer } from './support/balancer.js';
 import { type InProcessNode, type TestNode, startCluster } from './support/cluster.js';
 import {
@@ -55,18 +55,16 @@ describe('three nodes on one NATS: fan-out', () => {
     await Promise.all(sessions.map(({ s }) => s.close()));
   });
 
-  it('keeps the position of an empty channel valid on every node that saw it empty while another node stores its first publication', async () => {
+  it('keeps the position of an empty channel valid on every node while another node stores its first publication', async () => {
     await using cluster = await startCluster(3);
     const [n1, n2, n3] = cluster.nodes as [InProcessNode, InProcessNode, InProcessNode];
     for (let i = 0; i < 8; i++) {
       const channel = `fresh-${i}`;
       const { cursor, subscriptions } = await pollOnce(n2.url, [channel], undefined);
       const { epoch } = subscriptions[0]!;
-      expect(cursor).toBe(`${EMPTY_EPOCH}:0`);
-      // n3 follows the channel from 0:0 too: a node that did not see it empty answers recovered: false
-      // once the first publication is stored (test/empty-channel.test.ts).
-      await pollOnce(n3.url, [channel], cursor, undefined, 0);
-      // Subscribers resume from 0:0 on both while n1 stores the first publication.
+      expect(isEmptyEpoch(epoch)).toBe(true);
+      expect(cursor).toBe(`${epoch}:0`);
+      // Subscribers resume from the empty position on other nodes while n1 stores the first publication.
       let stored = false;
       const publishing = n1.publish(channel, 'first').finally(() => (stored = true));
       const resumes = await Promise.all(
@@ -78,9 +76,14 @@ describe('three nodes on one NATS: fan-out', () => {
       );
       const first = await publishing;
       expect(first.offset).toBe(1);
-      expect(first.epoch).not.toBe(EMPTY_EPOCH);
+      expect(isEmptyEpoch(first.epoch)).toBe(false);
       for (const r of resumes.flat()) {
         expect(r.subscriptions, `${channel}: resumed from ${cursor}`).toEqual([{ channel, epoch, offset: 0, recovered: true }]);
+      }
+      // Once it is stored, every node carries the empty position into the first generation.
+      for (const n of [n2, n3]) {
+        const after = await pollOnce(n.url, [channel], cursor, undefined, 0);
+        expect([after.subscriptions[0]!.recovered, after.cursor], `${channel} on ${n.id}`).toEqual([true, `${first.epoch}:1`]);
       }
     }
   });
@@ -90,9 +93,6 @@ describe('no sticky sessions: a round-robin balancer in front of three nodes', (
   it('sends consecutive long-polls to different nodes and loses nothing', async () => {
     await using cluster = await startCluster(3);
     await using lb = await startBalancer(cluster.nodes.map((n) => n.url));
-    // The channel gets its epoch first: a poll at 0:0 that reaches a node which did not see the channel
-    // empty after the first publication is told recovered: false (docs/nats-design.md, "0:0 and the first generation").
-    await cluster.nodes[0]!.publish('lp', 'before the session');
     const before = [...lb.hits];
     const s = await openSession('poll', lb.url, ['lp']);
     const published = [];
@@ -143,9 +143,11 @@ describe('no sticky sessions: a round-robin balancer in front of three nodes', (
     const a = await connectWs(wsUrl(lb.url));
     const nodeA = (await a.next('connected')).node;
     a.send({ id: 1, type: 'subscribe', channel: 'ws-r' });
-    const { epoch } = await a.next('subscribed');
+    expect(isEmptyEpoch((await a.next('subscribed')).epoch)).toBe(true);
     const seen = await publishSpread(nodes, 'ws-r', 3);
     await vi.waitFor(() => expect(wsPublications(a)).toHaveLength(3), WAIT);
+    // The channel was empty when a subscribed: its generation's epoch comes with the publications.
+    const { epoch } = wsPublications(a)[2]!;
     await a.close();
 
     const missed = await publishSpread(nodes, 'ws-r', 3, { first: 3 });
