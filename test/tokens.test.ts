@@ -1,7 +1,7 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TokenError, TokenVerifier } from '../server/auth/tokens.js';
 
 const SECRET = 'a-shared-secret-of-enough-length-0123';
@@ -80,6 +80,20 @@ describe('TokenVerifier with a shared secret', () => {
     expect((await rejection(strict.connection(otherIss))).reason).toBe('invalid');
     const noAud = await sign({ sub: 'ada', iss: 'https://app.example' }, hmac, 'HS256');
     expect((await rejection(strict.connection(noAud))).reason).toBe('invalid');
+  });
+
+  it('remembers a verified token only until it expires', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const start = Date.now();
+      const token = await sign({ sub: 'ada', exp: Math.floor(start / 1000) + 60 }, hmac, 'HS256');
+      expect((await verifier.connection(token)).user).toBe('ada');
+      expect((await verifier.connection(token)).user).toBe('ada');
+      vi.setSystemTime(start + 61_000);
+      expect((await rejection(verifier.connection(token))).reason).toBe('expired');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses two key sources at once', () => {

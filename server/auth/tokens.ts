@@ -64,6 +64,8 @@ export interface SubscriptionGrant {
 export const ANONYMOUS: ConnectionIdentity = Object.freeze({ user: null, info: undefined, channels: [], expiresAt: undefined });
 
 const HMAC = ['HS256', 'HS384', 'HS512'];
+const VERIFIED_CACHE_SIZE = 10_000;
+const VERIFIED_CACHE_MS = 10 * 60_000;
 const RSA = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
 const EC_BY_CURVE: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512', prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
 const ASYMMETRIC = [...RSA, 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -94,6 +96,12 @@ function algorithmsOf(key: KeyObject): string[] {
 export class TokenVerifier {
   private readonly key: KeyObject | JWTVerifyGetKey;
   private readonly algorithms: string[];
+  /**
+   * Connection tokens already verified → their identity, until they expire (or 10 minutes, so a key
+   * removed from a JWKS stops working soon). A long-poll client presents the same token with every
+   * request: without this, each poll would redo the signature check. Bounded; only successes are kept.
+   */
+  private readonly verified = new Map<string, { identity: ConnectionIdentity; until: number }>();
 
   private constructor(
     key: KeyObject | JWTVerifyGetKey,
@@ -132,6 +140,18 @@ export class TokenVerifier {
   }
 
   async connection(token: string): Promise<ConnectionIdentity> {
+    const now = Date.now();
+    const hit = this.verified.get(token);
+    if (hit && now < hit.until) return hit.identity;
+    if (hit) this.verified.delete(token);
+    const identity = await this.verifyConnection(token);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    const until = Math.min(now + VERIFIED_CACHE_MS, identity.expiresAt === undefined ? Number.POSITIVE_INFINITY : identity.expiresAt + this.leewayMs);
+    this.verified.set(token, { identity, until });
+    return identity;
+  }
+
+  private async verifyConnection(token: string): Promise<ConnectionIdentity> {
     const claims = await this.verify(token, ConnectionClaims);
     if ('channel' in claims) throw new TokenError('invalid', 'a subscription token cannot open a connection');
     return {

@@ -8,43 +8,18 @@ import {
   UnrecoverablePositionError,
   isEmptyEpoch,
 } from '../broker/broker.js';
+import { type ChannelEntry, deliverOne, presenceOf, resumeFrom } from './channel-entry.js';
 import { type Codec, CodecRegistry } from './codec.js';
 import { BrokerInterest } from './interest.js';
 import type { HubLogger, HubOptions } from './options.js';
 import { RecentWindow } from './recent.js';
+import { startingPoint } from './starting-point.js';
 import type { Subscriber } from './subscriber.js';
-
-interface ChannelEntry {
-  readonly name: string;
-  /** Live subscribers → when their subscription started (for presence). */
-  readonly live: Map<Subscriber, number>;
-  /** Subscribers whose backlog is being read: live publications wait here, then merge by offset. */
-  readonly pending: Map<Subscriber, Publication[]>;
-  ready: Promise<void>;
-  /** Last position delivered live; detects duplicates and gaps from the broker. */
-  last: StreamPosition | undefined;
-  /** Publications held while a gap is being filled from history. */
-  resync: Publication[] | undefined;
-  /** Set while the channel has no subscriber and waits out the linger before unfollowing. */
-  linger: NodeJS.Timeout | undefined;
-  recent: RecentWindow;
-}
 
 export type { HubLogger, HubOptions } from './options.js';
 
 export class SubscriptionAbortedError extends Error {
   override readonly name = 'SubscriptionAbortedError';
-}
-
-/**
- * Where the publications after `pub` continue `last` from: `last` itself within its epoch, and
- * offset 0 of pub's epoch after an empty position (a channel nobody had published to when the hub,
- * already following it at the broker, read its position: everything of its first generation comes
- * after). Undefined when `pub` belongs to another generation than `last`'s.
- */
-function resumeFrom(last: StreamPosition, pub: Publication): StreamPosition | undefined {
-  if (isEmptyEpoch(last.epoch)) return { epoch: pub.epoch, offset: 0 };
-  return pub.epoch === last.epoch ? last : undefined;
 }
 
 /**
@@ -115,37 +90,17 @@ export class Hub {
     entry.pending.set(sub, buffer);
     try {
       await entry.ready;
-      let result: SubscribeResult;
-      let backlog: Publication[] = [];
-      // While the hub follows a channel live, its position is current and its recent publications
-      // are contiguous: a subscriber asking from within them (a long-poll a few offsets behind,
-      // a quick reconnect) needs no broker round trip; newer ones reach its pending buffer live.
-      const known = entry.resync ? undefined : entry.last;
-      const cached = since && known ? entry.recent.since(since, known, this.now()) : undefined;
-      if (since && cached) {
-        backlog = cached;
-        result = { channel, epoch: since.epoch, offset: since.offset, recovered: true };
-      } else if (!since && known) {
-        result = { channel, epoch: known.epoch, offset: known.offset, recovered: false };
-      } else if (since) {
-        try {
-          backlog = (await this.broker.history(channel, { since })).publications;
-          result = { channel, epoch: since.epoch, offset: since.offset, recovered: true };
-        } catch (err) {
-          if (!(err instanceof UnrecoverablePositionError)) throw err;
-          result = { channel, ...err.current, recovered: false };
-        }
-      } else {
-        result = { channel, ...(await this.broker.position(channel)), recovered: false };
-      }
+      const start = await startingPoint(this.broker, entry, since, this.now());
+      const { result } = start;
+      let backlog = start.backlog;
       if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
       sub.onSubscribed(result);
       let last: StreamPosition = { epoch: result.epoch, offset: result.offset };
       for (;;) {
-        for (const pub of backlog) last = this.deliverOne(sub, pub, last);
+        for (const pub of backlog) last = deliverOne(sub, pub, last);
         // Live publications that arrived meanwhile: drop what the backlog had, stop at a hole.
         for (let from = buffer[0] && resumeFrom(last, buffer[0]); from && buffer[0]!.offset <= from.offset + 1; ) {
-          last = this.deliverOne(sub, buffer.shift()!, from);
+          last = deliverOne(sub, buffer.shift()!, from);
           from = buffer[0] && resumeFrom(last, buffer[0]);
         }
         if (buffer.length === 0) break;
@@ -193,17 +148,7 @@ export class Hub {
   /** This node's subscribers of a channel that have an identity (long-lived connections). */
   presence(channel: string): PresenceEntry[] {
     const entry = this.channels.get(channel);
-    if (!entry) return [];
-    const out: PresenceEntry[] = [];
-    for (const [sub, since] of entry.live) {
-      const id = sub.identity;
-      if (!id) continue;
-      const entry: PresenceEntry = { client: id.client, user: id.user, node: this.nodeId, transport: id.transport, since };
-      const info = id.info?.(channel);
-      if (info !== undefined) entry.info = info;
-      out.push(entry);
-    }
-    return out;
+    return entry ? presenceOf(entry, this.nodeId) : [];
   }
 
   private announce(channel: string, sub: Subscriber, type: 'join' | 'leave'): void {
@@ -293,12 +238,6 @@ export class Hub {
     if (this.channels.get(entry.name) !== entry) return;
     this.channels.delete(entry.name);
     this.interest.unfollow(entry.name);
-  }
-
-  private deliverOne(sub: Subscriber, pub: Publication, last: StreamPosition): StreamPosition {
-    if (pub.epoch === last.epoch && pub.offset <= last.offset) return last;
-    sub.onPublication(sub.codec.encode(pub), pub);
-    return pub;
   }
 
   private onBrokerPublication(pub: Publication): void {
