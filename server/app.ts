@@ -2,7 +2,7 @@ import { api } from '../contract/index.js';
 import type { Broker } from './broker/broker.js';
 import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/cluster.js';
 import type { Config } from './config.js';
-import { createCore } from './core.js';
+import { type Core, createCore } from './core.js';
 import { FrontDoor } from './http/front-door.js';
 import { createKoaApp } from './http/koa-app.js';
 import type { Hub } from './hub/hub.js';
@@ -13,8 +13,21 @@ import { TRANSPORTS } from './transports/index.js';
 import type { Transport, TransportEnv, TransportRoute } from './transports/transport.js';
 import { VERSION } from './version.js';
 
+/**
+ * Something besides the HTTP front door that admits work, started by listen() and stopped by stop()
+ * in reverse order: the ingest listeners (Unix socket, UDP, NATS subjects) plug in here, built on the
+ * node's core (its publish service, sessions and hub) rather than threaded through the app.
+ */
+export interface Listener {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface HubbubDeps {
   broker?: Broker;
+  /** Listeners started with the node, after its HTTP front door. */
+  listeners?: (core: Core) => Listener[];
   /** Connects this node to the others; called once on the first listen(). Default: alone. */
   cluster?: (local: LocalNode) => Promise<Cluster>;
   logger?: Logger;
@@ -92,9 +105,13 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
   const door = new FrontDoor(koa.callback());
   for (const t of transports) if (t.upgrade) door.route(api[t.route].path, t.upgrade);
 
+  const listeners = deps.listeners?.(core) ?? [];
+  const started: Listener[] = [];
+
   async function stop(): Promise<void> {
     if (!door.listening) return;
     closing = true;
+    while (started.length > 0) await started.pop()!.stop();
     await door.stop(async () => void (await Promise.all(transports.map((t) => t.shutdown('shutdown')))), config.shutdownTimeout * 1000);
     closing = false;
   }
@@ -119,6 +136,10 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       clusterReady ??= join ? join(local).then((c) => void (cluster = c)) : Promise.resolve();
       await clusterReady;
       await door.listen(p, host);
+      for (const l of listeners) {
+        await l.start();
+        started.push(l);
+      }
     },
     stop,
     registries() {

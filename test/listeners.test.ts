@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import type { Listener } from '../server/app.js';
+import type { Core } from '../server/core.js';
+import { openSession } from './support/raw-clients.js';
+import { startServer } from './support/server.js';
+
+describe('listeners plugged into the node', () => {
+  it('are started after the front door by listen(), stopped in reverse by stop(), and publish through the core', async () => {
+    const events: string[] = [];
+    let core: Core | undefined;
+    const listener = (name: string): Listener => ({
+      name,
+      start: async () => void events.push(`start ${name}`),
+      stop: async () => void events.push(`stop ${name}`),
+    });
+    const srv = await startServer(
+      {},
+      {
+        listeners: (c) => {
+          core = c;
+          return [listener('unix'), listener('udp')];
+        },
+      },
+    );
+    expect(events).toEqual(['start unix', 'start udp']);
+    // What an ingest listener does with a line: hand it to the one publish service, as a backend.
+    const sub = await openSession('websocket', srv.url, ['ingest:jobs']);
+    const pub = await core!.publishing.publish({ kind: 'backend', key: { name: 'ingest', missingOperation: () => undefined, missingChannel: () => undefined } }, {
+      channel: 'ingest:jobs',
+      data: { done: 17 },
+    });
+    expect(pub.offset).toBe(1);
+    await expect.poll(() => sub.publications.map((p) => p.data)).toEqual([{ done: 17 }]);
+    await sub.close();
+    await srv.app.stop();
+    expect(events).toEqual(['start unix', 'start udp', 'stop udp', 'stop unix']);
+    await srv.close();
+  });
+});
