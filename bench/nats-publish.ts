@@ -3,7 +3,7 @@
  *   npx tsx bench/nats-publish.ts            # starts a throw-away nats-server
  *   NATS_URL=nats://host:4222 npx tsx bench/nats-publish.ts
  */
-import { NatsBroker } from '../server/broker/nats.js';
+import { NatsBroker } from '../server/broker/nats/broker.js';
 import { NatsServer } from '../test/support/nats-server.js';
 
 const quiet = { warn: () => {} };

@@ -1,5 +1,5 @@
 import type { HubbubDeps } from './app.js';
-import { NatsBroker } from './broker/nats.js';
+import { NatsBroker } from './broker/nats/broker.js';
 import { NatsCluster } from './cluster/nats-cluster.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';

@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { isEmptyEpoch } from '../contract/empty-epoch.js';
-import { subjectSpace } from '../server/broker/subject.js';
+import { subjectSpace } from '../server/broker/nats/subject.js';
 import { freshChannel } from './support/broker-conformance.js';
 import { admin, node, useNatsServer } from './support/nats-nodes.js';
 

@@ -1,11 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it, vi } from 'vitest';
 import { UnrecoverablePositionError } from '../server/broker/broker.js';
-import { subjectSpace } from '../server/broker/subject.js';
+import { subjectSpace } from '../server/broker/nats/subject.js';
 import { freshChannel } from './support/broker-conformance.js';
 import { admin, collector, node, range, storedOn, useNatsServer } from './support/nats-nodes.js';
 
-// NatsBroker specifics of a channel quiet longer than the history TTL: sealing (server/broker/nats-seal.ts),
+// NatsBroker specifics of a channel quiet longer than the history TTL: sealing (server/broker/nats/seal.ts),
 // its races, and the meta stream. The shared behaviour is in the conformance suite (test/broker-nats.test.ts).
 
 useNatsServer();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InfoResponse, type PresenceEntry, PresenceResponse, isEmptyEpoch } from '../contract/index.js';
-import { subjectSpace } from '../server/broker/subject.js';
+import { subjectSpace } from '../server/broker/nats/subject.js';
 import { type Balancer, startBalancer } from './support/balancer.js';
 import { type InProcessNode, type NodeProcess, type TestNode, freshPrefix, spawnNode, startNode } from './support/cluster.js';
 import {

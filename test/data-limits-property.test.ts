@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ERROR_TABLE, ErrorBody, HistoryResponse, MAX_DATA_DEPTH, type Publication } from '../contract/index.js';
-import { decodePublication, encodePublication } from '../server/broker/nats-codec.js';
+import { decodePublication, encodePublication } from '../server/broker/nats/codec.js';
 import { type RawSession, TRANSPORT_NAMES, openSession } from './support/raw-clients.js';
 import { type TestServer, startServer } from './support/server.js';
 

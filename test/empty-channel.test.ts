@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { StreamPosition } from '../contract/index.js';
 import { emptyEpoch, isEmptyEpoch } from '../contract/empty-epoch.js';
 import { MemoryBroker } from '../server/broker/memory.js';
-import { NatsBroker } from '../server/broker/nats.js';
-import { subjectSpace } from '../server/broker/subject.js';
+import { NatsBroker } from '../server/broker/nats/broker.js';
+import { subjectSpace } from '../server/broker/nats/subject.js';
 import { NatsServer } from './support/nats-server.js';
 import { type RawSession, TRANSPORT_NAMES, type TransportName, openSession, pollOnce } from './support/raw-clients.js';
 import { type TestServer, startServer } from './support/server.js';

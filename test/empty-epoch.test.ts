@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyEpoch, emptyEpochTime, isEmptyEpoch } from '../contract/empty-epoch.js';
 import { EMPTY_SKEW_MS, recoverableFromEmpty } from '../server/broker/broker.js';
 import { newEpoch as memoryEpoch } from '../server/broker/memory.js';
-import { newEpoch as natsEpoch } from '../server/broker/nats-codec.js';
+import { newEpoch as natsEpoch } from '../server/broker/nats/codec.js';
 
 // The empty position `0<T>:0` (contract/empty-epoch.ts) and the rule that recovers it (broker.ts).
 

@@ -95,7 +95,7 @@ describe('Hub on a channel nobody published to yet', () => {
     const { broker, hub, make } = setup();
     const sub = make();
     await hub.subscribe('c', sub);
-    // What NatsBroker answers once a generation started after the empty position was purged: a new epoch at 0 (nats-epochs.ts).
+    // What NatsBroker answers once a generation started after the empty position was purged: a new epoch at 0 (server/broker/nats/epochs.ts).
     const afterLoss = { epoch: 'afterloss', offset: 0 };
     const seen = { epoch: emptyEpoch(Date.now()), offset: 0 };
     vi.spyOn(broker, 'history').mockRejectedValue(new UnrecoverablePositionError('c', seen, afterLoss));

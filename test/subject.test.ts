@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidSubjectError, channelToken, subjectSpace, tokenChannel } from '../server/broker/subject.js';
+import { InvalidSubjectError, channelToken, subjectSpace, tokenChannel } from '../server/broker/nats/subject.js';
 
 describe('channel → subject mapping', () => {
   const awkward = [

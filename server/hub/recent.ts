@@ -20,7 +20,7 @@ export class RecentWindow {
    * the hub saw the channel empty: it followed the channel from then on, so a client that saw it
    * empty at that time or later missed exactly this generation. The time rule alone would not do:
    * the hub cannot tell whether a generation came and went between an earlier T and its own
-   * observation (a purge, an evicted record: the broker knows, nats-codec.ts Header.first).
+   * observation (a purge, an evicted record: the broker knows, broker/nats/codec.ts Header.first).
    */
   private fromEmpty: { epoch: string; seen: number } | undefined;
 

@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll } from 'vitest';
 import type { Publication } from '../../contract/index.js';
-import { NatsBroker, type NatsBrokerOptions } from '../../server/broker/nats.js';
+import { NatsBroker, type NatsBrokerOptions } from '../../server/broker/nats/broker.js';
 import { NatsServer } from './nats-server.js';
 
 // One nats-server per test file, an admin connection to look at JetStream directly, and NatsBroker

@@ -1,4 +1,4 @@
-import type { Publication, StreamPosition } from '../../contract/index.js';
+import type { Publication, StreamPosition } from '../../../contract/index.js';
 
 /**
  * Live delivery of one subscribed channel: puts publications back in offset order, drops

@@ -1,6 +1,6 @@
 import { type Msg, type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
-import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
-import { KeyedQueue } from '../keyed-queue.js';
+import type { JsonData, Publication, StreamPosition } from '../../../contract/index.js';
+import { KeyedQueue } from '../../keyed-queue.js';
 import {
   type Broker,
   type BrokerHandler,
@@ -8,19 +8,19 @@ import {
   type HistoryPage,
   type HistoryQuery,
   type PublishOptions,
-} from './broker.js';
-import { NatsDecodeError, decodePublication, isSeal } from './nats-codec.js';
-import { EpochRecords, channelState } from './nats-epochs.js';
-import { isUnavailable, toBrokerError, withTimeout } from './nats-errors.js';
-import { readHistory } from './nats-history.js';
-import { type BrokerLogger, type NatsBrokerOptions, type NatsBrokerStats, storeLimits } from './nats-options.js';
-import { Publisher } from './nats-publish.js';
-import { Sealer } from './nats-seal.js';
-import { ChannelSequencer } from './nats-sequencer.js';
-import { ChannelStore, isStreamMissing } from './nats-store.js';
+} from '../broker.js';
+import { NatsDecodeError, decodePublication, isSeal } from './codec.js';
+import { EpochRecords, channelState } from './epochs.js';
+import { isUnavailable, toBrokerError, withTimeout } from './errors.js';
+import { readHistory } from './history.js';
+import { type BrokerLogger, type NatsBrokerOptions, type NatsBrokerStats, storeLimits } from './options.js';
+import { OffsetAppender } from './offset-appender.js';
+import { Sealer } from './seal.js';
+import { ChannelSequencer } from './sequencer.js';
+import { ChannelStore, isStreamMissing } from './store.js';
 import { type SubjectSpace, subjectSpace } from './subject.js';
 
-export type { BrokerLogger, NatsBrokerOptions, NatsBrokerStats } from './nats-options.js';
+export type { BrokerLogger, NatsBrokerOptions, NatsBrokerStats } from './options.js';
 
 const consoleLogger: BrokerLogger = {
   warn: (message, context) => console.warn(`[hubbub:nats] ${message}`, context ?? ''),
@@ -48,7 +48,7 @@ export class NatsBroker implements Broker {
   private readonly log: BrokerLogger;
   private readonly timeoutMs: number;
   private readonly epochs: EpochRecords;
-  private readonly publisher: Publisher;
+  private readonly appender: OffsetAppender;
   private readonly sealer: Sealer;
   private readonly consumerPath = { downUntil: 0 };
 
@@ -61,7 +61,7 @@ export class NatsBroker implements Broker {
     this.log = options.logger ?? consoleLogger;
     this.timeoutMs = options.requestTimeoutMs ?? 2_000;
     this.epochs = new EpochRecords(store, this.timeoutMs);
-    this.publisher = new Publisher({
+    this.appender = new OffsetAppender({
       store,
       epochs: this.epochs,
       timeoutMs: this.timeoutMs,
@@ -80,13 +80,13 @@ export class NatsBroker implements Broker {
       maxTracked: 100_000,
       onSealed: (channel) => {
         this.stats.seals += 1;
-        this.publisher.forgetHead(channel);
+        this.appender.forgetHead(channel);
       },
       warn: (message, context) => this.log.warn(message, context),
     });
     void this.watchStatus();
     // A deleted and recreated stream restarts its sequences, which a cached head could then match.
-    nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.*.${space.stream}`, { callback: () => this.publisher.forgetHeads() });
+    nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.*.${space.stream}`, { callback: () => this.appender.forgetHeads() });
   }
 
   static async connect(options: NatsBrokerOptions): Promise<NatsBroker> {
@@ -120,7 +120,7 @@ export class NatsBroker implements Broker {
 
   async publish(channel: string, data: JsonData, options: PublishOptions = {}): Promise<Publication> {
     const subject = this.space.history(channel);
-    return this.guarded('publish', channel, () => this.publisher.publish(channel, subject, data, options));
+    return this.guarded('publish', channel, () => this.appender.publish(channel, subject, data, options));
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -267,7 +267,7 @@ export class NatsBroker implements Broker {
         this.log.warn('NATS disconnected', { server: s.server });
       } else if (s.type === 'reconnect') {
         this.connected = true;
-        this.publisher.forgetHeads();
+        this.appender.forgetHeads();
         this.log.warn('NATS reconnected', { server: s.server });
         void this.gapsAfterReconnect();
       } else if (s.type === 'slowConsumer') {
@@ -312,7 +312,7 @@ export class NatsBroker implements Broker {
     } catch (err) {
       if (!isStreamMissing(err) || this.closed) throw this.failed(what, channel, err);
       this.log.warn('JetStream stream missing, creating it again', { stream: this.space.stream });
-      this.publisher.forgetHeads();
+      this.appender.forgetHeads();
       try {
         await this.store.ensureStreams();
         return await op();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BrokerUnavailableError, emptyEpoch } from './broker.js';
+import { BrokerUnavailableError, emptyEpoch } from '../broker.js';
 import {
   type EpochRecord,
   type EpochState,
@@ -8,16 +8,16 @@ import {
   encodeEpochRecord,
   encodeSeal,
   newEpoch,
-} from './nats-codec.js';
-import type { ChannelStore, RawMessage } from './nats-store.js';
+} from './codec.js';
+import type { ChannelStore, RawMessage } from './store.js';
 
 // Epochs and positions of channels whose subject is empty (never published, expired, purged).
 //
 // A channel's epoch records form a chain on `<prefix>.epoch.<token>` in the meta stream, kept for
 // the history meta TTL: each record is appended as the successor of the previous one (claim
 // `e:<seq>`), so concurrent writers cannot fork it. The last record names the epoch of the channel's
-// generation and its state (nats-codec.ts EpochRecord): free, started, or closed at an offset. A
-// generation is closed only behind a seal (nats-seal.ts) and reopened before anything follows the
+// generation and its state (codec.ts EpochRecord): free, started, or closed at an offset. A
+// generation is closed only behind a seal (seal.ts) and reopened before anything follows the
 // seal, so a closed record always names the generation's true last offset: after its publications
 // expired the channel goes on from there, in the same epoch.
 //
@@ -28,7 +28,7 @@ export type Start =
   /**
    * This caller marked the record started: it publishes `offset` (1, or a closed generation's next)
    * with `epoch`. `first`: the chain starts here (there was no record), so no earlier generation of
-   * the channel is known; a generation after a lost one is not first (nats-codec.ts Header.first).
+   * the channel is known; a generation after a lost one is not first (codec.ts Header.first).
    */
   | { kind: 'start'; epoch: string; offset: number; first: boolean }
   /** Another writer is starting a generation: re-read the head after a short wait. */

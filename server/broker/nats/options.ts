@@ -1,5 +1,5 @@
-import { DEFAULT_HISTORY_META_TTL_MS } from './broker.js';
-import type { StoreLimits } from './nats-store.js';
+import { DEFAULT_HISTORY_META_TTL_MS } from '../broker.js';
+import type { StoreLimits } from './store.js';
 
 // What a NatsBroker is configured with, and the JetStream limits that follows from it.
 

@@ -1,4 +1,4 @@
-import type { Publication } from '../../contract/index.js';
+import type { Publication } from '../../../contract/index.js';
 import {
   EMPTY_SKEW_MS,
   type HistoryPage,
@@ -8,11 +8,11 @@ import {
   isRecoverable,
   positionOnly,
   recoverableFromEmpty,
-} from './broker.js';
-import { type DecodedPublication, type Head, Header, NatsDecodeError, decodePublication, isSeal, sealPrevSeq } from './nats-codec.js';
-import { type EpochRecords, channelState } from './nats-epochs.js';
-import { isUnavailable } from './nats-errors.js';
-import type { ChannelStore, RawMessage } from './nats-store.js';
+} from '../broker.js';
+import { type DecodedPublication, type Head, Header, NatsDecodeError, decodePublication, isSeal, sealPrevSeq } from './codec.js';
+import { type EpochRecords, channelState } from './epochs.js';
+import { isUnavailable } from './errors.js';
+import type { ChannelStore, RawMessage } from './store.js';
 
 export interface HistoryReader {
   store: ChannelStore;
@@ -106,7 +106,7 @@ function decode(channel: string, m: RawMessage): DecodedPublication {
  * Follows the Prev-Seq links from the head: one direct read per publication, cheap when a
  * client is only a few publications behind. Retention removes a channel's oldest messages
  * first, so the first missing link is where the retained history starts. A seal on the way
- * (nats-seal.ts) repeats the position of the publication before it and is stepped over.
+ * (seal.ts) repeats the position of the publication before it and is stepped over.
  */
 async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawMessage, count: number): Promise<Publication[]> {
   const out: Publication[] = [];

@@ -1,4 +1,4 @@
-import { isChannelName } from '../../contract/channel.js';
+import { isChannelName } from '../../../contract/channel.js';
 
 /**
  * Channel → NATS subject mapping for the NatsBroker.

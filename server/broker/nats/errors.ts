@@ -1,8 +1,8 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { jserrors } from '@nats-io/jetstream/internal';
 import { errors as natsErrors } from '@nats-io/transport-node';
-import { BrokerUnavailableError, UnrecoverablePositionError } from './broker.js';
-import { NatsDecodeError } from './nats-codec.js';
+import { BrokerUnavailableError, UnrecoverablePositionError } from '../broker.js';
+import { NatsDecodeError } from './codec.js';
 import { InvalidSubjectError } from './subject.js';
 
 /** JetStream API error codes that mean "try again later", not "your request is wrong". */

@@ -1,5 +1,5 @@
-import type { EpochRecords } from './nats-epochs.js';
-import type { ChannelStore } from './nats-store.js';
+import type { EpochRecords } from './epochs.js';
+import type { ChannelStore } from './store.js';
 
 // How a quiet channel keeps its position once its publications expire.
 //

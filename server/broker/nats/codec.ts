@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
-import { dataProblem } from '../../contract/json-data.js';
-import type { JsonData, Publication } from '../../contract/index.js';
+import { dataProblem } from '../../../contract/json-data.js';
+import type { JsonData, Publication } from '../../../contract/index.js';
 
 /**
  * Wire format of one stored publication: position and time in headers (so the publish path
@@ -15,12 +15,12 @@ export const Header = {
   prevSeq: 'Hubbub-Prev-Seq',
   /** Digest of the idempotency key, when the publish had one. */
   idempotency: 'Hubbub-Idempotency',
-  /** Marks a seal: not a publication, it repeats the position of the one before it (see nats-seal.ts). */
+  /** Marks a seal: not a publication, it repeats the position of the one before it (see seal.ts). */
   seal: 'Hubbub-Seal',
   /**
    * On offset 1 of the channel's first known generation (its epoch record chain started with it):
    * no generation came before it that a client who saw the channel empty could have missed. Absent
-   * after a lost generation (nats-epochs.ts) and on anything older nodes wrote.
+   * after a lost generation (epochs.ts) and on anything older nodes wrote.
    */
   first: 'Hubbub-First',
 } as const;

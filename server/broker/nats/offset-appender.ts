@@ -1,6 +1,6 @@
-import type { JsonData, Publication } from '../../contract/index.js';
-import { KeyedQueue } from '../keyed-queue.js';
-import { BrokerUnavailableError, type PublishOptions } from './broker.js';
+import type { JsonData, Publication } from '../../../contract/index.js';
+import { KeyedQueue } from '../../keyed-queue.js';
+import { BrokerUnavailableError, type PublishOptions } from '../broker.js';
 import {
   type Head,
   Header,
@@ -11,9 +11,9 @@ import {
   encodeIdempotencyRecord,
   encodePublication,
   idempotencyDigest,
-} from './nats-codec.js';
-import type { EpochRecords, JoinState } from './nats-epochs.js';
-import type { ChannelStore } from './nats-store.js';
+} from './codec.js';
+import type { EpochRecords, JoinState } from './epochs.js';
+import type { ChannelStore } from './store.js';
 
 export interface PublisherContext {
   store: ChannelStore;
@@ -45,7 +45,12 @@ function withExtras(pub: Publication, extras: PublicationExtras): void {
   if (extras.publisher) pub.publisher = extras.publisher;
 }
 
-export class Publisher {
+/**
+ * Stores publications at the next offset of their channel: a conditional append on the channel's
+ * subject (expected last subject sequence plus a Nats-Msg-Id claim), retried when another node won
+ * the offset, and idempotent appends by key. The broker's publish() is this; delivery is elsewhere.
+ */
+export class OffsetAppender {
   /**
    * Last head this node wrote per channel. Trusted (used without a read) only while no other node
    * seems to write the channel: a stale head costs a refused append on top of the read.

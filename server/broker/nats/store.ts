@@ -17,8 +17,8 @@ import {
 } from '@nats-io/jetstream';
 import { jserrors } from '@nats-io/jetstream/internal';
 import { type Msg, type MsgHdrs, type NatsConnection, createInbox, headers as newHeaders, nanos } from '@nats-io/transport-node';
-import { BrokerUnavailableError } from './broker.js';
-import { type Head, decodeHead } from './nats-codec.js';
+import { BrokerUnavailableError } from '../broker.js';
+import { type Head, decodeHead } from './codec.js';
 import type { SubjectSpace } from './subject.js';
 
 export interface StoreLimits {
