@@ -19,7 +19,7 @@ export async function connectBackbone(config: Config, logger: Logger): Promise<P
     historyMetaTtlMs: config.historyMetaTtl * 1000,
     replicas: config.natsReplicas,
     name: `hubbub-${config.nodeId}`,
-    logger: { warn: (m, ctx) => logger.warn(m, ctx) },
+    logger,
   });
   return {
     broker,

@@ -1,6 +1,7 @@
 import { type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
 import type { NodeInfo, PresenceEntry } from '../../contract/index.js';
 import { BrokerUnavailableError } from '../broker/broker.js';
+import type { Logger } from '../logger.js';
 import type { Cluster, LocalNode, UserCommand } from './cluster.js';
 
 export interface NatsClusterOptions {
@@ -10,7 +11,7 @@ export interface NatsClusterOptions {
   heartbeatMs?: number;
   /** Upper bound on a presence query when a node does not answer. */
   queryTimeoutMs?: number;
-  logger?: { warn(message: string, err?: unknown): void };
+  logger?: Pick<Logger, 'warn'>;
 }
 
 interface Heartbeat {

@@ -11,12 +11,13 @@ import {
 import { type ChannelEntry, deliverOne, presenceOf, resumeFrom } from './channel-entry.js';
 import { type Codec, CodecRegistry } from './codec.js';
 import { BrokerInterest } from './interest.js';
-import type { HubLogger, HubOptions } from './options.js';
+import { type Logger, consoleLogger } from '../logger.js';
+import type { HubOptions } from './options.js';
 import { RecentWindow } from './recent.js';
 import { startingPoint } from './starting-point.js';
 import type { Subscriber } from './subscriber.js';
 
-export type { HubLogger, HubOptions } from './options.js';
+export type { HubOptions } from './options.js';
 
 export class SubscriptionAbortedError extends Error {
   override readonly name = 'SubscriptionAbortedError';
@@ -32,7 +33,7 @@ export class Hub {
   private readonly interest: BrokerInterest;
   private readonly codecs = new CodecRegistry();
   private readonly maxPending: number;
-  private readonly logger: HubLogger;
+  private readonly logger: Pick<Logger, 'warn'>;
   private readonly nodeId: string;
   private readonly presenceEvents: (channel: string) => boolean;
   private readonly now: () => number;
@@ -48,7 +49,7 @@ export class Hub {
     options: HubOptions = {},
   ) {
     this.maxPending = options.maxPendingPerSubscriber ?? 10_000;
-    this.logger = options.logger ?? { warn: (m, e) => console.warn(`[hub] ${m}`, e ?? '') };
+    this.logger = options.logger ?? consoleLogger;
     this.nodeId = options.nodeId ?? 'local';
     this.presenceEvents = options.presenceEvents ?? (() => false);
     this.now = options.now ?? Date.now;

@@ -1,6 +1,4 @@
-export interface HubLogger {
-  warn(message: string, err?: unknown): void;
-}
+import type { Logger } from '../logger.js';
 
 export interface HubOptions {
   /** Node name written in presence entries and join/leave publications. */
@@ -28,5 +26,5 @@ export interface HubOptions {
   historyTtlMs?: number;
   /** Live publications buffered per subscriber while its recovery is read from history. */
   maxPendingPerSubscriber?: number;
-  logger?: HubLogger;
+  logger?: Pick<Logger, 'warn'>;
 }

@@ -13,18 +13,15 @@ import { NatsDecodeError, decodePublication, isSeal } from './codec.js';
 import { EpochRecords, channelState } from './epochs.js';
 import { isUnavailable, toBrokerError, withTimeout } from './errors.js';
 import { readHistory } from './history.js';
-import { type BrokerLogger, type NatsBrokerOptions, type NatsBrokerStats, storeLimits } from './options.js';
+import { type NatsBrokerOptions, type NatsBrokerStats, storeLimits } from './options.js';
+import { type Logger, consoleLogger } from '../../logger.js';
 import { OffsetAppender } from './offset-appender.js';
 import { Sealer } from './seal.js';
 import { ChannelSequencer } from './sequencer.js';
 import { ChannelStore, isStreamMissing } from './store.js';
 import { type SubjectSpace, subjectSpace } from './subject.js';
 
-export type { BrokerLogger, NatsBrokerOptions, NatsBrokerStats } from './options.js';
-
-const consoleLogger: BrokerLogger = {
-  warn: (message, context) => console.warn(`[hubbub:nats] ${message}`, context ?? ''),
-};
+export type { NatsBrokerOptions, NatsBrokerStats } from './options.js';
 
 interface LiveSubscription {
   sub: Subscription;
@@ -45,7 +42,7 @@ export class NatsBroker implements Broker {
   /** subscribe()/unsubscribe() of one channel run in call order. */
   private readonly subscribeLanes = new KeyedQueue();
   private readonly live = new Map<string, LiveSubscription>();
-  private readonly log: BrokerLogger;
+  private readonly log: Pick<Logger, 'warn'>;
   private readonly timeoutMs: number;
   private readonly epochs: EpochRecords;
   private readonly appender: OffsetAppender;

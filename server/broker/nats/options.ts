@@ -1,11 +1,9 @@
 import { DEFAULT_HISTORY_META_TTL_MS } from '../broker.js';
+import type { Logger } from '../../logger.js';
 import type { StoreLimits } from './store.js';
 
 // What a NatsBroker is configured with, and the JetStream limits that follows from it.
 
-export interface BrokerLogger {
-  warn(message: string, context?: Record<string, unknown>): void;
-}
 
 export interface NatsBrokerOptions {
   servers: string | string[];
@@ -33,7 +31,7 @@ export interface NatsBrokerOptions {
   reorderWindowMs?: number;
   /** Catch-ups of up to this many publications follow back links instead of creating a consumer. */
   historyWalkLimit?: number;
-  logger?: BrokerLogger;
+  logger?: Pick<Logger, 'warn'>;
 }
 
 export interface NatsBrokerStats {
