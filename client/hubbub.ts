@@ -1,5 +1,5 @@
 import { isChannelName } from '../contract/channel.js';
-import { DISCONNECT_TABLE, shouldReconnect } from '../contract/disconnect.js';
+import { ABNORMAL_CLOSURE, DISCONNECT_TABLE, shouldReconnect } from '../contract/disconnect.js';
 import { formatPosition, parsePosition } from '../contract/position.js';
 import type { JsonData } from '../contract/publication.js';
 import { TokenKeeper, markExpired, tokenChannels } from './auth.js';
@@ -163,7 +163,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
         if (!current()) return;
         if (!err.retryable) return this.#terminate(err);
         this.emit('error', err);
-        this.#scheduleReconnect({ code: 1006, reason: err.message, opened: false });
+        this.#scheduleReconnect({ code: ABNORMAL_CLOSURE, reason: err.message, opened: false });
       },
     );
   }
@@ -187,7 +187,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
       this.#transport = this.#open(factory, live);
     } catch (err) {
       // A constructor that throws (bad URL, blocked scheme) is a failed open like any other.
-      this.#lastFailure = { code: 1006, reason: `${factory.name}: ${String(err)}`, opened: false };
+      this.#lastFailure = { code: ABNORMAL_CLOSURE, reason: `${factory.name}: ${String(err)}`, opened: false };
       this.#tryNext();
     }
   }
@@ -222,7 +222,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
     const f = this.#lastFailure;
     // Every transport failed; if the last one was refused for good (e.g. too_many_channels), so will the next round be.
     if (f?.error && !f.error.retryable) return this.#terminate(f.error);
-    this.#scheduleReconnect(f ?? { code: 1006, reason: 'no transport could connect', opened: false });
+    this.#scheduleReconnect(f ?? { code: ABNORMAL_CLOSURE, reason: 'no transport could connect', opened: false });
   }
 
   /** `at`: 0 to reconnect at once; else the backoff, and at least the Retry-After the server sent. */

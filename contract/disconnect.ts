@@ -31,3 +31,9 @@ export function shouldReconnect(code: number): boolean {
   if (code >= 4500 && code <= 4999) return false;
   return true;
 }
+
+/**
+ * RFC 6455's "abnormal closure": never sent on the wire, it is what a client reports when a
+ * connection ended without a close code (a failed connect, a dropped socket). Reconnectable.
+ */
+export const ABNORMAL_CLOSURE = 1006;

@@ -1,7 +1,7 @@
 // The epoch of an empty position: a channel with nothing stored and no kept position. It says
 // WHEN the channel was seen empty, `0` and that time in base36 ms padded to 10 characters, so any
 // node can tell whether the generation it now holds is the one the holder missed (broker.ts
-// recoverableFromEmpty). Random epochs are 8 (memory) or 12 (NATS) base64url characters, so none is
+// recoverableFromEmpty). Random epochs are 12 base64url characters (8 for memory brokers before 0.2), so none is
 // ever read as empty. Zod-free: the client imports it.
 
 const TIME_DIGITS = 9;

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
+/** The epoch alphabet and length, the one definition every check of an epoch uses. */
+export const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
 /** Epoch: changes whenever a channel's history is reset or lost, so old offsets cannot be trusted. */
 export const Epoch = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,32}$/)
+  .regex(EPOCH_PATTERN)
   .describe('Identifies one generation of a channel history; a new epoch means offsets restarted');
 // An empty position (`0<time>:0`, nothing stored yet) has an epoch of its own form: empty-epoch.ts.
 export { emptyEpoch, emptyEpochTime, isEmptyEpoch } from './empty-epoch.js';
@@ -17,7 +20,7 @@ export type StreamPosition = z.infer<typeof StreamPosition>;
  * Text form of a position, `<epoch>:<offset>`, used in query strings and cursors.
  * An empty string stands for "no position" (start from now).
  */
-const POSITION_TEXT = /^([A-Za-z0-9_-]{1,32}):(\d{1,16})$/;
+const POSITION_TEXT = new RegExp(`^(${EPOCH_PATTERN.source.slice(1, -1)}):(\\d{1,16})$`);
 
 export function formatPosition(p: StreamPosition): string {
   return `${p.epoch}:${p.offset}`;

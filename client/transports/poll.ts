@@ -1,8 +1,8 @@
+import { ABNORMAL_CLOSURE } from '../../contract/disconnect.js';
 import { HubbubError, HubbubProtocolError } from '../errors.js';
 import type { ChannelWanted, ClientTransport, CloseInfo, TransportContext, TransportFactory } from '../types.js';
 import { cursorOf, isPollResponse, parseJson, realtimeUrl, retryAfterMs, tokensOf } from '../wire.js';
 
-const ABNORMAL = 1006;
 
 type Outcome = 'next' | 'stop';
 
@@ -99,7 +99,7 @@ class PollTransport implements ClientTransport {
         this.#restarting = false;
         return 'next';
       }
-      return this.#finish({ code: ABNORMAL, reason: `poll failed: ${String(err)}` });
+      return this.#finish({ code: ABNORMAL_CLOSURE, reason: `poll failed: ${String(err)}` });
     } finally {
       env.timers.clearTimeout(timer);
       this.#abort = undefined;
@@ -108,11 +108,11 @@ class PollTransport implements ClientTransport {
     const body = parseJson(text);
     if (status < 200 || status > 299) {
       const error = HubbubError.fromResponse(status, body ?? text, { retryAfter: retryAfterMs(retryAfter, env.now()) });
-      return this.#finish({ code: ABNORMAL, reason: error.message, error });
+      return this.#finish({ code: ABNORMAL_CLOSURE, reason: error.message, error });
     }
     if (!isPollResponse(body)) {
       handlers.onError(new HubbubProtocolError('poll', text));
-      return this.#finish({ code: ABNORMAL, reason: 'malformed poll response' });
+      return this.#finish({ code: ABNORMAL_CLOSURE, reason: 'malformed poll response' });
     }
     if (!this.#opened) {
       this.#opened = true;

@@ -1,10 +1,9 @@
-import { DISCONNECT_TABLE } from '../../contract/disconnect.js';
+import { ABNORMAL_CLOSURE, DISCONNECT_TABLE } from '../../contract/disconnect.js';
 import { SSE_EVENTS } from '../../contract/frames.js';
 import { HubbubError, HubbubProtocolError } from '../errors.js';
 import type { ClientTransport, EventSourceLike, SseMessageEvent, TransportContext, TransportFactory } from '../types.js';
 import { cursorOf, isPublication, isSubscribeResult, parseJson, realtimeUrl, retryAfterMs, tokensOf } from '../wire.js';
 
-const ABNORMAL = 1006;
 /**
  * The server's default ping interval, assumed until a `connected` event names the real one. The
  * server sends `connected` first thing, so this only bounds a stream that never gets that far
@@ -87,14 +86,14 @@ class SseTransport implements ClientTransport {
     });
     const es = withHeaders ? withHeaders(url, { authorization: `Bearer ${token}` }) : new env.EventSource!(url);
     this.#es = es;
-    if (!this.#opened) this.#connectTimer = env.timers.setTimeout(() => this.#finish({ code: ABNORMAL, reason: 'connect timeout' }), connectTimeout);
+    if (!this.#opened) this.#connectTimer = env.timers.setTimeout(() => this.#finish({ code: ABNORMAL_CLOSURE, reason: 'connect timeout' }), connectTimeout);
     this.#armStaleTimer();
     // A browser EventSource cannot read the error body; FetchEventSource passes it along.
     es.onerror = (ev: { status?: number; body?: string; retryAfter?: string }) => {
       if (es !== this.#es) return;
       const retryAfter = retryAfterMs(ev?.retryAfter, env.now());
       const error = ev?.status ? HubbubError.fromResponse(ev.status, parseJson(ev.body) ?? ev.body, { retryAfter }) : undefined;
-      this.#finish(error ? { code: ABNORMAL, reason: error.message, error } : { code: ABNORMAL, reason: 'SSE stream failed' });
+      this.#finish(error ? { code: ABNORMAL_CLOSURE, reason: error.message, error } : { code: ABNORMAL_CLOSURE, reason: 'SSE stream failed' });
     };
     const on = (type: string, fn: (data: unknown, raw: string) => void) =>
       es.addEventListener(type, (ev: SseMessageEvent) => {
@@ -111,7 +110,7 @@ class SseTransport implements ClientTransport {
     on(SSE_EVENTS.publication, (d, raw) => (isPublication(d) ? this.#ctx.handlers.onPublication(d) : this.#malformed(raw)));
     on(SSE_EVENTS.disconnect, (d) => {
       const v = (typeof d === 'object' && d !== null ? d : {}) as { code?: unknown; reason?: unknown; name?: unknown };
-      const info = { code: typeof v.code === 'number' ? v.code : ABNORMAL, reason: typeof v.reason === 'string' ? v.reason : 'disconnected' };
+      const info = { code: typeof v.code === 'number' ? v.code : ABNORMAL_CLOSURE, reason: typeof v.reason === 'string' ? v.reason : 'disconnected' };
       this.#finish(typeof v.name === 'string' ? { ...info, name: v.name } : info);
     });
   }

@@ -1,12 +1,10 @@
 import type { StreamPosition } from '../../contract/position.js';
-import { DISCONNECT_TABLE } from '../../contract/disconnect.js';
+import { ABNORMAL_CLOSURE, DISCONNECT_TABLE } from '../../contract/disconnect.js';
 import type { ErrorBody } from '../../contract/errors.js';
 import { HubbubError, HubbubProtocolError, disconnectName, isErrorBody } from '../errors.js';
 import type { ClientTransport, PublishCommand, TransportContext, TransportFactory, WebSocketLike } from '../types.js';
 import { isPublication, isSubscribeResult, parseJson, webSocketUrl } from '../wire.js';
 
-/** Close code of a connection that ended without a close frame (RFC 6455); reconnectable. */
-const ABNORMAL = 1006;
 const MAX_ID = 2 ** 31 - 1;
 
 type Position = { channel: string; epoch: string; offset: number };
@@ -45,15 +43,15 @@ class WebSocketTransport implements ClientTransport {
       this.#ws = new Ws(webSocketUrl(ctx.baseUrl, '/ws'));
     } catch (err) {
       // A bad URL or a blocked scheme throws synchronously; report it like a failed connection.
-      queueMicrotask(() => this.#finish({ code: ABNORMAL, reason: `cannot open WebSocket: ${String(err)}` }));
+      queueMicrotask(() => this.#finish({ code: ABNORMAL_CLOSURE, reason: `cannot open WebSocket: ${String(err)}` }));
       return;
     }
     const ws = this.#ws;
     ws.onmessage = (ev: { data: unknown }) => this.#onMessage(ev.data);
-    ws.onclose = (ev: { code: number; reason: string }) => this.#finish({ code: ev.code || ABNORMAL, reason: ev.reason ?? '' });
+    ws.onclose = (ev: { code: number; reason: string }) => this.#finish({ code: ev.code || ABNORMAL_CLOSURE, reason: ev.reason ?? '' });
     // An error is always followed by close, which carries the code.
     ws.onerror = () => undefined;
-    this.#connectTimer = ctx.env.timers.setTimeout(() => this.#fail(ABNORMAL, 'connect timeout'), ctx.connectTimeout);
+    this.#connectTimer = ctx.env.timers.setTimeout(() => this.#fail(ABNORMAL_CLOSURE, 'connect timeout'), ctx.connectTimeout);
   }
 
   subscribe(channel: string, since: StreamPosition | undefined, token?: string): void {
@@ -188,7 +186,7 @@ class WebSocketTransport implements ClientTransport {
   }
 
   #refused(error: HubbubError): void {
-    const code = (DISCONNECT_TABLE as Record<string, { code: number }>)[error.code]?.code ?? ABNORMAL;
+    const code = (DISCONNECT_TABLE as Record<string, { code: number }>)[error.code]?.code ?? ABNORMAL_CLOSURE;
     this.#ws?.close(DISCONNECT_TABLE.normal.code, error.code);
     this.#finish({ code, reason: error.message, error });
   }
@@ -227,7 +225,7 @@ class WebSocketTransport implements ClientTransport {
   /** Gives up on the socket without waiting for a close handshake a dead peer would never answer. */
   #fail(code: number, reason: string): void {
     if (this.#closed) return;
-    this.#ws?.close(code === ABNORMAL ? DISCONNECT_TABLE.normal.code : code, reason);
+    this.#ws?.close(code === ABNORMAL_CLOSURE ? DISCONNECT_TABLE.normal.code : code, reason);
     this.#finish({ code, reason });
   }
 

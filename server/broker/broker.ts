@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
 import { emptyEpochTime, isEmptyEpoch } from '../../contract/empty-epoch.js';
 
 // An empty position `0<T>:0`: a channel seen empty at T (nothing stored, no kept position); defined
-// in the contract, which the client shares. Random epochs are 8 (memory) or 12 (NATS) characters.
+// in the contract, which the client shares. Random epochs are 12 characters (newEpoch below; older memory brokers made 8).
 export { emptyEpoch, emptyEpochTime, isEmptyEpoch } from '../../contract/empty-epoch.js';
 
 /**
@@ -155,4 +156,9 @@ export function canRecover(since: StreamPosition, current: StreamPosition, oldes
 export function positionOnly(channel: string, current: StreamPosition, since: StreamPosition | undefined, horizon: number): HistoryPage {
   if (since && !canRecover(since, current, undefined, horizon)) throw new UnrecoverablePositionError(channel, since, current);
   return { publications: [], epoch: current.epoch, offset: current.offset };
+}
+
+/** A fresh epoch for a channel's new generation: 72 random bits, 12 base64url characters (never the 10 of an empty position). */
+export function newEpoch(): string {
+  return randomBytes(9).toString('base64url');
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
 import {
   type Broker,
@@ -11,6 +10,7 @@ import {
   canRecover,
   emptyEpoch,
   positionOnly,
+  newEpoch,
 } from './broker.js';
 
 export interface MemoryBrokerOptions {
@@ -46,10 +46,6 @@ interface Position {
   epoch: string;
   offset: number;
   touched: number;
-}
-
-export function newEpoch(): string {
-  return randomBytes(6).toString('base64url');
 }
 
 /** The embedded broker for a single node: history in memory, fan-out in process. */

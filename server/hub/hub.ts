@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonData, PresenceEntry, Publication, StreamPosition, SubscribeResult } from '../../contract/index.js';
 import {
   type Broker,
@@ -322,7 +323,7 @@ export class Hub {
         return await this.broker.history(channel, { since });
       } catch (err) {
         if (!(err instanceof BrokerUnavailableError) || attempt >= this.gapRetries) throw err;
-        await new Promise((resolve) => setTimeout(resolve, this.gapRetryDelayMs * 2 ** attempt));
+        await sleep(this.gapRetryDelayMs * 2 ** attempt);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Msg, type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
 import type { JsonData, Publication, StreamPosition } from '../../../contract/index.js';
 import { KeyedQueue } from '../../keyed-queue.js';
@@ -289,7 +290,7 @@ export class NatsBroker implements Broker {
         break;
       } catch (err) {
         if (!isUnavailable(err) || Date.now() > deadline) break;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * attempt)));
+        await sleep(Math.min(1_000, 50 * attempt));
       }
     }
     for (const channel of this.live.keys()) this.reportGap(channel, 'NATS reconnected');

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
 import { dataProblem } from '../../../contract/json-data.js';
-import type { JsonData, Publication } from '../../../contract/index.js';
+import { EPOCH_PATTERN, type JsonData, type Publication } from '../../../contract/index.js';
 
 /**
  * Wire format of one stored publication: position and time in headers (so the publish path
@@ -25,7 +25,6 @@ export const Header = {
   first: 'Hubbub-First',
 } as const;
 
-const EPOCH = /^[A-Za-z0-9_-]{1,32}$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -48,10 +47,6 @@ export interface Head {
 export interface DecodedPublication {
   pub: Publication;
   prevSeq: number;
-}
-
-export function newEpoch(): string {
-  return randomBytes(9).toString('base64url');
 }
 
 /** Idempotency keys are scoped per channel by hashing both; the digest is a subject token. */
@@ -83,7 +78,7 @@ function intHeader(h: MsgHdrs, name: string, min: number): number {
 
 function epochHeader(h: MsgHdrs): string {
   const epoch = h.get(Header.epoch);
-  if (!EPOCH.test(epoch)) throw new NatsDecodeError(`bad ${Header.epoch} header: ${JSON.stringify(epoch)}`);
+  if (!EPOCH_PATTERN.test(epoch)) throw new NatsDecodeError(`bad ${Header.epoch} header: ${JSON.stringify(epoch)}`);
   return epoch;
 }
 
@@ -184,7 +179,7 @@ export function decodeEpochRecord(seq: number, time: number, data: Uint8Array): 
   const r = parseJson(data, 'epoch record') as { e?: unknown; s?: unknown; o?: unknown };
   const state = (Object.keys(STATE_CODES) as EpochState[]).find((k) => STATE_CODES[k] === r.s);
   const offset = state === 'closed' ? r.o : 0;
-  if (typeof r.e !== 'string' || !EPOCH.test(r.e) || !state || !Number.isSafeInteger(offset) || (offset as number) < 0) {
+  if (typeof r.e !== 'string' || !EPOCH_PATTERN.test(r.e) || !state || !Number.isSafeInteger(offset) || (offset as number) < 0) {
     throw new NatsDecodeError(`malformed epoch record ${decoder.decode(data)}`);
   }
   return { seq, epoch: r.e, state, offset: offset as number, time };
@@ -211,7 +206,7 @@ export function decodeIdempotencyRecord(seq: number, time: number, data: Uint8Ar
   if (
     r.st === 'done' &&
     typeof r.e === 'string' &&
-    EPOCH.test(r.e) &&
+    EPOCH_PATTERN.test(r.e) &&
     Number.isSafeInteger(r.o) &&
     Number.isSafeInteger(r.t) &&
     Number.isSafeInteger(r.q)

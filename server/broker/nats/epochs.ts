@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
-import { BrokerUnavailableError, emptyEpoch } from '../broker.js';
+import { BrokerUnavailableError, emptyEpoch, newEpoch } from '../broker.js';
 import {
   type EpochRecord,
   type EpochState,
@@ -7,7 +8,6 @@ import {
   decodeEpochRecord,
   encodeEpochRecord,
   encodeSeal,
-  newEpoch,
 } from './codec.js';
 import type { ChannelStore, RawMessage } from './store.js';
 
@@ -155,7 +155,6 @@ export class EpochRecords {
 
 export type ChannelState = { kind: 'stored'; head: Head; msg: RawMessage } | { kind: 'empty'; epoch: string; offset: number };
 
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The channel's head, or its position from the epoch record when nothing is stored. */
 export async function channelState(store: ChannelStore, epochs: EpochRecords, channel: string): Promise<ChannelState> {
@@ -168,6 +167,6 @@ export async function channelState(store: ChannelStore, epochs: EpochRecords, ch
     const peek = await epochs.peek(channel, join, observed);
     if (peek.kind === 'position') return { kind: 'empty', epoch: peek.epoch, offset: peek.offset };
     if (join?.record !== peek.record) join = { record: peek.record, since: Date.now() };
-    await pause(Math.min(100, 5 * attempt));
+    await sleep(Math.min(100, 5 * attempt));
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonData, Publication } from '../../../contract/index.js';
 import { KeyedQueue } from '../../keyed-queue.js';
 import { BrokerUnavailableError, type PublishOptions } from '../broker.js';
@@ -30,7 +31,6 @@ export interface PublisherContext {
 
 const HEAD_CACHE_MAX = 10_000;
 
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The publish path. An offset is taken by appending to the channel's subject on two conditions:
@@ -110,7 +110,7 @@ export class OffsetAppender {
         const start = await this.ctx.epochs.start(channel, join);
         if (start.kind === 'wait') {
           if (join?.record !== start.record) join = { record: start.record, since: Date.now() };
-          await pause(Math.min(100, 5 * attempt));
+          await sleep(Math.min(100, 5 * attempt));
           continue;
         }
         epoch = start.epoch;
@@ -129,7 +129,7 @@ export class OffsetAppender {
         if (cached) cached.trusted = false;
         this.ctx.onConflict();
         // Nodes racing for one hot channel would otherwise keep colliding in lockstep.
-        if (attempt > 1) await pause(Math.random() * Math.min(20, 2 ** attempt));
+        if (attempt > 1) await sleep(Math.random() * Math.min(20, 2 ** attempt));
         continue;
       }
       this.heads.delete(channel);
@@ -164,7 +164,7 @@ export class OffsetAppender {
       if (rec?.state === 'done') return this.firstResult(channel, subject, rec, data, extras);
       if (rec?.state === 'pending') {
         if (Date.now() - rec.time < staleMs) {
-          await pause(Math.min(100, 5 * attempt));
+          await sleep(Math.min(100, 5 * attempt));
           continue;
         }
         // Its owner gave up or died, maybe after storing the publication: look for it before taking over.
