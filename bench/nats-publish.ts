@@ -1,8 +1,7 @@
-/**
- * Publish throughput of one NatsBroker node (and of two nodes fighting over one channel).
- *   npx tsx bench/nats-publish.ts            # starts a throw-away nats-server
- *   NATS_URL=nats://host:4222 npx tsx bench/nats-publish.ts
- */
+// Publish throughput of one NatsBroker node (and of two nodes fighting over one channel).
+//   npx tsx bench/nats-publish.ts            # starts a throw-away nats-server
+//   NATS_URL=nats://host:4222 npx tsx bench/nats-publish.ts
+
 import { NatsBroker } from '../server/broker/nats/broker.js';
 import { NatsServer } from '../test/support/nats-server.js';
 

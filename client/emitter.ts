@@ -1,8 +1,7 @@
-/**
- * A tiny typed event emitter that runs in browsers and Node alike (no `events` module).
- * A listener that throws does not break the emitter or the caller's state machine: the error is
- * rethrown on a fresh task, where the host reports it as uncaught.
- */
+// A tiny typed event emitter that runs in browsers and Node alike (no `events` module).
+// A listener that throws does not break the emitter or the caller's state machine: the error is
+// rethrown on a fresh task, where the host reports it as uncaught.
+
 export type EventMap = Record<string, unknown[]>;
 type Listener<A extends unknown[]> = (...args: A) => void;
 

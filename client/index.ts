@@ -1,4 +1,4 @@
-/** The Hubbub client: realtime subscriptions (browser and Node) and the backend publisher. */
+// The Hubbub client: realtime subscriptions (browser and Node) and the backend publisher.
 export { Hubbub, type ConnectionState, type HubbubEvents } from './hubbub.js';
 export type { HubbubOptions } from './options.js';
 export {

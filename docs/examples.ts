@@ -1,9 +1,8 @@
-/**
- * Reads the examples of docs/protocol.md so tests can check them against the contract and run them
- * against a server. An example is a `<!-- example:<id> -->` comment followed by one fenced block whose
- * language is `ws`, `sse` or `http`, written as a transcript (see "Reading the examples" in the doc):
- *   `> ` what the client sends, `< ` what the server sends, `! ` something another party does, `# ` a comment.
- */
+// Reads the examples of docs/protocol.md so tests can check them against the contract and run them
+// against a server. An example is a `<!-- example:<id> -->` comment followed by one fenced block whose
+// language is `ws`, `sse` or `http`, written as a transcript (see "Reading the examples" in the doc):
+//   `> ` what the client sends, `< ` what the server sends, `! ` something another party does, `# ` a comment.
+
 export type ExampleLanguage = 'ws' | 'sse' | 'http';
 
 export interface Example {

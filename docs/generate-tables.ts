@@ -2,10 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { disconnectTableMarkdown, errorTableMarkdown } from '../contract/openapi.js';
 
-/**
- * docs/protocol.md embeds the error and disconnect tables between marker comments; this rewrites
- * those regions from contract/errors.ts and contract/disconnect.ts so the doc cannot drift.
- */
+// docs/protocol.md embeds the error and disconnect tables between marker comments; this rewrites
+// those regions from contract/errors.ts and contract/disconnect.ts so the doc cannot drift.
+
 export const PROTOCOL_MD = fileURLToPath(new URL('./protocol.md', import.meta.url));
 
 export const GENERATED_REGIONS = {

@@ -155,7 +155,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     async close() {
       await stop();
       sessions.close();
-      await hub.settle();
+      await hub.stopLingering();
       await cluster.close();
       await broker.close();
     },

@@ -20,8 +20,8 @@ export class KeyedQueue {
     return result;
   }
 
-  /** Resolves once every task queued so far has settled. */
-  async settle(): Promise<void> {
+  /** Resolves once every task queued so far has finished. */
+  async idle(): Promise<void> {
     await Promise.all([...this.tails.values()]);
   }
 }

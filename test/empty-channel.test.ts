@@ -118,7 +118,7 @@ describe('a long-poll at an empty cursor, memory broker', () => {
     const broker = srv.app.broker;
     if (!(broker instanceof MemoryBroker)) throw new Error('expected the embedded memory broker');
     const cursors = await anonymousPolls(srv.url, 2_000);
-    await srv.app.hub.settle();
+    await srv.app.hub.stopLingering();
     broker.sweep();
     expect({ streams: broker.streamCount, keptPositions: broker.quietCount }).toEqual({ streams: 0, keptPositions: 0 });
     expect(cursors.filter((c) => !EMPTY_CURSOR.test(c))).toEqual([]);
@@ -177,7 +177,7 @@ describe('a long-poll at an empty cursor, two nodes on NATS', () => {
     };
     const before = await written();
     const cursors = [...(await anonymousPolls(a.url, 1_000)), ...(await anonymousPolls(b.url, 1_000))];
-    await Promise.all([a.app.hub.settle(), b.app.hub.settle()]);
+    await Promise.all([a.app.hub.stopLingering(), b.app.hub.stopLingering()]);
     expect(await written()).toEqual(before);
     expect(cursors.filter((c) => !EMPTY_CURSOR.test(c))).toEqual([]);
   });

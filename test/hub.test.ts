@@ -14,7 +14,7 @@ describe('Hub', () => {
     hub.unsubscribe('c', a);
     expect(broker.unsubscribeCalls).toEqual([]);
     hub.unsubscribe('c', b);
-    await hub.settle();
+    await hub.stopLingering();
     expect(broker.unsubscribeCalls).toEqual(['c']);
     expect(hub.channelCount).toBe(0);
   });
@@ -176,7 +176,7 @@ describe('Hub linger', () => {
     expect(broker.subscribeCalls).toEqual(['c']);
     expect(broker.unsubscribeCalls).toEqual([]);
     hub.unsubscribe('c', returning);
-    await hub.settle();
+    await hub.stopLingering();
     expect(broker.unsubscribeCalls).toEqual(['c']);
   });
 

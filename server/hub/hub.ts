@@ -192,8 +192,8 @@ export class Hub {
     return this.channels.size;
   }
 
-  /** Stops lingering and waits for queued broker subscribe/unsubscribe calls (used on shutdown). */
-  async settle(): Promise<void> {
+  /** Stops following the channels it only lingers on, and waits for the broker calls queued so far (shutdown, tests). */
+  async stopLingering(): Promise<void> {
     for (const entry of [...this.channels.values()]) {
       if (entry.linger) {
         clearTimeout(entry.linger);
@@ -201,7 +201,7 @@ export class Hub {
         this.unfollow(entry);
       }
     }
-    await this.interest.settle();
+    await this.interest.idle();
   }
 
   private entry(channel: string): ChannelEntry {

@@ -25,7 +25,7 @@ export class BrokerInterest {
   }
 
   /** Resolves once every queued call has finished. */
-  settle(): Promise<void> {
-    return this.queue.settle();
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 }

@@ -7,10 +7,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { vi } from 'vitest';
 
-/**
- * Disposable nats-server processes for tests: one JetStream server on a random port, or a
- * three-server JetStream cluster on loopback. Each owns a temp store dir, removed by close().
- */
+// Disposable nats-server processes for tests: one JetStream server on a random port, or a
+// three-server JetStream cluster on loopback. Each owns a temp store dir, removed by close().
+
 const BINARY = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const LISTEN = /Listening for client connections on 127\.0\.0\.1:(\d+)/;
 const READY = /Server is ready/;

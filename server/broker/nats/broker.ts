@@ -20,7 +20,7 @@ import { OffsetAppender } from './offset-appender.js';
 import { Sealer } from './seal.js';
 import { ChannelSequencer } from './sequencer.js';
 import { ChannelStore, isStreamMissing } from './store.js';
-import { type SubjectSpace, subjectSpace } from './subject.js';
+import { type SubjectSpace, assertChannel, subjectSpace } from './subject.js';
 
 export type { NatsBrokerOptions, NatsBrokerStats } from './options.js';
 
@@ -127,7 +127,7 @@ export class NatsBroker implements Broker {
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    this.space.live(channel);
+    assertChannel(channel);
     return this.subscribeLanes.run(channel, async () => {
       const live = this.live.get(channel);
       if (!live) return;
@@ -138,7 +138,7 @@ export class NatsBroker implements Broker {
   }
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
-    this.space.history(channel);
+    assertChannel(channel);
     return this.guarded('history', channel, () =>
       readHistory(
         {
@@ -157,7 +157,7 @@ export class NatsBroker implements Broker {
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    this.space.history(channel);
+    assertChannel(channel);
     return this.guarded('position', channel, async () => {
       const state = await channelState(this.store, this.epochs, channel);
       return state.kind === 'stored' ? { epoch: state.head.epoch, offset: state.head.offset } : { epoch: state.epoch, offset: state.offset };

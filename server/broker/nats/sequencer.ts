@@ -1,12 +1,11 @@
 import type { Publication, StreamPosition } from '../../../contract/index.js';
 
-/**
- * Live delivery of one subscribed channel: puts publications back in offset order, drops
- * duplicates, and reports a gap when a missing offset does not show up in time.
- *
- * Republished messages come from the stream leader in storage order, so reordering is rare
- * (leader change in a cluster); loss happens on reconnects, which the broker reports itself.
- */
+// Live delivery of one subscribed channel: puts publications back in offset order, drops
+// duplicates, and reports a gap when a missing offset does not show up in time.
+//
+// Republished messages come from the stream leader in storage order, so reordering is rare
+// (leader change in a cluster); loss happens on reconnects, which the broker reports itself.
+
 export type Baseline =
   /** The channel's head when the subscription became live. */
   | { kind: 'position'; position: StreamPosition }

@@ -1,19 +1,23 @@
 import { isChannelName } from '../../../contract/channel.js';
 
-/**
- * Channel → NATS subject mapping for the NatsBroker.
- *
- * Every channel becomes exactly one subject token, so a `.` in a channel name can never
- * add a subject level and no channel can match another one's wildcard. The escaping is
- * quoted-printable style: bytes outside [A-Za-z0-9_-] become `=XX` (upper-case hex), `=`
- * included, which keeps it injective and leaves the token a valid JetStream KV-style key.
- */
+// Channel → NATS subject mapping for the NatsBroker.
+//
+// Every channel becomes exactly one subject token, so a `.` in a channel name can never
+// add a subject level and no channel can match another one's wildcard. The escaping is
+// quoted-printable style: bytes outside [A-Za-z0-9_-] become `=XX` (upper-case hex), `=`
+// included, which keeps it injective and leaves the token a valid JetStream KV-style key.
+
 export const DEFAULT_PREFIX = 'hubbub';
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 const PLAIN = /[A-Za-z0-9_-]/;
 
 export class InvalidSubjectError extends Error {
   override readonly name = 'InvalidSubjectError';
+}
+
+/** Throws InvalidSubjectError unless `channel` maps onto a subject token: checked before any work is queued for it. */
+export function assertChannel(channel: string): void {
+  channelToken(channel);
 }
 
 export function channelToken(channel: string): string {
