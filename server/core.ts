@@ -1,7 +1,7 @@
 import { channelNamespace } from '../contract/index.js';
 import { TokenVerifier } from './auth/tokens.js';
+import { memoryBroker } from './backbone.js';
 import type { Broker } from './broker/broker.js';
-import { MemoryBroker } from './broker/memory.js';
 import type { Config } from './config.js';
 import { Hub } from './hub/hub.js';
 import { SampledLog } from './log-sampler.js';
@@ -39,13 +39,7 @@ function tokenVerifier(config: Config): TokenVerifier | undefined {
 }
 
 export function createCore(config: Config, logger: Logger, broker?: Broker): Core {
-  const store =
-    broker ??
-    new MemoryBroker({
-      historySize: config.historySize,
-      historyTtlMs: config.historyTtl * 1000,
-      historyMetaTtlMs: config.historyMetaTtl * 1000,
-    });
+  const store = broker ?? memoryBroker(config);
   let clientSeq = 0;
   const sessions = buildSessions(config, {
     verifier: tokenVerifier(config),
