@@ -11,7 +11,7 @@ import { resolveOptions, type HubbubOptions, type ResolvedOptions } from './opti
 import { HubbubDisconnectError, HubbubError, HubbubNoTransportError } from './errors.js';
 import { publishOverHttp, type PublishOptions, type PublishResult } from './publish.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
-import type { ChannelWanted, ClientTransport, CloseInfo, TransportEnv, TransportFactory, TransportName } from './types.js';
+import type { ChannelWanted, ClientTransport, CloseInfo, HostEnv, TransportFactory, TransportName } from './types.js';
 import { normalizeBaseUrl } from './wire.js';
 
 export type { ConnectionState, HubbubEvents } from './events.js';
@@ -24,7 +24,7 @@ export type { ConnectionState, HubbubEvents } from './events.js';
 export class Hubbub extends Emitter<HubbubEvents> {
   readonly url: string;
   readonly #o: ResolvedOptions;
-  readonly #env: TransportEnv;
+  readonly #env: HostEnv;
   readonly #channels: Channels;
   /** The connection token. */
   readonly #auth: TokenKeeper;

@@ -44,7 +44,7 @@ export type {
   Timers,
   TransportCapabilities,
   TransportContext,
-  TransportEnv,
+  HostEnv,
   TransportFactory,
   TransportHandlers,
   TransportName,

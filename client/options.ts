@@ -5,7 +5,7 @@ import {
   type EventSourceConstructor,
   type FetchLike,
   type Timers,
-  type TransportEnv,
+  type HostEnv,
   type TransportFactory,
   type TransportName,
   type WebSocketConstructor,
@@ -45,7 +45,7 @@ export interface HubbubOptions {
 }
 
 export interface ResolvedOptions {
-  env: TransportEnv;
+  env: HostEnv;
   token: string | undefined;
   getToken: (() => Promise<string>) | undefined;
   factories: TransportFactory[];
@@ -77,7 +77,7 @@ export function resolveOptions(options: HubbubOptions): ResolvedOptions {
 type Globals = { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor; fetch?: FetchLike };
 
 /** What the host offers, after the app's injections; `null` in an option switches an API off on purpose (tests, policy). */
-function resolveEnv(options: HubbubOptions, timers: Timers): TransportEnv {
+function resolveEnv(options: HubbubOptions, timers: Timers): HostEnv {
   const g = globalThis as Globals;
   const pick = <T>(injected: T | null | undefined, global: T | undefined): T | undefined =>
     injected === null ? undefined : (injected ?? global);
@@ -85,7 +85,7 @@ function resolveEnv(options: HubbubOptions, timers: Timers): TransportEnv {
   const globalFetch = typeof g.fetch === 'function' ? g.fetch.bind(globalThis) : undefined;
   const fetch = pick(options.fetch, globalFetch);
   let EventSource = pick(options.EventSource, g.EventSource);
-  let openEventSourceWithHeaders: TransportEnv['openEventSourceWithHeaders'];
+  let openEventSourceWithHeaders: HostEnv['openEventSourceWithHeaders'];
   // Only the client's own FetchEventSource is known to send headers; any other class may be a native one.
   const own = EventSource === FetchEventSource || (EventSource === undefined && options.EventSource !== null);
   if (own && fetch) {

@@ -52,8 +52,8 @@ export type EventSourceConstructor = new (url: string) => EventSourceLike;
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
-/** Resolved environment: `undefined` means the host has no such API. */
-export interface TransportEnv {
+/** What the host (a browser, Node) provides the client: `undefined` means it has no such API. */
+export interface HostEnv {
   WebSocket: WebSocketConstructor | undefined;
   EventSource: EventSourceConstructor | undefined;
   /**
@@ -124,7 +124,7 @@ export interface ChannelWanted {
 export interface TransportContext {
   /** The server's http(s) base URL, without a trailing slash. */
   baseUrl: string;
-  env: TransportEnv;
+  env: HostEnv;
   handlers: TransportHandlers;
   /** The channels the client wants now, with their latest positions; read whenever a request is (re)built. */
   channels(): ChannelWanted[];
@@ -156,6 +156,6 @@ export interface TransportFactory {
   readonly name: TransportName;
   readonly capabilities: TransportCapabilities;
   /** Whether the host has what this transport needs. */
-  isAvailable(env: TransportEnv): boolean;
+  isAvailable(env: HostEnv): boolean;
   open(ctx: TransportContext): ClientTransport;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { JsonData, Publication, StreamPosition } from '../../contract/index.js';
+import type { z } from 'zod';
+import type { HistoryQuery as HistoryQuerySchema, JsonData, Publication, StreamPosition } from '../../contract/index.js';
 import { emptyEpochTime, isEmptyEpoch } from '../../contract/empty-epoch.js';
 
 // An empty position `0<T>:0`: a channel seen empty at T (nothing stored, no kept position); defined
@@ -30,11 +31,8 @@ export interface PublishOptions {
   publisher?: Publication['publisher'] | undefined;
 }
 
-export interface HistoryQuery {
-  since?: StreamPosition | undefined;
-  limit?: number | undefined;
-  reverse?: boolean | undefined;
-}
+/** A history read: the REST route's query as the contract parses it (since, limit, reverse). */
+export type HistoryQuery = Partial<z.output<typeof HistoryQuerySchema>>;
 
 export interface HistoryPage {
   publications: Publication[];
