@@ -90,7 +90,7 @@ const history = o.history !== undefined ? Number(o.history) : Math.max(100, conf
 const systemOptions: SystemOptions = { history, inFlight: Number(o['in-flight']), payloadBytes: Number(o.bytes), auth: o.auth, fdPrefix: fd.prefix };
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const brief = (d: Delivery) =>
-  `${d.perSecond}/s, ${d.cpuPerDelivery} µs/delivery${d.p99 !== undefined ? `, p50 ${d.p50} p99 ${d.p99} ms` : ''}, lost ${d.lost}, recovered:false ${d.unrecovered}, server cores ${d.serverCores}, client cores ${d.clientCores.join('/')} (${d.clientCpuPerDelivery} µs/delivery)`;
+  `${d.perSecond}/s, ${d.cpuPerDelivery} µs/delivery${d.p99 !== undefined ? `, p50 ${d.p50} p99 ${d.p99} ms` : ''}, lost ${d.lost}, recovered:false ${d.unrecovered}, publish p50 ${d.publishP50} p99 ${d.publishP99} ms${d.natsCpuPerDelivery !== undefined ? `, nats-server ${d.natsCpuPerDelivery} µs/delivery ${d.natsMsgsPerPublication} msgs/publication` : ''}, server cores ${d.serverCores}, client cores ${d.clientCores.join('/')} (${d.clientCpuPerDelivery} µs/delivery)`;
 
 /** Everything the table needs for one transport on one system: a fresh server process each time. */
 async function measureTransport(pool: ClientPool, sys: System, t: Transport): Promise<TransportResult> {

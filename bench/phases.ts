@@ -5,6 +5,7 @@ import type { ClientPool } from './client-pool.js';
 import { cpuUs, rssKb, sumOver } from './proc-stats.js';
 import type { Publisher } from './publisher.js';
 import { type Transport, now } from './subscribers.js';
+import type { BenchNats } from './systems.js';
 
 /** A running system under test. */
 export interface System {
@@ -16,6 +17,8 @@ export interface System {
   pids: number[];
   publisher: Publisher;
   tokenSecret: string | undefined;
+  /** The nats-server of the NATS modes: its CPU and message counts are reported beside the server's. */
+  nats: BenchNats | undefined;
   stop(): Promise<void>;
 }
 
@@ -32,6 +35,12 @@ export interface Delivery {
   perSecond: number;
   /** Publications per second the publisher got accepted (the rate actually offered). */
   published: number;
+  /** How long publish requests took to be answered, ms. */
+  publishP50: number;
+  publishP99: number;
+  /** NATS modes: the nats-server's CPU per delivery, µs, and its messages (in + out) per publication. */
+  natsCpuPerDelivery?: number;
+  natsMsgsPerPublication?: number;
   /** Server CPU per delivery, µs (all server processes). */
   cpuPerDelivery: number;
   p50?: number;
@@ -123,12 +132,16 @@ async function untilDelivered(pool: ClientPool, pids: number[], expected: number
 
 async function measure(pool: ClientPool, sys: System, subscribers: number, messages: number, expected: number, publishAll: () => Promise<void>, latencies: boolean, stallMs: number): Promise<Delivery> {
   await pool.reset(latencies, latencies ? expected : 0);
+  const nats0 = sys.nats && { cpu: cpuUs(sys.nats.pid), varz: await sys.nats.varz() };
   const cpu0 = sumOver(sys.pids, cpuUs);
   const t0 = now();
+  const publishTimes = sys.publisher.timed();
   await publishAll();
   const publishSeconds = (now() - t0) / 1000;
   const end = await untilDelivered(pool, sys.pids, expected, stallMs);
+  const nats1 = sys.nats && nats0 && { cpu: cpuUs(sys.nats.pid), varz: await sys.nats.varz() };
   const r = await pool.report();
+  const took = Float64Array.from(publishTimes()).sort();
   const seconds = Math.max(r.lastAt - t0, 1) / 1000;
   const sorted = Float64Array.from(r.latencies).sort();
   return {
@@ -143,6 +156,14 @@ async function measure(pool: ClientPool, sys: System, subscribers: number, messa
     seconds: round(seconds, 2),
     perSecond: Math.round(r.unique / seconds),
     published: Math.round(messages / publishSeconds),
+    publishP50: round(percentile(took, 50), 2),
+    publishP99: round(percentile(took, 99), 2),
+    ...(nats0 && nats1 && r.unique
+      ? {
+          natsCpuPerDelivery: round((nats1.cpu - nats0.cpu) / r.unique, 2),
+          natsMsgsPerPublication: round((nats1.varz.in_msgs + nats1.varz.out_msgs - nats0.varz.in_msgs - nats0.varz.out_msgs) / messages, 1),
+        }
+      : {}),
     cpuPerDelivery: r.unique ? round((end.cpu - cpu0) / r.unique, 2) : NaN,
     serverCores: round((end.cpu - cpu0) / 1000 / Math.max(end.at - t0, 1), 2),
     clientCpuPerDelivery: r.unique ? round(r.clientCpuUs / r.unique, 2) : NaN,

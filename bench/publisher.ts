@@ -9,6 +9,8 @@ export class Publisher {
   /** Next sequence number per channel; it carries on across phases, as subscribers expect. */
   private readonly seq = new Map<string, number>();
   private readonly pad: string;
+  /** Durations of the requests since timed() was called, ms. */
+  private durations: number[] = [];
 
   constructor(
     private readonly url: string,
@@ -44,6 +46,13 @@ export class Publisher {
     );
   }
 
+  /** Starts recording how long each request takes; the function returns the durations so far. */
+  timed(): () => number[] {
+    const mine: number[] = [];
+    this.durations = mine;
+    return () => mine;
+  }
+
   close(): void {
     this.agent.destroy();
   }
@@ -59,6 +68,8 @@ export class Publisher {
   }
 
   private post(path: string, body: string): Promise<void> {
+    const started = performance.now();
+    const durations = this.durations;
     return new Promise((resolve, reject) => {
       const req = http.request(
         `${this.url}${path}`,
@@ -67,7 +78,11 @@ export class Publisher {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (text += c));
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`))));
+          res.on('end', () => {
+            durations.push(performance.now() - started);
+            if (res.statusCode === 200) resolve();
+            else reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          });
         },
       );
       req.on('error', reject);

@@ -40,10 +40,14 @@ export class BenchNats {
     return this.server.url;
   }
 
-  /** Subscriptions the nats-server holds (all clients): what per-channel interest costs the broker. */
-  async subscriptions(): Promise<number> {
+  /** The server's counters: subscriptions it holds (all clients), messages in and out. */
+  async varz(): Promise<{ subscriptions: number; in_msgs: number; out_msgs: number }> {
     const res = await fetch(`http://127.0.0.1:${this.monitor}/varz`);
-    return ((await res.json()) as { subscriptions: number }).subscriptions;
+    return (await res.json()) as { subscriptions: number; in_msgs: number; out_msgs: number };
+  }
+
+  async subscriptions(): Promise<number> {
+    return (await this.varz()).subscriptions;
   }
 
   close(): Promise<void> {
@@ -58,7 +62,7 @@ function hubbubEnv(secret: string | undefined): Record<string, string> {
   return { HUBBUB_TOKEN_SECRET: secret, HUBBUB_CONFIG: join(dir, 'hubbub.yaml') };
 }
 
-function system(name: System['name'], mode: System['mode'], nodes: ServerProcess[], opts: SystemOptions, tokenSecret: string | undefined): System {
+function system(name: System['name'], mode: System['mode'], nodes: ServerProcess[], opts: SystemOptions, tokenSecret: string | undefined, nats?: BenchNats): System {
   const publisher = new Publisher(nodes[0]!.url, nodes[0]!.apiKey, opts.payloadBytes, opts.inFlight);
   return {
     name,
@@ -67,6 +71,7 @@ function system(name: System['name'], mode: System['mode'], nodes: ServerProcess
     pids: nodes.map((n) => n.child.pid!),
     publisher,
     tokenSecret,
+    nats,
     async stop() {
       publisher.close();
       await Promise.all(nodes.map((n) => n.stop()));
@@ -85,7 +90,7 @@ export async function startHubbub(mode: System['mode'], nats: BenchNats | undefi
   for (let i = 1; i <= (mode === 'nats3' ? 3 : 1); i++) {
     nodes.push(await startServerProcess([...args, '--nats', nats.url, '--nats-prefix', prefix, '--node-id', `bench${i}`], env, opts.fdPrefix));
   }
-  return system('hubbub', mode, nodes, opts, secret);
+  return system('hubbub', mode, nodes, opts, secret, nats);
 }
 
 export async function startFloor(opts: SystemOptions): Promise<System> {
