@@ -1,13 +1,13 @@
 // npm run bench -- [--transports websocket,sse,poll] [--subscribers 1000] [--messages 500] [--bytes 100]
-//                  [--rate 20] [--duration 10] [--poll-rate 50] [--idle 5000] [--runs <n>] [--history 100]
+//                  [--rate 20] [--duration 10] [--poll-rate 50] [--idle 5000] [--runs 3] [--history <n>]
 //                  [--nats] [--nats3] [--auth] [--workers 2] [--stall 10]
 //                  [--scale] [--steps 1000,5000,10000,20000] [--scale-messages 5]
 //                  [--channels] [--channel-count 10000] [--per-channel 2]
 // Measures Hubbub beside a raw floor server (floor-server.ts) in the same run, every transport, and
 // prints issue #8's table with the ratios: deliveries/s in a fan-out, server CPU µs per delivery
 // (/proc/<pid>/stat), p50/p99 latency at a fixed rate, KB per idle connection (/proc/<pid>/status),
-// lost deliveries and recovered:false answers. Long-poll's fan-out is the median of three runs
-// (it batches by how fast pollers come back), with a fixed-rate long-poll case beside it.
+// lost deliveries and recovered:false answers. Fan-outs are the median of three runs (long-poll
+// batches by how fast pollers come back), with a fixed-rate long-poll case beside them.
 // --scale: memory per connection from 1,000 to 20,000 subscribers and a fan-out with p99 at each
 // step. --channels: 10,000 channels × 2 subscribers against one channel. Writes .tmp/bench-*.json.
 import { execSync } from 'node:child_process';
@@ -33,7 +33,7 @@ const { values: o } = parseArgs({
     duration: { type: 'string', default: '10' },
     'poll-rate': { type: 'string', default: '50' },
     idle: { type: 'string', default: '5000' },
-    runs: { type: 'string' },
+    runs: { type: 'string', default: '3' },
     history: { type: 'string' },
     'in-flight': { type: 'string', default: '8' },
     nats: { type: 'boolean', default: false },
@@ -75,7 +75,7 @@ const config: BenchConfig = {
   duration: Number(o.duration),
   pollRate: Number(o['poll-rate']),
   idle: Number(o.idle),
-  runs: (t) => (o.runs !== undefined ? Number(o.runs) : t === 'poll' ? 3 : 1),
+  runs: () => Number(o.runs),
   stallMs: Number(o.stall) * 1000,
   modes: ['memory', ...(o.nats ? (['nats'] as const) : []), ...(o.nats3 ? (['nats3'] as const) : [])],
   steps: o.steps.split(',').map(Number),

@@ -1,6 +1,7 @@
 // --scale: subscribers of one channel added step by step (1,000 → 5,000 → 10,000 → 20,000 by
 // default) on one server process per transport; at each step the server's memory per connection
 // (the curve must stay flat) and a fan-out of a few publications, one a second, with p50/p99.
+import { readdirSync } from 'node:fs';
 import type { BenchConfig } from './bench.js';
 import type { ClientPool } from './client-pool.js';
 import { type Delivery, type System, atRate, settledRss, warmUp } from './phases.js';
@@ -21,6 +22,8 @@ export interface ScalePoint {
   kbPerAdded: number;
   fanout: Delivery | undefined;
   serverAlive: boolean;
+  /** File descriptors the server processes hold, against the limit the bench gave them. */
+  fds: number;
 }
 
 export interface ScaleResult {
@@ -29,6 +32,8 @@ export interface ScaleResult {
   transport: Transport;
   points: ScalePoint[];
 }
+
+const fds = (pids: number[]) => pids.reduce((n, pid) => n + readdirSync(`/proc/${pid}/fd`).length, 0);
 
 const alive = (pid: number) => {
   try {
@@ -63,10 +68,11 @@ async function climb(pool: ClientPool, sys: System, t: Transport, config: BenchC
       kbPerAdded: Number(((rss - before) / Math.max(added, 1)).toFixed(1)),
       fanout,
       serverAlive: serverAlive && sys.pids.every(alive),
+      fds: serverAlive ? fds(sys.pids) : NaN,
     };
     points.push(point);
     log(
-      `${sys.name} ${sys.mode} ${t}: ${opened} subscribers (${r.failed} failed${r.errors.length ? `: ${r.errors[0]}` : ''}), ${point.kbPerConnection} KB each` +
+      `${sys.name} ${sys.mode} ${t}: ${opened} subscribers (${r.failed} failed${r.errors.length ? `: ${r.errors[0]}` : ''}), ${point.fds} fds, ${point.kbPerConnection} KB each` +
         (fanout ? `, fan-out p50 ${fanout.p50} p99 ${fanout.p99} ms, ${fanout.cpuPerDelivery} µs/delivery, lost ${fanout.lost}, dropped ${fanout.dropped}` : ''),
     );
     if (!point.serverAlive || r.failed > 0) break;
@@ -95,6 +101,7 @@ function scaleTables(results: ScaleResult[]): string {
       return [
         int(p.step),
         `${int(p.subscribers)}${p.failed ? ` (${p.failed} failed)` : ''}${p.serverAlive ? '' : ' server died'}`,
+        int(p.fds),
         dec(p.kbPerConnection),
         dec(p.kbPerAdded),
         q ? dec(q.kbPerConnection) : '',
@@ -110,7 +117,7 @@ function scaleTables(results: ScaleResult[]): string {
     const mode = h.mode === 'memory' ? '' : `, ${h.mode}`;
     out.push(
       `Scale, ${h.transport}${mode}: one channel, subscribers added step by step; fan-out of publications one a second\n\n` +
-        table(['step', 'Hubbub subscribers', 'KB/conn', 'KB/conn added in step', 'raw KB/conn', '÷ floor', 'Hubbub p50 / p99 ms', 'raw p50 / p99', 'Hubbub µs/delivery', 'raw', 'lost (H / raw)', 'dropped (H / raw)'], rows),
+        table(['step', 'Hubbub subscribers', 'server fds', 'KB/conn', 'KB/conn added in step', 'raw KB/conn', '÷ floor', 'Hubbub p50 / p99 ms', 'raw p50 / p99', 'Hubbub µs/delivery', 'raw', 'lost (H / raw)', 'dropped (H / raw)'], rows),
     );
   }
   return out.join('\n\n');
