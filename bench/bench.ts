@@ -65,8 +65,11 @@ export interface BenchConfig {
   scaleMessages: number;
   channelCount: number;
   perChannel: number;
+  /** The file-descriptor limit the servers run under. */
+  fdLimit: number;
 }
 
+const fd = fdLimit(65_536);
 const config: BenchConfig = {
   transports: o.transports.split(',') as Transport[],
   subscribers: Number(o.subscribers),
@@ -82,10 +85,10 @@ const config: BenchConfig = {
   scaleMessages: Number(o['scale-messages']),
   channelCount: Number(o['channel-count']),
   perChannel: Number(o['per-channel']),
+  fdLimit: fd.limit,
 };
 for (const t of config.transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}; known: ${TRANSPORTS.join(', ')}`);
 
-const fd = fdLimit(65_536);
 const history = o.history !== undefined ? Number(o.history) : Math.max(100, config.messages);
 const systemOptions: SystemOptions = { history, inFlight: Number(o['in-flight']), payloadBytes: Number(o.bytes), auth: o.auth, fdPrefix: fd.prefix };
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);

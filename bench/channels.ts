@@ -18,6 +18,8 @@ export interface ChannelsResult {
   channels: number;
   subscribers: number;
   failed: number;
+  /** Fewer subscribers than channels × per channel: the server's fd limit leaves no room for more. */
+  capped: boolean;
   /** nats-server subscriptions before and with the many-channel subscribers open (NATS modes). */
   natsSubscriptions: { before: number; open: number } | undefined;
 }
@@ -29,7 +31,8 @@ async function compare(pool: ClientPool, sys: System, t: Transport, nats: BenchN
   for (let i = 0; i < config.runs(t); i++) one.push(await fanOut(pool, sys, 'bench:fan', config.subscribers, config.messages, config.stallMs));
   await pool.close();
   const channels = Array.from({ length: config.channelCount }, (_, k) => `bench:c${k}`);
-  const wanted = config.channelCount * config.perChannel;
+  // Room for the server's own files and the publisher under the fd limit (see scale.ts).
+  const wanted = Math.min(config.channelCount * config.perChannel, config.fdLimit - 64);
   const before = sys.mode !== 'memory' && nats ? await nats.subscriptions() : undefined;
   const opened = await openOrThrow(pool, sys, t, channels, wanted);
   const natsSubscriptions = before !== undefined && nats ? { before, open: await nats.subscriptions() } : undefined;
@@ -39,7 +42,7 @@ async function compare(pool: ClientPool, sys: System, t: Transport, nats: BenchN
   for (let i = 0; i < config.runs(t); i++) many.push(await spread(pool, sys, channels, opened.opened, rounds, config.stallMs));
   const r = { oneChannel: median(one), manyChannels: median(many) };
   log(`${sys.name} ${sys.mode} ${t}: one channel ${r.oneChannel.perSecond}/s ${r.oneChannel.cpuPerDelivery} µs; ${config.channelCount} channels ${r.manyChannels.perSecond}/s ${r.manyChannels.cpuPerDelivery} µs, lost ${r.manyChannels.lost}`);
-  return { system: sys.name, mode: sys.mode, transport: t, ...r, channels: config.channelCount, subscribers: opened.opened, failed: opened.failed, natsSubscriptions };
+  return { system: sys.name, mode: sys.mode, transport: t, ...r, channels: config.channelCount, subscribers: opened.opened, failed: opened.failed, capped: wanted < config.channelCount * config.perChannel, natsSubscriptions };
 }
 
 export async function runChannels(pool: ClientPool, nats: BenchNats | undefined, config: BenchConfig, opts: SystemOptions, log: (l: string) => void): Promise<{ results: ChannelsResult[]; markdown: string }> {
@@ -52,7 +55,7 @@ export async function runChannels(pool: ClientPool, nats: BenchNats | undefined,
   const rows = results.map((r) => [
     `${r.transport}${r.mode === 'memory' ? '' : `, ${r.mode}`}`,
     r.system,
-    `${int(r.subscribers)}${r.failed ? ` (${r.failed} failed)` : ''}`,
+    `${int(r.subscribers)}${r.capped ? ' (fd limit)' : ''}${r.failed ? ` (${r.failed} failed)` : ''}`,
     int(r.oneChannel.perSecond),
     int(r.manyChannels.perSecond),
     ratio(r.manyChannels.perSecond, r.oneChannel.perSecond),

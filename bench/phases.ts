@@ -35,6 +35,8 @@ export interface Delivery {
   perSecond: number;
   /** Publications per second the publisher got accepted (the rate actually offered). */
   published: number;
+  /** Publish requests refused or failed; `expected` counts only what was accepted. */
+  publishFailed: number;
   /** How long publish requests took to be answered, ms. */
   publishP50: number;
   publishP99: number;
@@ -130,18 +132,20 @@ async function untilDelivered(pool: ClientPool, pids: number[], expected: number
   }
 }
 
-async function measure(pool: ClientPool, sys: System, subscribers: number, messages: number, expected: number, publishAll: () => Promise<void>, latencies: boolean, stallMs: number): Promise<Delivery> {
-  await pool.reset(latencies, latencies ? expected : 0);
+/** `requests` publish requests that together should make `planned` deliveries. */
+async function measure(pool: ClientPool, sys: System, subscribers: number, messages: number, requests: number, planned: number, publishAll: () => Promise<void>, latencies: boolean, stallMs: number): Promise<Delivery> {
+  await pool.reset(latencies, latencies ? planned : 0);
   const nats0 = sys.nats && { cpu: cpuUs(sys.nats.pid), varz: await sys.nats.varz() };
   const cpu0 = sumOver(sys.pids, cpuUs);
   const t0 = now();
-  const publishTimes = sys.publisher.timed();
+  const record = sys.publisher.timed();
   await publishAll();
   const publishSeconds = (now() - t0) / 1000;
+  const expected = Math.round((planned * (requests - record.failed)) / requests);
   const end = await untilDelivered(pool, sys.pids, expected, stallMs);
   const nats1 = sys.nats && nats0 && { cpu: cpuUs(sys.nats.pid), varz: await sys.nats.varz() };
   const r = await pool.report();
-  const took = Float64Array.from(publishTimes()).sort();
+  const took = Float64Array.from(record.durations).sort();
   const seconds = Math.max(r.lastAt - t0, 1) / 1000;
   const sorted = Float64Array.from(r.latencies).sort();
   return {
@@ -155,7 +159,8 @@ async function measure(pool: ClientPool, sys: System, subscribers: number, messa
     dropped: r.dropped,
     seconds: round(seconds, 2),
     perSecond: Math.round(r.unique / seconds),
-    published: Math.round(messages / publishSeconds),
+    published: Math.round((messages * (requests - record.failed)) / requests / publishSeconds),
+    publishFailed: record.failed,
     publishP50: round(percentile(took, 50), 2),
     publishP99: round(percentile(took, 99), 2),
     ...(nats0 && nats1 && r.unique
@@ -169,13 +174,13 @@ async function measure(pool: ClientPool, sys: System, subscribers: number, messa
     clientCpuPerDelivery: r.unique ? round(r.clientCpuUs / r.unique, 2) : NaN,
     ...(latencies ? { p50: round(percentile(sorted, 50), 2), p99: round(percentile(sorted, 99), 2) } : {}),
     clientCores: r.clientCores,
-    errors: r.errors,
+    errors: [...record.errors, ...r.errors].slice(0, 5),
   };
 }
 
 /** `messages` publications to one channel of `subscribers`, as fast as the server accepts them (`inFlight` at a time). */
 export function fanOut(pool: ClientPool, sys: System, channel: string, subscribers: number, messages: number, stallMs: number, latencies = false): Promise<Delivery> {
-  return measure(pool, sys, subscribers, messages, subscribers * messages, () => sys.publisher.burst(messages, () => sys.publisher.publish(channel)), latencies, stallMs);
+  return measure(pool, sys, subscribers, messages, messages, subscribers * messages, () => sys.publisher.burst(messages, () => sys.publisher.publish(channel)), latencies, stallMs);
 }
 
 /**
@@ -185,9 +190,9 @@ export function fanOut(pool: ClientPool, sys: System, channel: string, subscribe
  */
 export function atRate(pool: ClientPool, sys: System, channel: string, subscribers: number, rate: number, seconds: number, stallMs: number): Promise<Delivery> {
   const messages = Math.max(1, Math.round(rate * seconds));
-  return measure(pool, sys, subscribers, messages, subscribers * messages, async () => {
+  return measure(pool, sys, subscribers, messages, messages, subscribers * messages, async () => {
     const start = performance.now();
-    const sent: Array<Promise<void>> = [];
+    const sent: Array<Promise<boolean>> = [];
     for (let i = 0; i < messages; i++) {
       const wait = start + (i * 1000) / rate - performance.now();
       if (wait > 0) await sleep(wait);
@@ -200,11 +205,8 @@ export function atRate(pool: ClientPool, sys: System, channel: string, subscribe
 /** `rounds` broadcasts to every channel of `channels`, 1,000 channels per request, over `subscribers` spread on them. */
 export function spread(pool: ClientPool, sys: System, channels: string[], subscribers: number, rounds: number, stallMs: number): Promise<Delivery> {
   const chunks = Math.ceil(channels.length / 1000);
-  return measure(pool, sys, subscribers, rounds * channels.length, subscribers * rounds, () =>
-    sys.publisher.burst(rounds * chunks, async (k) => {
-      const c = (k % chunks) * 1000;
-      await sys.publisher.broadcast(channels.slice(c, c + 1000));
-    }),
+  return measure(pool, sys, subscribers, rounds * channels.length, rounds * chunks, subscribers * rounds, () =>
+    sys.publisher.burst(rounds * chunks, (k) => sys.publisher.broadcast(channels.slice((k % chunks) * 1000, (k % chunks) * 1000 + 1000))),
   false, stallMs);
 }
 

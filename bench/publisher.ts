@@ -4,13 +4,19 @@
 import http from 'node:http';
 import { now } from './subscribers.js';
 
+/** What the requests since `timed()` did: how long each took (ms), and which failed. */
+export interface PublishRecord {
+  durations: number[];
+  failed: number;
+  errors: string[];
+}
+
 export class Publisher {
   private readonly agent: http.Agent;
   /** Next sequence number per channel; it carries on across phases, as subscribers expect. */
   private readonly seq = new Map<string, number>();
   private readonly pad: string;
-  /** Durations of the requests since timed() was called, ms. */
-  private durations: number[] = [];
+  private record: PublishRecord = { durations: [], failed: 0, errors: [] };
 
   constructor(
     private readonly url: string,
@@ -24,20 +30,24 @@ export class Publisher {
     this.pad = 'x'.repeat(Math.max(0, bytes - 40));
   }
 
-  /** Numbered and time-stamped now, when called, even if it waits for a free connection. */
-  publish(channel: string): Promise<void> {
+  /**
+   * Numbered and time-stamped now, when called, even if it waits for a free connection. Never
+   * rejects: a refused publish is counted in the record (a server out of file descriptors resets
+   * new connections, and the bench reports that rather than dying of it).
+   */
+  publish(channel: string): Promise<boolean> {
     return this.post('/api/publish', `{"channel":"${channel}","data":${this.data(this.take(channel))}}`);
   }
 
   /** One request publishing to every channel of `channels`; they must share one sequence position. */
-  broadcast(channels: string[]): Promise<void> {
+  broadcast(channels: string[]): Promise<boolean> {
     const i = this.seq.get(channels[0]!) ?? 0;
     for (const c of channels) if (this.take(c) !== i) throw new Error(`broadcast over channels at different positions (${c})`);
     return this.post('/api/broadcast', `{"channels":${JSON.stringify(channels)},"data":${this.data(i)}}`);
   }
 
   /** Runs `count` tasks with at most `inFlight` of them waiting for an answer. */
-  async burst(count: number, task: (k: number) => Promise<void>): Promise<void> {
+  async burst(count: number, task: (k: number) => Promise<unknown>): Promise<void> {
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(this.inFlight, count) }, async () => {
@@ -46,11 +56,10 @@ export class Publisher {
     );
   }
 
-  /** Starts recording how long each request takes; the function returns the durations so far. */
-  timed(): () => number[] {
-    const mine: number[] = [];
-    this.durations = mine;
-    return () => mine;
+  /** Starts a new record of the requests that follow. */
+  timed(): PublishRecord {
+    this.record = { durations: [], failed: 0, errors: [] };
+    return this.record;
   }
 
   close(): void {
@@ -67,10 +76,15 @@ export class Publisher {
     return `{"i":${i},"t":${now().toFixed(3)},"p":"${this.pad}"}`;
   }
 
-  private post(path: string, body: string): Promise<void> {
+  private post(path: string, body: string): Promise<boolean> {
     const started = performance.now();
-    const durations = this.durations;
-    return new Promise((resolve, reject) => {
+    const record = this.record;
+    const failed = (why: string) => {
+      record.failed += 1;
+      if (record.errors.length < 5) record.errors.push(`${path}: ${why}`);
+      return false;
+    };
+    return new Promise((resolve) => {
       const req = http.request(
         `${this.url}${path}`,
         { method: 'POST', agent: this.agent, headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
@@ -79,13 +93,12 @@ export class Publisher {
           res.setEncoding('utf8');
           res.on('data', (c: string) => (text += c));
           res.on('end', () => {
-            durations.push(performance.now() - started);
-            if (res.statusCode === 200) resolve();
-            else reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+            record.durations.push(performance.now() - started);
+            resolve(res.statusCode === 200 || failed(`${res.statusCode} ${text.slice(0, 300)}`));
           });
         },
       );
-      req.on('error', reject);
+      req.on('error', (err) => resolve(failed(err.message)));
       req.end(body);
     });
   }

@@ -11,6 +11,8 @@ import { type BenchNats, type SystemOptions, startersFor, withSystem } from './s
 
 export interface ScalePoint {
   step: number;
+  /** The step asked for more connections than the server's fd limit leaves room for: `subscribers` is the most that fit. */
+  capped: boolean;
   subscribers: number;
   /** Subscribers that failed to open at this step (refused, reset, timed out). */
   failed: number;
@@ -33,6 +35,8 @@ export interface ScaleResult {
   points: ScalePoint[];
 }
 
+const FD_RESERVE = 64;
+
 const fds = (pids: number[]) => pids.reduce((n, pid) => n + readdirSync(`/proc/${pid}/fd`).length, 0);
 
 const alive = (pid: number) => {
@@ -50,8 +54,12 @@ async function climb(pool: ClientPool, sys: System, t: Transport, config: BenchC
   let rss = base;
   let opened = 0;
   const points: ScalePoint[] = [];
+  // The server's own files (listener, stdio, epoll, NATS) and the publisher's connections need room too:
+  // without it the last connections are reset (libuv's answer to EMFILE) and the publisher is locked out.
+  const room = config.fdLimit - FD_RESERVE;
   for (const step of config.steps) {
-    const r = await pool.open({ transport: t, urls: sys.urls, channels: ['bench:scale'], count: step - opened, tokenSecret: sys.tokenSecret });
+    const capped = step > room;
+    const r = await pool.open({ transport: t, urls: sys.urls, channels: ['bench:scale'], count: Math.min(step, room) - opened, tokenSecret: sys.tokenSecret });
     const serverAlive = sys.pids.every(alive);
     const before = rss;
     rss = serverAlive ? await settledRss(sys.pids) : NaN;
@@ -60,6 +68,7 @@ async function climb(pool: ClientPool, sys: System, t: Transport, config: BenchC
     const fanout = serverAlive && opened > 0 ? await atRate(pool, sys, 'bench:scale', opened, 1, config.scaleMessages, config.stallMs) : undefined;
     const point = {
       step,
+      capped,
       subscribers: opened,
       failed: r.failed,
       errors: r.errors,
@@ -72,10 +81,10 @@ async function climb(pool: ClientPool, sys: System, t: Transport, config: BenchC
     };
     points.push(point);
     log(
-      `${sys.name} ${sys.mode} ${t}: ${opened} subscribers (${r.failed} failed${r.errors.length ? `: ${r.errors[0]}` : ''}), ${point.fds} fds, ${point.kbPerConnection} KB each` +
-        (fanout ? `, fan-out p50 ${fanout.p50} p99 ${fanout.p99} ms, ${fanout.cpuPerDelivery} µs/delivery, lost ${fanout.lost}, dropped ${fanout.dropped}` : ''),
+      `${sys.name} ${sys.mode} ${t}: ${opened} subscribers${capped ? ` (capped: fd limit ${config.fdLimit})` : ''} (${r.failed} failed${r.errors.length ? `: ${r.errors[0]}` : ''}), ${point.fds} fds, ${point.kbPerConnection} KB each` +
+        (fanout ? `, fan-out p50 ${fanout.p50} p99 ${fanout.p99} ms, ${fanout.cpuPerDelivery} µs/delivery, lost ${fanout.lost}, dropped ${fanout.dropped}, publishes failed ${fanout.publishFailed}` : ''),
     );
-    if (!point.serverAlive || r.failed > 0) break;
+    if (!point.serverAlive || r.failed > 0 || capped) break;
   }
   return points;
 }
@@ -100,7 +109,7 @@ function scaleTables(results: ScaleResult[]): string {
       const q = f?.points.find((x) => x.step === p.step);
       return [
         int(p.step),
-        `${int(p.subscribers)}${p.failed ? ` (${p.failed} failed)` : ''}${p.serverAlive ? '' : ' server died'}`,
+        `${int(p.subscribers)}${p.capped ? ' (fd limit)' : ''}${p.failed ? ` (${p.failed} failed)` : ''}${p.serverAlive ? '' : ' server died'}`,
         int(p.fds),
         dec(p.kbPerConnection),
         dec(p.kbPerAdded),
