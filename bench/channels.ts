@@ -41,7 +41,7 @@ async function compare(pool: ClientPool, sys: System, t: Transport, nats: BenchN
   const many: Delivery[] = [];
   for (let i = 0; i < config.runs(t); i++) many.push(await spread(pool, sys, channels, opened.opened, rounds, config.stallMs));
   const r = { oneChannel: median(one), manyChannels: median(many) };
-  log(`${sys.name} ${sys.mode} ${t}: one channel ${r.oneChannel.perSecond}/s ${r.oneChannel.cpuPerDelivery} µs; ${config.channelCount} channels ${r.manyChannels.perSecond}/s ${r.manyChannels.cpuPerDelivery} µs, lost ${r.manyChannels.lost}`);
+  log(`${sys.name} ${sys.mode} ${t}: one channel ${r.oneChannel.perSecond}/s ${r.oneChannel.cpuPerDelivery} µs; ${config.channelCount} channels ${r.manyChannels.perSecond}/s ${r.manyChannels.cpuPerDelivery} µs, lost ${r.manyChannels.lost}${r.manyChannels.shortfall ? ` (subscribers by publications received: ${JSON.stringify(r.manyChannels.shortfall)})` : ''}, recovered:false ${r.manyChannels.unrecovered}, publishes failed ${r.manyChannels.publishFailed}`);
   return { system: sys.name, mode: sys.mode, transport: t, ...r, channels: config.channelCount, subscribers: opened.opened, failed: opened.failed, capped: wanted < config.channelCount * config.perChannel, natsSubscriptions };
 }
 

@@ -45,6 +45,8 @@ export interface OpenRequest {
 
 export interface PoolReport extends Counts {
   latencies: number[];
+  /** How many subscribers got how many publications in the phase: {count: subscribers}. */
+  spread: Record<number, number>;
   /** CPU of each client process over the phase, as a share of one core (1 = a full core). */
   clientCores: number[];
   /** CPU of all client processes over the phase, µs. */
@@ -110,6 +112,10 @@ export class ClientPool {
     return {
       ...sum(reports),
       latencies: reports.flatMap((r) => r.latencies),
+      spread: reports.reduce<Record<number, number>>((all, r) => {
+        for (const [k, v] of Object.entries(r.spread)) all[Number(k)] = (all[Number(k)] ?? 0) + v;
+        return all;
+      }, {}),
       clientCores: reports.map((r) => Number((r.cpuUs / 1000 / r.wallMs).toFixed(2))),
       clientCpuUs: reports.reduce((s, r) => s + r.cpuUs, 0),
     };

@@ -33,6 +33,8 @@ export interface Counts {
 
 export interface Report extends Counts {
   latencies: number[];
+  /** {publications received in the phase: subscribers} */
+  spread: Record<number, number>;
   /** CPU this process used since the last reset, µs, and the wall time it was measured over, ms. */
   cpuUs: number;
   wallMs: number;
@@ -70,7 +72,9 @@ async function open(cmd: Extract<WorkerCommand, { op: 'open' }>): Promise<Opened
           localAddress: cmd.localAddress,
         };
         try {
-          subscribers.push(await openSubscriber(cmd.transport, target, tally));
+          const s = await openSubscriber(cmd.transport, target, tally);
+          subscribers.push(s);
+          tally.add(s.seen);
         } catch (err) {
           failed += 1;
           if (errors.length < 5) errors.push(err instanceof Error ? err.message : String(err));
@@ -106,6 +110,7 @@ async function handle(cmd: WorkerCommand): Promise<unknown> {
       const report: Report = {
         ...counts(),
         latencies: tally.latencies ? Array.from(tally.latencies.subarray(0, tally.samples)) : [],
+        spread: tally.spread(),
         cpuUs: used.user + used.system,
         wallMs: performance.now() - wall,
       };
@@ -113,6 +118,7 @@ async function handle(cmd: WorkerCommand): Promise<unknown> {
     }
     case 'close':
       for (const s of subscribers.splice(0)) s.close();
+      tally.clear();
       return {};
   }
 }

@@ -28,6 +28,8 @@ export interface Delivery {
   expected: number;
   delivered: number;
   lost: number;
+  /** When something was lost: how many subscribers got how many publications ({count: subscribers}). */
+  shortfall?: Record<number, number>;
   dups: number;
   unrecovered: number;
   dropped: number;
@@ -154,6 +156,7 @@ async function measure(pool: ClientPool, sys: System, subscribers: number, messa
     expected,
     delivered: r.unique,
     lost: expected - r.unique,
+    ...(expected > r.unique ? { shortfall: r.spread } : {}),
     dups: r.dups,
     unrecovered: r.unrecovered,
     dropped: r.dropped,

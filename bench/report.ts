@@ -140,6 +140,7 @@ export function warnings(results: TransportResult[]): string[] {
       if (!d) continue;
       const busiest = Math.max(...d.clientCores);
       if (busiest >= 0.9) out.push(`${name}: a client process used ${busiest} of a core: the figure may be client-bound`);
+      if (d.lost > 0) out.push(`${name}: ${d.lost} deliveries lost, ${d.unrecovered} recovered:false; subscribers by publications received: ${JSON.stringify(d.shortfall)}`);
       if (d.publishFailed > 0) out.push(`${name}: ${d.publishFailed} publish requests failed`);
       if (d.dropped > 0) out.push(`${name}: ${d.dropped} subscribers were dropped by the server`);
       if (d.errors.length > 0) out.push(`${name}: ${d.errors.join('; ')}`);

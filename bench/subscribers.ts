@@ -16,6 +16,8 @@ export const now = () => performance.timeOrigin + performance.now();
  */
 export class Seen {
   private bits = new Uint8Array(64);
+  /** New publications since the tally's last reset. */
+  phase = 0;
 
   /** false when `i` was seen before. */
   add(i: number): boolean {
@@ -28,6 +30,7 @@ export class Seen {
     const mask = 1 << (i & 7);
     if (this.bits[at]! & mask) return false;
     this.bits[at] = this.bits[at]! | mask;
+    this.phase += 1;
     return true;
   }
 }
@@ -45,10 +48,30 @@ export class Tally {
   lastAt = 0;
   latencies: Float64Array | undefined;
   samples = 0;
+  /** Every subscriber's set, for how many publications each got in a phase. */
+  private readonly subscribers: Seen[] = [];
+
+  /** Counts `seen` in spread() from now on (an opened subscriber). */
+  add(seen: Seen): void {
+    this.subscribers.push(seen);
+  }
+
+  /** Every subscriber was closed. */
+  clear(): void {
+    this.subscribers.length = 0;
+  }
 
   reset(recordLatency: boolean, capacity: number): void {
     this.unique = this.dups = this.unrecovered = this.dropped = this.lastAt = this.samples = 0;
     this.latencies = recordLatency ? new Float64Array(capacity) : undefined;
+    for (const s of this.subscribers) s.phase = 0;
+  }
+
+  /** How many subscribers got how many publications since the last reset: {count: subscribers}. */
+  spread(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const s of this.subscribers) out[s.phase] = (out[s.phase] ?? 0) + 1;
+    return out;
   }
 
   record(seen: Seen, i: number, t: number): void {
@@ -82,6 +105,7 @@ export class Tally {
 }
 
 export interface Subscriber {
+  readonly seen: Seen;
   close(): void;
 }
 
@@ -112,7 +136,7 @@ function wsSubscriber(t: Target, tally: Tally): Promise<Subscriber> {
       if (s.includes('"type":"publication"')) tally.recordText(seen, s);
       else if (s.includes('"type":"subscribed"')) {
         open = true;
-        resolve({ close: () => ((closing = true), ws.terminate()) });
+        resolve({ seen, close: () => ((closing = true), ws.terminate()) });
       } else if (s.includes('"type":"error"')) tally.error(`websocket frame ${s.slice(0, 200)}`);
     });
   });
@@ -126,7 +150,7 @@ async function sseSubscriber(t: Target, tally: Tally): Promise<Subscriber> {
   let open = false;
   return new Promise((resolve, reject) => {
     let buf = '';
-    const subscriber = { close: () => http.close() };
+    const subscriber = { seen, close: () => http.close() };
     http.onClose = (err) => (open ? ((tally.dropped += 1), tally.error(`sse: ${err.message}`)) : reject(err));
     http.get(
       `/sse?channels=${t.channel}`,
@@ -182,7 +206,7 @@ async function pollSubscriber(t: Target, tally: Tally): Promise<Subscriber> {
               return;
             }
             const r = JSON.parse(body) as PollBody;
-            if (first) (first = false), resolve({ close: () => ((stopped = true), http.close()) });
+            if (first) (first = false), resolve({ seen, close: () => ((stopped = true), http.close()) });
             else for (const s of r.subscriptions) if (!s.recovered) tally.unrecovered += 1;
             for (const p of r.publications) tally.record(seen, p.data.i, p.data.t);
             next(r.cursor);
