@@ -1,6 +1,6 @@
 // npm run bench -- [--transports websocket,sse,poll] [--subscribers 1000] [--messages 500] [--bytes 100]
 //                  [--rate 20] [--duration 10] [--poll-rate 50] [--idle 5000] [--runs 3] [--history <n>]
-//                  [--nats] [--nats3] [--auth] [--workers 2] [--stall 10]
+//                  [--nats] [--nats3] [--auth] [--workers 2] [--stall 30] [--in-flight 8]
 //                  [--scale] [--steps 1000,5000,10000,20000] [--scale-messages 5]
 //                  [--channels] [--channel-count 10000] [--per-channel 2]
 // Measures Hubbub beside a raw floor server (floor-server.ts) in the same run, every transport, and
@@ -40,7 +40,7 @@ const { values: o } = parseArgs({
     nats3: { type: 'boolean', default: false },
     auth: { type: 'boolean', default: false },
     workers: { type: 'string', default: '2' },
-    stall: { type: 'string', default: '10' },
+    stall: { type: 'string', default: '30' },
     scale: { type: 'boolean', default: false },
     steps: { type: 'string', default: '1000,5000,10000,20000' },
     'scale-messages': { type: 'string', default: '5' },
