@@ -84,17 +84,21 @@ export class RawHttp {
         this.buf = b.length <= this.left ? '' : b.slice(this.left);
         this.left -= piece.length;
         this.handler!.body(piece);
-        if (this.left === 0) this.state === 'length' ? this.done() : (this.state = 'chunk-end');
+        if (this.left > 0) continue;
+        if (this.state === 'length') this.done();
+        else this.state = 'chunk-end';
       } else if (this.state === 'size' || this.state === 'chunk-end' || this.state === 'trailer') {
         const eol = b.indexOf('\r\n');
         if (eol < 0) return;
         const line = b.slice(0, eol);
         this.buf = b.slice(eol + 2);
-        if (this.state === 'chunk-end') this.state = 'size';
-        else if (this.state === 'trailer') line === '' && this.done();
-        else {
+        if (this.state === 'chunk-end') {
+          this.state = 'size';
+        } else if (this.state === 'size') {
           this.left = parseInt(line, 16);
           this.state = this.left === 0 ? 'trailer' : 'chunk';
+        } else if (line === '') {
+          this.done(); // the blank line after the last chunk (and any trailers)
         }
       } else {
         if (b !== '') this.fail(new Error(`unexpected bytes between responses: ${b.slice(0, 100)}`));
