@@ -1,5 +1,6 @@
 import type { PresenceEntry, Publication, StreamPosition } from '../../contract/index.js';
 import { isEmptyEpoch } from '../broker/broker.js';
+import type { FrameCache } from './codec.js';
 import type { RecentWindow } from './recent.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -12,6 +13,10 @@ export interface ChannelEntry {
   /** Subscribers whose backlog is being read: live publications wait here, then merge by offset. */
   readonly pending: Map<Subscriber, Publication[]>;
   ready: Promise<void>;
+  /** The broker subscription is in place (`ready` resolved): the hub's position is live. */
+  following: boolean;
+  /** Last catch-up answered from the window while lingering: the linger counts from then (Hub.catchUp). */
+  touched: number;
   /** Last position delivered live; detects duplicates and gaps from the broker. */
   last: StreamPosition | undefined;
   /** Publications held while a gap is being filled from history. */
@@ -33,9 +38,9 @@ export function resumeFrom(last: StreamPosition, pub: Publication): StreamPositi
 }
 
 /** Hands `pub` to one subscriber unless it already had it; returns the subscriber's new position. */
-export function deliverOne(sub: Subscriber, pub: Publication, last: StreamPosition): StreamPosition {
+export function deliverOne(sub: Subscriber, pub: Publication, last: StreamPosition, frames: FrameCache): StreamPosition {
   if (pub.epoch === last.epoch && pub.offset <= last.offset) return last;
-  sub.onPublication(sub.codec.encode(pub), pub);
+  sub.onPublication(frames.frame(sub.codec, pub), pub);
   return pub;
 }
 

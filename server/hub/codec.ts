@@ -26,3 +26,30 @@ export class CodecRegistry {
     return this.codecs.length;
   }
 }
+
+/**
+ * Each publication's frames, one per codec slot, encoded on first use: the live fan-out encodes a
+ * publication once per codec, and a backlog served again and again from the recent window (long-polls
+ * a few offsets behind) reuses those frames instead of encoding per subscriber. Held weakly: a
+ * publication's frames go when the publication does.
+ */
+export class FrameCache {
+  private readonly byPub = new WeakMap<Publication, unknown[]>();
+
+  /** The frames of `pub`, to be filled by slot. */
+  of(pub: Publication): unknown[] {
+    let frames = this.byPub.get(pub);
+    if (frames === undefined) {
+      frames = [];
+      this.byPub.set(pub, frames);
+    }
+    return frames;
+  }
+
+  frame<F>(codec: Codec<F>, pub: Publication): F {
+    const frames = this.of(pub);
+    let frame = frames[codec.slot] as F | undefined;
+    if (frame === undefined) frame = frames[codec.slot] = codec.encode(pub);
+    return frame;
+  }
+}

@@ -10,12 +10,12 @@ import {
   isEmptyEpoch,
 } from '../broker/broker.js';
 import { type ChannelEntry, deliverOne, presenceOf, resumeFrom } from './channel-entry.js';
-import { type Codec, CodecRegistry } from './codec.js';
+import { type Codec, CodecRegistry, FrameCache } from './codec.js';
 import { BrokerInterest } from './interest.js';
 import { type Logger, consoleLogger } from '../logger.js';
 import type { HubOptions } from './options.js';
 import { RecentWindow } from './recent.js';
-import { startingPoint } from './starting-point.js';
+import { type StartingPoint, startFromWindow, startingPoint } from './starting-point.js';
 import type { Subscriber } from './subscriber.js';
 
 export type { HubOptions } from './options.js';
@@ -33,6 +33,7 @@ export class Hub {
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly interest: BrokerInterest;
   private readonly codecs = new CodecRegistry();
+  private readonly frames = new FrameCache();
   private readonly maxPending: number;
   private readonly logger: Pick<Logger, 'warn'>;
   private readonly nodeId: string;
@@ -99,10 +100,10 @@ export class Hub {
       sub.onSubscribed(result);
       let last: StreamPosition = { epoch: result.epoch, offset: result.offset };
       for (;;) {
-        for (const pub of backlog) last = deliverOne(sub, pub, last);
+        for (const pub of backlog) last = deliverOne(sub, pub, last, this.frames);
         // Live publications that arrived meanwhile: drop what the backlog had, stop at a hole.
         for (let from = buffer[0] && resumeFrom(last, buffer[0]); from && buffer[0]!.offset <= from.offset + 1; ) {
-          last = deliverOne(sub, buffer.shift()!, from);
+          last = deliverOne(sub, buffer.shift()!, from, this.frames);
           from = buffer[0] && resumeFrom(last, buffer[0]);
         }
         if (buffer.length === 0) break;
@@ -135,6 +136,64 @@ export class Hub {
       }
       throw err;
     }
+  }
+
+  /**
+   * What a subscription from `since` would start with (subscribe()'s onSubscribed result and backlog),
+   * when the hub can tell at once: it follows the channel and its recent window holds everything
+   * after `since`. Nothing is registered: a long-poll with news answers from this without
+   * subscribing. Undefined when only subscribe() can tell (the broker must be asked).
+   */
+  catchUp(channel: string, since: StreamPosition | undefined): StartingPoint | undefined {
+    const entry = this.channels.get(channel);
+    if (!entry?.following) return undefined;
+    const now = this.now();
+    const start = startFromWindow(entry, since, now);
+    // Used like a subscribe and unsubscribe would: a lingering channel stays followed lingerMs from now.
+    if (start && entry.linger) entry.touched = now;
+    return start;
+  }
+
+  /**
+   * subscribe(), done synchronously when the subscription starts at the channel's head (nothing to
+   * catch up on: a long-poll that will wait); undefined, with nothing done, when it does not.
+   */
+  subscribeNow(channel: string, sub: Subscriber, since: StreamPosition | undefined): SubscribeResult | undefined {
+    const entry = this.channels.get(channel);
+    if (!entry?.following) return undefined;
+    const start = startFromWindow(entry, since, this.now());
+    if (!start || start.backlog.length > 0) return undefined;
+    this.entry(channel);
+    // Pending during onSubscribed, as in subscribe(): a subscriber may leave, or publish, from inside it.
+    const buffer: Publication[] = [];
+    entry.pending.set(sub, buffer);
+    sub.onSubscribed(start.result);
+    if (entry.pending.get(sub) !== buffer) {
+      this.release(entry);
+      throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
+    }
+    entry.pending.delete(sub);
+    let last: StreamPosition = start.result;
+    for (const pub of buffer) {
+      const from = resumeFrom(last, pub);
+      // Live traffic is contiguous from the head; anything else is what subscribe() reads from history.
+      if (!from || pub.offset > from.offset + 1) {
+        this.release(entry);
+        sub.onUnrecoverable(channel);
+        return start.result;
+      }
+      last = deliverOne(sub, pub, from, this.frames);
+    }
+    entry.live.set(sub, this.now());
+    this.announce(channel, sub, 'join');
+    return start.result;
+  }
+
+  /** Hands a catchUp() answer to `sub` as subscribe() would: its result, then its backlog in order. */
+  deliverStart(sub: Subscriber, start: StartingPoint): void {
+    sub.onSubscribed(start.result);
+    let last: StreamPosition = start.result;
+    for (const pub of start.backlog) last = deliverOne(sub, pub, last, this.frames);
   }
 
   unsubscribe(channel: string, sub: Subscriber): boolean {
@@ -207,16 +266,20 @@ export class Hub {
   private entry(channel: string): ChannelEntry {
     let entry = this.channels.get(channel);
     if (!entry) {
-      entry = {
+      const created: ChannelEntry = {
         name: channel,
         live: new Map(),
         pending: new Map(),
-        ready: this.interest.follow(channel),
+        ready: Promise.resolve(),
+        following: false,
+        touched: 0,
         last: undefined,
         resync: undefined,
         linger: undefined,
         recent: new RecentWindow(this.recentSize, { size: this.historySize, ttlMs: this.historyTtlMs }),
       };
+      created.ready = this.interest.follow(channel).then(() => void (created.following = true));
+      entry = created;
       this.channels.set(channel, entry);
     } else if (entry.linger) {
       clearTimeout(entry.linger);
@@ -229,10 +292,18 @@ export class Hub {
     if (entry.live.size > 0 || entry.pending.size > 0) return;
     if (this.channels.get(entry.name) !== entry || entry.linger) return;
     if (this.lingerMs <= 0) return this.unfollow(entry);
+    this.linger(entry, this.lingerMs);
+  }
+
+  private linger(entry: ChannelEntry, ms: number): void {
     entry.linger = setTimeout(() => {
       entry.linger = undefined;
-      if (entry.live.size === 0 && entry.pending.size === 0) this.unfollow(entry);
-    }, this.lingerMs);
+      if (entry.live.size > 0 || entry.pending.size > 0) return;
+      // Catch-ups answered meanwhile (catchUp) count as uses, as a subscribe and unsubscribe would.
+      const left = entry.touched + this.lingerMs - this.now();
+      if (left > 0) this.linger(entry, left);
+      else this.unfollow(entry);
+    }, ms);
     entry.linger.unref();
   }
 
@@ -273,8 +344,8 @@ export class Hub {
         sub.onUnrecoverable(entry.name);
       } else buffer.push(pub);
     }
-    // One frame per codec for this publication, shared by all its subscribers.
-    const frames: unknown[] = [];
+    // One frame per codec for this publication, shared by all its subscribers and later catch-ups.
+    const frames = this.frames.of(pub);
     for (const sub of entry.live.keys()) {
       const slot = sub.codec.slot;
       let frame = frames[slot];

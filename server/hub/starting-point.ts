@@ -21,10 +21,8 @@ export async function startingPoint(
   now: number,
 ): Promise<StartingPoint> {
   const channel = entry.name;
-  const known = entry.resync ? undefined : entry.last;
-  const cached = since && known ? entry.recent.since(since, known, now) : undefined;
-  if (since && cached) return { backlog: cached, result: { channel, epoch: since.epoch, offset: since.offset, recovered: true } };
-  if (!since && known) return { backlog: [], result: { channel, epoch: known.epoch, offset: known.offset, recovered: false } };
+  const local = startFromWindow(entry, since, now);
+  if (local) return local;
   if (!since) return { backlog: [], result: { channel, ...(await broker.position(channel)), recovered: false } };
   try {
     const backlog = (await broker.history(channel, { since })).publications;
@@ -33,4 +31,18 @@ export async function startingPoint(
     if (!(err instanceof UnrecoverablePositionError)) throw err;
     return { backlog: [], result: { channel, ...err.current, recovered: false } };
   }
+}
+
+/**
+ * The starting point the hub knows without asking the broker (see above), or undefined. Synchronous:
+ * the long-poll's fast path (Hub.catchUp, Hub.subscribeNow) and startingPoint share it, so both
+ * answer alike.
+ */
+export function startFromWindow(entry: ChannelEntry, since: StreamPosition | undefined, now: number): StartingPoint | undefined {
+  const known = entry.resync ? undefined : entry.last;
+  if (!known) return undefined;
+  const channel = entry.name;
+  if (!since) return { backlog: [], result: { channel, epoch: known.epoch, offset: known.offset, recovered: false } };
+  const cached = entry.recent.since(since, known, now);
+  return cached && { backlog: cached, result: { channel, epoch: since.epoch, offset: since.offset, recovered: true } };
 }
