@@ -17,9 +17,15 @@ export interface ConnectionHandle {
   unsubscribe(channel: string): boolean;
 }
 
+/** Verifies the tokens of connect/refresh frames and subscription tokens. */
+export type SessionVerifier = Pick<TokenVerifier, 'connection' | 'subscription' | 'leewayMs'>;
+
+/** What every session of a node shares: one object for all of them, so opening one allocates no closures. */
 export interface SessionDeps {
-  /** Verifies the tokens of connect/refresh frames and subscription tokens (failures count against the address). */
-  verifier: Pick<TokenVerifier, 'connection' | 'subscription' | 'leewayMs'> | undefined;
+  /** The verifier of one client address (failures count against it); undefined without a token key. */
+  verifierFor(ip: string): SessionVerifier | undefined;
+  /** The token key's leeway (0 without one). */
+  leewayMs: number;
   policy: Policy;
   commandRate: Rate;
   /** Per-user publish buckets, shared by every session of the user on this node. */
@@ -47,6 +53,7 @@ export class Session {
   private readonly channelInfo = new Map<string, JsonData | undefined>();
   /** When each channel's subscription token expires (ms); the connection must refresh it or reconnect. */
   private readonly grantExpiry = new Map<string, number>();
+  private guarded: SessionVerifier | undefined;
   closed = false;
 
   constructor(
@@ -55,7 +62,14 @@ export class Session {
     readonly ip: string,
     private id: ConnectionIdentity,
     private readonly deps: SessionDeps,
+    /** Holds a connection open (counts against connectionsPerIp until close()). */
+    readonly longLived: boolean,
   ) {}
+
+  /** Built on first use: most requests (a poll with no subscription token) never verify a token. */
+  private get verifier(): SessionVerifier | undefined {
+    return (this.guarded ??= this.deps.verifierFor(this.ip));
+  }
 
   get identity(): ConnectionIdentity {
     return this.id;
@@ -78,16 +92,21 @@ export class Session {
 
   /** Throws the contract error when the connection may not subscribe to `channel`. */
   async authorizeSubscribe(channel: string, subscriptionToken?: string): Promise<void> {
-    let grant: SubscriptionGrant | undefined;
-    if (subscriptionToken !== undefined) {
-      if (!this.deps.verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
-      grant = await this.deps.verifier.subscription(subscriptionToken).catch((err: unknown) => {
-        throw tokenFailure(err);
-      });
-    }
+    if (subscriptionToken === undefined) return this.assertMaySubscribe(channel);
+    const verifier = this.verifier;
+    if (!verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
+    const grant = await verifier.subscription(subscriptionToken).catch((err: unknown) => {
+      throw tokenFailure(err);
+    });
     const decision = this.deps.policy.canSubscribe(this.id, channel, grant);
     if (!decision.ok) throw new HubbubError('forbidden', decision.reason);
-    if (grant) this.adoptGrant(channel, grant);
+    this.adoptGrant(channel, grant);
+  }
+
+  /** authorizeSubscribe() without a subscription token, decided at once from what the session holds. */
+  assertMaySubscribe(channel: string): void {
+    const decision = this.deps.policy.canSubscribe(this.id, channel);
+    if (!decision.ok) throw new HubbubError('forbidden', decision.reason);
   }
 
   /** `refresh` with a channel: a new subscription token for a channel the connection holds. */
@@ -132,10 +151,11 @@ export class Session {
   /** `connect` (first frame) or `refresh`: verify and adopt a new connection token. */
   async authenticate(token: string | undefined, kind: 'connect' | 'refresh'): Promise<void> {
     if (token === undefined) return;
-    if (!this.deps.verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
+    const verifier = this.verifier;
+    if (!verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
     let next: ConnectionIdentity;
     try {
-      next = await this.deps.verifier.connection(token);
+      next = await verifier.connection(token);
     } catch (err) {
       throw tokenFailure(err);
     }
@@ -181,7 +201,7 @@ export class Session {
     // The verifier accepts a token until exp + leeway: the connection it opened lives as long, or
     // a token inside the leeway would be accepted and closed at once (and a long-poll answered
     // at once, again and again, until the leeway ran out).
-    const leeway = this.deps.verifier?.leewayMs ?? 0;
+    const leeway = this.deps.leewayMs;
     const at = this.expiresAt;
     if (at === undefined || !this.handle) return;
     // setTimeout overflows past 2^31-1 ms (24.8 days): re-arm from there.

@@ -8,7 +8,7 @@ import { findToken } from './credentials.js';
 import type { OriginPolicy } from './origins.js';
 import type { Policy } from './policy.js';
 import { ConcurrencyCounter, KeyedBuckets, type Rate } from './rate.js';
-import { Session, type SessionDeps, tokenFailure } from './session.js';
+import { Session, type SessionDeps, type SessionVerifier, tokenFailure } from './session.js';
 
 export interface Limits {
   /** Concurrent WebSockets, SSE streams and waiting long-polls per client address. */
@@ -73,6 +73,8 @@ export class Sessions {
   private readonly tokenDigests = new WeakMap<ConnectionIdentity, string>();
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
+  /** Shared by every session (a poll opens one per request). */
+  private readonly sessionDeps: SessionDeps;
 
   constructor(readonly options: SessionsOptions) {
     this.now = options.now ?? Date.now;
@@ -83,6 +85,20 @@ export class Sessions {
     this.publishes = new KeyedBuckets(limits.publishRate, 100_000, this.now);
     this.sweeper = setInterval(() => this.sweep(), 30_000);
     this.sweeper.unref();
+    this.sessionDeps = {
+      verifierFor: (ip) => this.verifierFor(ip),
+      leewayMs: options.verifier?.leewayMs ?? 0,
+      policy: options.policy,
+      commandRate: limits.commandRate,
+      takePublish: (user) => this.publishes.take(user),
+      isRevoked: (id) => this.isRevoked(id),
+      now: this.now,
+      onIdentity: (s, previous) => this.index(s, previous),
+      onClose: (s) => {
+        if (s.longLived) this.concurrent.release(s.ip);
+        this.unindex(s, s.user);
+      },
+    };
   }
 
   get policy(): Policy {
@@ -102,19 +118,7 @@ export class Sessions {
     if (how.longLived && !this.concurrent.acquire(ip)) {
       throw rateLimited(`at most ${this.options.limits.connectionsPerIp} connections per address`, 1000);
     }
-    const session = new Session(this.options.newClientId(), how.transport, ip, identity, {
-      verifier: this.verifierFor(ip),
-      policy: this.options.policy,
-      commandRate: this.options.limits.commandRate,
-      takePublish: (user) => this.publishes.take(user),
-      isRevoked: (id) => this.isRevoked(id),
-      now: this.now,
-      onIdentity: (s, previous) => this.index(s, previous),
-      onClose: (s) => {
-        if (how.longLived) this.concurrent.release(ip);
-        this.unindex(s, s.user);
-      },
-    });
+    const session = new Session(this.options.newClientId(), how.transport, ip, identity, this.sessionDeps, how.longLived);
     this.index(session, null);
     return session;
   }
@@ -187,7 +191,7 @@ export class Sessions {
    * invalid token — at the upgrade or request, and in WebSocket connect/refresh frames and
    * subscription tokens, which could otherwise try tokens without limit.
    */
-  private verifierFor(ip: string): SessionDeps['verifier'] {
+  private verifierFor(ip: string): SessionVerifier | undefined {
     const verifier = this.options.verifier;
     if (!verifier) return undefined;
     const guarded = async <T>(check: () => Promise<T>): Promise<T> => {
