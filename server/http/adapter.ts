@@ -9,12 +9,23 @@ import {
   isAppRoute,
   validateResponse,
 } from '@ts-rest/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import { HubbubError, validationError } from '../errors.js';
 import { readJsonBody } from './body.js';
 
 /** Returned by a handler that wrote the response itself (SSE streams, long-polls on a raw socket). */
 export const RESPONDED = Symbol('responded');
+
+/**
+ * The request and response of a handler that answers on its own: Koa's context has them, and so has
+ * the direct route's (direct-route.ts). `respond = false` says the handler took the response over.
+ */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  respond?: boolean | undefined;
+}
 
 export type RouteHandler<R extends AppRoute> = (
   req: ServerInferRequest<R>,
@@ -71,7 +82,8 @@ export function mountContract<T extends AppRouter>(
   }
 }
 
-function parse(data: unknown, schema: unknown, where: string, passThroughExtraKeys = false): unknown {
+/** One part of a request checked against its contract schema: the parsed value, or the 400 to answer with. */
+export function parse(data: unknown, schema: unknown, where: string, passThroughExtraKeys = false): unknown {
   if (!schema) return data;
   const result = checkZodSchema(data, schema, { passThroughExtraKeys });
   if (!result.success) throw validationError(result.error.issues, where);

@@ -1,72 +1,109 @@
-import type { Context } from 'koa';
+import type { IncomingMessage } from 'node:http';
 import { type Publication, type StreamPosition, type SubscribeResult, formatCursor } from '../../contract/index.js';
-import { RESPONDED } from '../http/adapter.js';
+import { type Exchange, RESPONDED } from '../http/adapter.js';
 import { HubbubError } from '../errors.js';
-import { SubscriptionAbortedError } from '../hub/hub.js';
+import { type Hub, SubscriptionAbortedError } from '../hub/hub.js';
+import type { StartingPoint } from '../hub/starting-point.js';
 import type { Subscriber } from '../hub/subscriber.js';
-import type { Session } from '../session/session.js';
+import type { ConnectionHandle, Session } from '../session/session.js';
 import { openRealtimeRequest } from './realtime-request.js';
 import type { Transport, TransportEnv } from './transport.js';
+
+// Long-poll: stateless; the cursor in the request is all any node needs to answer it. A poll is
+// the hottest request the server answers, so its path allocates no closures: one poll with news is
+// answered from the hub's recent window without subscribing (Hub.catchUp), one at the head
+// subscribes synchronously (Hub.subscribeNow) and waits; the rest subscribes like any connection.
 
 /** Publications in one poll response at most; the rest waits in history for the next poll. */
 const MAX_BATCH = 1000;
 
-/**
- * One waiting poll request. It subscribes through the hub like any connection, so the backlog
- * since the cursor and live publications merge without gap; then it answers and forgets everything.
- */
 /** A publication as it appears in poll responses, with its size counted once for every poller. */
 interface PollFrame {
   json: string;
   bytes: number;
 }
 
-class PollRequest implements Subscriber<PollFrame> {
+function encode(pub: Publication): PollFrame {
+  const json = JSON.stringify(pub);
+  return { json, bytes: Buffer.byteLength(json) };
+}
+
+/** Waiting polls to answer on the next turn, so a burst published together leaves in one response: one timer for all. */
+class AnswerQueue {
+  private queued: PollRequest[] = [];
+
+  add(poll: PollRequest): void {
+    if (this.queued.push(poll) === 1) setImmediate(flushAnswers, this);
+  }
+
+  flush(): void {
+    const polls = this.queued;
+    this.queued = [];
+    for (const p of polls) p.settle();
+  }
+}
+
+function flushAnswers(queue: AnswerQueue): void {
+  queue.flush();
+}
+
+function settlePoll(poll: PollRequest): void {
+  poll.settle();
+}
+
+/** One poll request: it collects what its channels have after the cursor, then answers and forgets everything. */
+class PollRequest implements Subscriber<PollFrame>, ConnectionHandle {
   readonly positions: Array<StreamPosition | undefined>;
   readonly results: SubscribeResult[] = [];
   readonly frames: PollFrame[] = [];
   /** Bytes of `frames`, against the response cap. */
   private bytes = 0;
-  private readonly index = new Map<string, number>();
-  private full = new Set<string>();
+  /** Channels whose batch was cut (made on the first cut). */
+  private full: Set<string> | undefined;
   done = false;
   private wake: (() => void) | undefined;
   /** settle() came before the wait began (the session ended, or the client left, while subscribing). */
   private settledEarly = false;
-  /** An answer is scheduled for the next turn; later publications of the burst join it. */
+  /** An answer is queued for the next turn; later publications of the burst join it. */
   private answering = false;
 
   constructor(
     readonly codec: Subscriber<PollFrame>['codec'],
     readonly channels: string[],
     private readonly maxBytes: number,
+    private readonly answers: AnswerQueue,
   ) {
-    this.positions = channels.map(() => undefined);
-    channels.forEach((c, i) => this.index.set(c, i));
+    this.positions = new Array<StreamPosition | undefined>(channels.length).fill(undefined);
+  }
+
+  /** Position of a channel in the request (a poll lists a few channels: a scan beats a map it would build per request). */
+  private slot(channel: string): number {
+    return this.channels.length === 1 ? 0 : this.channels.indexOf(channel);
   }
 
   onSubscribed(result: SubscribeResult): void {
-    this.results[this.index.get(result.channel)!] = result;
-    this.positions[this.index.get(result.channel)!] = result;
+    const i = this.slot(result.channel);
+    this.results[i] = result;
+    this.positions[i] = result;
   }
 
   onPublication(frame: PollFrame, pub: Publication): void {
     // Once a channel's batch is cut, its cursor must stay at the last publication sent.
-    if (this.done || this.full.has(pub.channel)) return;
+    if (this.done || this.full?.has(pub.channel)) return;
     // Past the cap the response is cut: this channel's cursor stays at its last publication sent,
     // and the rest waits in history for the next poll.
     if (this.frames.length >= MAX_BATCH || (this.frames.length > 0 && this.bytes + frame.bytes > this.maxBytes)) {
-      this.full.add(pub.channel);
+      (this.full ??= new Set()).add(pub.channel);
       this.settle();
       return;
     }
     this.frames.push(frame);
     this.bytes += frame.bytes + 1;
-    this.positions[this.index.get(pub.channel)!] = pub;
+    this.positions[this.slot(pub.channel)] = pub;
     // Answer on the next turn so a burst published together leaves in one response.
     if (this.wake && !this.answering) {
       this.answering = true;
-      setImmediate(() => this.settle());
+      this.answers.add(this);
     }
   }
 
@@ -74,9 +111,24 @@ class PollRequest implements Subscriber<PollFrame> {
     this.settle();
   }
 
+  // The session's handle on the request: a user disconnect answers a waiting poll now; the next one
+  // meets the revoked token. A poll's channels are its request's: no server-side subscribe.
+  disconnect(): void {
+    this.settle();
+  }
+
+  async subscribe(): Promise<boolean> {
+    return false;
+  }
+
+  unsubscribe(): boolean {
+    return false;
+  }
+
   /** Every channel got its subscribe result (none was cut short by a shutdown or a client leaving). */
   subscribedAll(): boolean {
-    return this.channels.every((_, i) => this.results[i] !== undefined);
+    for (let i = 0; i < this.channels.length; i++) if (this.results[i] === undefined) return false;
+    return true;
   }
 
   hasNews(): boolean {
@@ -96,63 +148,94 @@ class PollRequest implements Subscriber<PollFrame> {
   }
 
   body(): string {
-    return `{"cursor":${JSON.stringify(formatCursor(this.positions))},"subscriptions":${JSON.stringify(this.results)},"publications":[${this.frames.map((f) => f.json).join(',')}]}`;
+    let pubs = '';
+    for (let i = 0; i < this.frames.length; i++) pubs += i === 0 ? this.frames[i]!.json : `,${this.frames[i]!.json}`;
+    return `{"cursor":${JSON.stringify(formatCursor(this.positions))},"subscriptions":${JSON.stringify(this.results)},"publications":[${pubs}]}`;
   }
 }
 
-/** Long-poll: stateless; the cursor in the request is all any node needs to answer it. */
+/**
+ * The poll's answer from the hub's recent windows, without subscribing, when every channel can be
+ * answered from them and one has news: exactly what subscribing would deliver first (Hub.catchUp,
+ * Hub.deliverStart). False, with nothing delivered, when the poll must subscribe.
+ */
+function answerFromWindow(hub: Hub, poll: PollRequest, since: ReadonlyArray<StreamPosition | undefined>): boolean {
+  const { channels } = poll;
+  let one: StartingPoint | undefined;
+  let starts: StartingPoint[] | undefined;
+  let news = false;
+  for (let i = 0; i < channels.length; i++) {
+    const start = hub.catchUp(channels[i]!, since[i]);
+    if (!start) return false;
+    news ||= start.backlog.length > 0 || !start.result.recovered;
+    if (i === 0) one = start;
+    else (starts ??= [one!]).push(start);
+  }
+  if (!news) return false;
+  for (const start of starts ?? [one!]) hub.deliverStart(poll, start);
+  return true;
+}
+
 export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   const { hub, config } = env;
-  const codec = hub.codec('poll', (pub: Publication): PollFrame => {
-    const json = JSON.stringify(pub);
-    return { json, bytes: Buffer.byteLength(json) };
-  });
+  const codec = hub.codec('poll', encode);
   const waiting = new Set<PollRequest>();
+  const answers = new AnswerQueue();
 
-  async function serve(ctx: Context, session: Session, poll: PollRequest, since: Array<StreamPosition | undefined>, timeoutMs: number) {
-    const onClose = () => poll.settle();
-    ctx.req.on('close', onClose);
-    // A user disconnect answers a waiting poll now; the next one meets the revoked token.
-    session.attach({
-      disconnect: () => poll.settle(),
-      subscribe: async () => false,
-      unsubscribe: () => false,
-    });
+  async function subscribeAndWait(req: IncomingMessage, session: Session, poll: PollRequest, since: Array<StreamPosition | undefined>, timeoutMs: number) {
+    const onClose = poll.settle.bind(poll);
+    req.on('close', onClose);
+    session.attach(poll);
     let timer: NodeJS.Timeout | undefined;
     try {
       for (let i = 0; i < poll.channels.length; i++) {
+        const channel = poll.channels[i]!;
         try {
-          await hub.subscribe(poll.channels[i]!, poll, since[i]);
+          if (!hub.subscribeNow(channel, poll, since[i])) await hub.subscribe(channel, poll, since[i]);
         } catch (err) {
           if (!(err instanceof SubscriptionAbortedError)) throw err;
         }
       }
-      if (!poll.hasNews() && !env.isClosing() && !ctx.req.destroyed) {
+      if (!poll.hasNews() && !env.isClosing() && !req.destroyed) {
         waiting.add(poll);
         const settled = poll.waitUntilSettled();
-        timer = setTimeout(() => poll.settle(), timeoutMs);
+        timer = setTimeout(settlePoll, timeoutMs, poll);
         await settled;
       }
     } finally {
       poll.done = true;
       waiting.delete(poll);
       if (timer) clearTimeout(timer);
-      ctx.req.off('close', onClose);
+      req.off('close', onClose);
       for (const channel of poll.channels) hub.unsubscribe(channel, poll);
     }
+  }
+
+  /** The 200: written here for Koa's route and the direct route alike (Exchange). */
+  function send(exchange: Exchange, body: string): void {
+    exchange.respond = false;
+    const headers: Record<string, string | number> = {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Length': Buffer.byteLength(body),
+    };
+    // As the error policy does: a kept-alive socket must not carry the client's next polls into a shutdown.
+    if (env.isClosing()) headers['Connection'] = 'close';
+    exchange.res.writeHead(200, headers);
+    exchange.res.end(body);
   }
 
   return {
     name: 'poll',
     route: 'poll',
     capabilities: { bidirectional: false, streaming: false, upgrade: false },
-    async handle({ query }, ctx) {
+    async handle({ query }, exchange) {
       if (env.isClosing()) throw new HubbubError('unavailable', 'the server is shutting down');
-      const request = await openRealtimeRequest(env, ctx, 'poll', query, query.cursor);
+      const request = await openRealtimeRequest(env, exchange, 'poll', query, query.cursor);
       const timeoutMs = Math.min(query.timeout ?? Number.POSITIVE_INFINITY, config.pollTimeout * 1000);
-      const poll = new PollRequest(codec, request.channels, config.maxPollBytes);
+      const poll = new PollRequest(codec, request.channels, config.maxPollBytes, answers);
       try {
-        await serve(ctx, request.session, poll, request.since, timeoutMs);
+        if (!answerFromWindow(hub, poll, request.since)) await subscribeAndWait(exchange.req, request.session, poll, request.since, timeoutMs);
       } finally {
         request.session.close();
       }
@@ -160,10 +243,7 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
         // A subscription was cut short (shutdown, client gone): answer with the request's own cursor.
         throw new HubbubError('unavailable', 'the poll could not be served, retry');
       }
-      ctx.status = 200;
-      ctx.type = 'application/json';
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = poll.body();
+      send(exchange, poll.body());
       return RESPONDED;
     },
     async shutdown() {

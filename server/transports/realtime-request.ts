@@ -1,6 +1,6 @@
-import type { Context } from 'koa';
 import { type StreamPosition, isChannelName, parseCursor } from '../../contract/index.js';
 import { HubbubError } from '../errors.js';
+import type { Exchange } from '../http/adapter.js';
 import type { Session } from '../session/session.js';
 import type { TransportEnv } from './transport.js';
 
@@ -25,15 +25,15 @@ export interface RealtimeQueryInput {
 function channelList(param: string | undefined): string[] {
   if (param === undefined || param === '') return [];
   const channels = param.split(',');
-  const bad = channels.filter((c) => !isChannelName(c));
-  if (bad.length > 0) {
+  if (!channels.every(isChannelName)) {
+    const bad = channels.filter((c) => !isChannelName(c));
     throw new HubbubError(
       'invalid_channel',
       undefined,
       bad.slice(0, 10).map((c) => ({ path: 'query.channels', message: `invalid channel name ${JSON.stringify(c.slice(0, 300))}` })),
     );
   }
-  if (new Set(channels).size !== channels.length) {
+  if (channels.length > 1 && new Set(channels).size !== channels.length) {
     throw new HubbubError('bad_request', 'a channel is listed twice', [{ path: 'query.channels', message: 'duplicate channel' }]);
   }
   return channels;
@@ -42,7 +42,7 @@ function channelList(param: string | undefined): string[] {
 /** Opens the session and authorizes every channel; the caller must close() the session when done. */
 export async function openRealtimeRequest(
   env: TransportEnv,
-  ctx: Context,
+  exchange: Pick<Exchange, 'req'>,
   transport: string,
   query: RealtimeQueryInput,
   cursor: string | undefined,
@@ -50,16 +50,22 @@ export async function openRealtimeRequest(
   const asked = channelList(query.channels);
   const max = env.config.maxChannels;
   if (asked.length > max) throw new HubbubError('too_many_channels', `${asked.length} channels requested, the limit is ${max}`);
-  const session = await env.sessions.open(ctx.req, { transport, queryToken: query.token, longLived: true });
+  const session = await env.sessions.open(exchange.req, { transport, queryToken: query.token, longLived: true });
   try {
-    const channels = [...asked, ...session.identity.channels.filter((c) => !asked.includes(c))];
+    const listed = session.identity.channels;
+    const channels = listed.length === 0 ? asked : [...asked, ...listed.filter((c) => !asked.includes(c))];
     if (channels.length === 0) throw new HubbubError('bad_request', 'no channels: list them in channels, or in the token', [{ path: 'query.channels', message: 'required' }]);
     if (channels.length > max) throw new HubbubError('too_many_channels', `${channels.length} channels with the token's, the limit is ${max}`);
     const tokens = query.tokens === undefined || query.tokens === '' ? [] : query.tokens.split(',');
     if (tokens.length > channels.length) {
       throw new HubbubError('bad_request', 'more subscription tokens than channels', [{ path: 'query.tokens', message: 'one entry per channel' }]);
     }
-    for (let i = 0; i < channels.length; i++) await session.authorizeSubscribe(channels[i]!, tokens[i] || undefined);
+    for (let i = 0; i < channels.length; i++) {
+      const token = tokens[i] || undefined;
+      // Without a subscription token the session decides at once: no promise per channel.
+      if (token === undefined) session.assertMaySubscribe(channels[i]!);
+      else await session.authorizeSubscribe(channels[i]!, token);
+    }
     let since: Array<StreamPosition | undefined> = channels.map(() => undefined);
     if (cursor !== undefined && cursor !== '') {
       const parsed = parseCursor(cursor, channels.length);

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { ServerInferRequest } from '@ts-rest/core';
 import type { Api, DisconnectName } from '../../contract/index.js';
 import type { Config } from '../config.js';
-import type { RouteHandler } from '../http/adapter.js';
+import type { Exchange, RouteHandler } from '../http/adapter.js';
 import type { Hub } from '../hub/hub.js';
 import type { SampledLog } from '../log-sampler.js';
 import type { PublishService } from '../publish/service.js';
@@ -42,7 +43,8 @@ export interface Transport<R extends TransportRoute = TransportRoute> {
   readonly name: string;
   readonly route: R;
   readonly capabilities: TransportCapabilities;
-  handle(...args: Parameters<RouteHandler<Api[R]>>): ReturnType<RouteHandler<Api[R]>>;
+  /** Koa's route calls it with its context; a transport that never upgrades is also served by the direct route (direct-route.ts). */
+  handle(req: ServerInferRequest<Api[R]>, exchange: Exchange): ReturnType<RouteHandler<Api[R]>>;
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Close every connection with this disconnect code; resolves when they are gone. */
   shutdown(reason: DisconnectName): Promise<void>;
