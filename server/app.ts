@@ -4,7 +4,7 @@ import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/clust
 import type { Config } from './config.js';
 import { type Core, createCore } from './core.js';
 import { FrontDoor } from './http/front-door.js';
-import { createKoaApp } from './http/koa-app.js';
+import { createRequestListener } from './http/koa-app.js';
 import type { Hub } from './hub/hub.js';
 import type { SampledLog } from './log-sampler.js';
 import { type Logger, consoleLogger } from './logger.js';
@@ -33,6 +33,8 @@ export interface HubbubDeps {
   logger?: Logger;
   /** Check every REST response against the contract (tests turn it on). */
   validateResponses?: boolean;
+  /** Answer /poll and /sse before Koa (default); off only to compare both doors in tests. */
+  directRoutes?: boolean;
 }
 
 /**
@@ -96,13 +98,15 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     log: (m, err) => logger.warn(m, err),
   };
   const transports: Transport[] = TRANSPORTS.map((factory) => factory(env));
-  const koa = createKoaApp(core, {
-    transports,
-    cluster: () => cluster,
-    isClosing: () => closing,
-    validateResponses: deps.validateResponses ?? false,
-  });
-  const door = new FrontDoor(koa.callback());
+  const door = new FrontDoor(
+    createRequestListener(core, {
+      transports,
+      cluster: () => cluster,
+      isClosing: () => closing,
+      validateResponses: deps.validateResponses ?? false,
+      directRoutes: deps.directRoutes ?? true,
+    }),
+  );
   for (const t of transports) if (t.upgrade) door.route(api[t.route].path, t.upgrade);
 
   const listeners = deps.listeners?.(core) ?? [];

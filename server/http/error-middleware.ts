@@ -6,8 +6,29 @@ import type { SampledLog } from '../log-sampler.js';
 // Every failure of a plain HTTP request leaves through here as the contract's error body, with
 // the table's status, and `Retry-After` when the error says when to come back. A client's
 // mistakes are counted and sampled into the log; a server fault (`internal`) is always logged.
+// Koa's requests go through errorMiddleware, the direct route's (direct-route.ts) through
+// failedRequest: one policy, two doors.
 
-export function errorMiddleware(deps: { logger: Logger; clientErrors: SampledLog; isClosing(): boolean }): Middleware {
+export interface ErrorPolicy {
+  logger: Logger;
+  clientErrors: SampledLog;
+  isClosing(): boolean;
+}
+
+/** Logs or counts a failed request; returns the contract error to answer with. */
+export function noteFailure(err: unknown, method: string, path: string, deps: ErrorPolicy): HubbubError {
+  const e = toHubbubError(err);
+  if (e.code === 'internal') deps.logger.warn(`${method} ${path} failed`, err);
+  else deps.clientErrors.warn(`http:${e.code}`, `${method} ${path}: ${e.code}`);
+  return e;
+}
+
+/** The Retry-After header value for an error that says when to come back. */
+export function retryAfter(e: HubbubError): string | undefined {
+  return e.retryAfterMs === undefined ? undefined : String(Math.max(1, Math.ceil(e.retryAfterMs / 1000)));
+}
+
+export function errorMiddleware(deps: ErrorPolicy): Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -16,14 +37,13 @@ export function errorMiddleware(deps: { logger: Logger; clientErrors: SampledLog
         throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
-      const e = toHubbubError(err);
-      if (e.code === 'internal') deps.logger.warn(`${ctx.method} ${ctx.path} failed`, err);
-      else deps.clientErrors.warn(`http:${e.code}`, `${ctx.method} ${ctx.path}: ${e.code}`);
+      const e = noteFailure(err, ctx.method, ctx.path, deps);
       // The request may have streamed already (SSE): then there is nobody to answer.
       if (ctx.respond === false || ctx.res.headersSent) return;
       ctx.status = e.status;
       ctx.body = e.toBody();
-      if (e.retryAfterMs !== undefined) ctx.set('Retry-After', String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))));
+      const wait = retryAfter(e);
+      if (wait !== undefined) ctx.set('Retry-After', wait);
     }
     // A kept-alive socket that was busy when stop() closed the idle ones would otherwise carry the
     // client's retries (503s) for as long as it keeps retrying, and hold server.close() open.

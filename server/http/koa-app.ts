@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { type InfoResponse, api } from '../../contract/index.js';
@@ -11,12 +12,14 @@ import { apiHandlers } from './api-handlers.js';
 import { clientBundle } from './client-bundle.js';
 import { clientHandlers } from './client-handlers.js';
 import { cors } from './cors.js';
+import { type DirectHandler, directRequests } from './direct-route.js';
 import { errorMiddleware } from './error-middleware.js';
 import { accessGuard } from './guard.js';
 import { mountStatic } from './static.js';
 
 // Plain HTTP requests: every contract route (REST API, client routes, the realtime transports'
-// GET routes), the static pages, CORS for the client paths, and one error policy.
+// GET routes), the static pages, CORS for the client paths, and one error policy. The realtime
+// transports' GET requests are answered before Koa when they can be (direct-route.ts).
 
 /** The paths pages on other origins may use (CORS); everything else is same-origin or server-to-server. */
 const CROSS_ORIGIN_PATHS = [api.sse.path, api.poll.path, api.clientPublish.path, '/client/hubbub.js'];
@@ -32,6 +35,25 @@ export interface KoaAppDeps {
   isClosing(): boolean;
   /** Check every REST response against the contract (tests turn it on). */
   validateResponses: boolean;
+  /** Answer the realtime GET routes before Koa (default); off only to compare both doors in tests. */
+  directRoutes?: boolean;
+}
+
+/** The HTTP request listener: the direct route for the realtime transports that never upgrade, Koa for everything. */
+export function createRequestListener(core: Core, deps: KoaAppDeps): RequestListener {
+  const koa = createKoaApp(core, deps).callback();
+  if (deps.directRoutes === false) return koa;
+  const routes = deps.transports
+    .filter((t) => !t.capabilities.upgrade)
+    // The contract's request type for this route is what the direct route validates the query against.
+    .map((t) => ({ route: api[t.route], handle: t.handle as unknown as DirectHandler }));
+  return directRequests(koa, routes, {
+    logger: core.logger,
+    clientErrors: core.clientErrors,
+    isClosing: deps.isClosing,
+    origins: core.sessions.options.origins,
+    crossOrigin: CROSS_ORIGIN_PATHS,
+  });
 }
 
 export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
