@@ -60,9 +60,12 @@ export function parseQuery(text: string): Record<string, string | string[]> {
 
 function add(out: Record<string, string | string[]>, key: string, value: string): void {
   const seen = Object.hasOwn(out, key) ? out[key]! : undefined;
-  // Defined, not assigned: a key such as `__proto__` must become a plain entry, as in Koa.
-  if (seen === undefined) Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
-  else if (typeof seen === 'string') out[key] = [seen, value];
+  if (seen === undefined) {
+    // `__proto__` must become a plain entry, as in Koa; defined, not assigned (only for it: a defined
+    // property turns the object into a slow dictionary).
+    if (key === '__proto__') Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
+    else out[key] = value;
+  } else if (typeof seen === 'string') out[key] = [seen, value];
   else seen.push(value);
 }
 

@@ -57,3 +57,13 @@ export function presenceOf(entry: ChannelEntry, nodeId: string): PresenceEntry[]
   }
   return out;
 }
+
+/** Channels with subscribers (live or still recovering) and how many. */
+export function subscriberCounts(entries: Iterable<ChannelEntry>): Array<{ channel: string; subscribers: number }> {
+  const out: Array<{ channel: string; subscribers: number }> = [];
+  for (const e of entries) {
+    const subscribers = e.live.size + e.pending.size;
+    if (subscribers > 0) out.push({ channel: e.name, subscribers });
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import {
   UnrecoverablePositionError,
   isEmptyEpoch,
 } from '../broker/broker.js';
-import { type ChannelEntry, deliverOne, presenceOf, resumeFrom } from './channel-entry.js';
+import { type ChannelEntry, deliverOne, presenceOf, resumeFrom, subscriberCounts } from './channel-entry.js';
 import { type Codec, CodecRegistry, FrameCache } from './codec.js';
 import { BrokerInterest } from './interest.js';
 import { type Logger, consoleLogger } from '../logger.js';
@@ -176,7 +176,7 @@ export class Hub {
     let last: StreamPosition = start.result;
     for (const pub of buffer) {
       const from = resumeFrom(last, pub);
-      // Live traffic is contiguous from the head; anything else is what subscribe() reads from history.
+      // Live traffic continues the head; a new generation (dropLive) cannot be caught up, as in subscribe().
       if (!from || pub.offset > from.offset + 1) {
         this.release(entry);
         sub.onUnrecoverable(channel);
@@ -225,25 +225,16 @@ export class Hub {
 
   /** Channels with local subscribers and their counts. */
   channelCounts(): Array<{ channel: string; subscribers: number }> {
-    const out: Array<{ channel: string; subscribers: number }> = [];
-    for (const e of this.channels.values()) {
-      const subscribers = e.live.size + e.pending.size;
-      if (subscribers > 0) out.push({ channel: e.name, subscribers });
-    }
-    return out;
+    return subscriberCounts(this.channels.values());
   }
 
   get subscriptionCount(): number {
-    let n = 0;
-    for (const e of this.channels.values()) n += e.live.size + e.pending.size;
-    return n;
+    return subscriberCounts(this.channels.values()).reduce((n, c) => n + c.subscribers, 0);
   }
 
   /** Channels with at least one local subscriber. */
   get channelCount(): number {
-    let n = 0;
-    for (const e of this.channels.values()) if (e.live.size + e.pending.size > 0) n += 1;
-    return n;
+    return subscriberCounts(this.channels.values()).length;
   }
 
   /** Channels the hub follows at the broker, lingering ones included. */

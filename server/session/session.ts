@@ -50,9 +50,9 @@ export class Session {
   private commands: TokenBucket | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Subscription-token info per channel, for presence. */
-  private readonly channelInfo = new Map<string, JsonData | undefined>();
+  private channelInfo: Map<string, JsonData | undefined> | undefined;
   /** When each channel's subscription token expires (ms); the connection must refresh it or reconnect. */
-  private readonly grantExpiry = new Map<string, number>();
+  private grantExpiry: Map<string, number> | undefined;
   private guarded: SessionVerifier | undefined;
   closed = false;
 
@@ -81,7 +81,7 @@ export class Session {
 
   /** The info shown in a channel's presence: the subscription token's, else the connection token's. */
   info(channel: string): JsonData | undefined {
-    return this.channelInfo.has(channel) ? this.channelInfo.get(channel) : this.id.info;
+    return this.channelInfo?.has(channel) ? this.channelInfo.get(channel) : this.id.info;
   }
 
   /** A long-lived connection registers how the session may act on it; starts the expiry timer. */
@@ -116,21 +116,22 @@ export class Session {
 
   /** The connection left `channel`: its subscription token no longer matters. */
   forget(channel: string): void {
-    this.channelInfo.delete(channel);
-    if (this.grantExpiry.delete(channel)) this.scheduleExpiry();
+    this.channelInfo?.delete(channel);
+    if (this.grantExpiry?.delete(channel)) this.scheduleExpiry();
   }
 
   /** When the connection must refresh a token: the earliest of its connection and subscription tokens. */
   get expiresAt(): number | undefined {
     let at = this.id.expiresAt;
-    for (const t of this.grantExpiry.values()) if (at === undefined || t < at) at = t;
+    if (this.grantExpiry) for (const t of this.grantExpiry.values()) if (at === undefined || t < at) at = t;
     return at;
   }
 
   private adoptGrant(channel: string, grant: SubscriptionGrant): void {
-    this.channelInfo.set(channel, grant.info ?? this.id.info);
-    if (grant.expiresAt === undefined) this.grantExpiry.delete(channel);
-    else this.grantExpiry.set(channel, grant.expiresAt);
+    // Made on the first subscription token: a session without one (most polls) never needs them.
+    (this.channelInfo ??= new Map()).set(channel, grant.info ?? this.id.info);
+    if (grant.expiresAt === undefined) this.grantExpiry?.delete(channel);
+    else (this.grantExpiry ??= new Map()).set(channel, grant.expiresAt);
     this.scheduleExpiry();
   }
 
