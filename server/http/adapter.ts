@@ -25,6 +25,11 @@ export interface Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   respond?: boolean | undefined;
+  /**
+   * The CORS headers (Vary, Access-Control-*) the direct route decided and left to a handler that
+   * writes its own head (TransportCapabilities.sendsCorsHeaders). Koa's cors() sets them on the response instead.
+   */
+  corsHeaders?: Record<string, string> | undefined;
 }
 
 export type RouteHandler<R extends AppRoute> = (

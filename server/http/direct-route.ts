@@ -20,6 +20,8 @@ export type DirectHandler = (req: { params: object; query: unknown; headers: unk
 export interface DirectRoute {
   route: AppRoute;
   handle: DirectHandler;
+  /** The handler writes Exchange.corsHeaders with its head; otherwise they are set on the response first. */
+  sendsCorsHeaders: boolean;
 }
 
 interface Compiled extends DirectRoute {
@@ -33,6 +35,8 @@ export interface DirectDeps extends ErrorPolicy {
   /** Paths that answer pages on other origins (CORS), as Koa's cors() middleware is given. */
   crossOrigin: readonly string[];
 }
+
+const VARY_ORIGIN: Readonly<Record<string, string>> = Object.freeze({ Vary: 'Origin' });
 
 /** Characters that make parseurl (Koa's URL reader) fall back to the full URL parser: Koa decides those. */
 const UNUSUAL_URL = /[\t\n\f\r #\u00a0\ufeff]/;
@@ -103,15 +107,19 @@ export function directRequests(fallback: RequestListener, routes: readonly Direc
       // The contract refuses the request: Koa's adapter answers the same 400, counted as always.
       return fallback(req, res);
     }
+    // Koa's cors(): every answer varies with Origin; an allowed one is echoed with credentials.
+    let corsHeaders: Record<string, string> | undefined;
     if (cors) {
-      res.setHeader('Vary', 'Origin');
-      if (origin !== undefined && origin !== '') {
-        res.setHeader('Access-Control-Allow-Origin', origin);
-        res.setHeader('Access-Control-Allow-Credentials', 'true');
-        res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+      corsHeaders =
+        origin === undefined || origin === ''
+          ? VARY_ORIGIN
+          : { Vary: 'Origin', 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': 'Retry-After' };
+      if (!direct.sendsCorsHeaders) {
+        for (const name in corsHeaders) res.setHeader(name, corsHeaders[name]!);
+        corsHeaders = undefined;
       }
     }
-    void serve(direct, query, headers, { req, res, respond: true }, path, deps);
+    void serve(direct, query, headers, { req, res, respond: true, corsHeaders }, path, deps);
   };
 }
 
@@ -131,6 +139,8 @@ function failed(req: IncomingMessage, res: ServerResponse, exchange: Exchange, e
   if (exchange.respond === false || res.headersSent) return;
   const body = JSON.stringify(e.toBody());
   res.statusCode = e.status;
+  // Left to the handler, which failed before writing them.
+  if (exchange.corsHeaders) for (const name in exchange.corsHeaders) res.setHeader(name, exchange.corsHeaders[name]!);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));
   const wait = retryAfter(e);

@@ -46,7 +46,7 @@ export function createRequestListener(core: Core, deps: KoaAppDeps): RequestList
   const routes = deps.transports
     .filter((t) => !t.capabilities.upgrade)
     // The contract's request type for this route is what the direct route validates the query against.
-    .map((t) => ({ route: api[t.route], handle: t.handle as unknown as DirectHandler }));
+    .map((t) => ({ route: api[t.route], handle: t.handle as unknown as DirectHandler, sendsCorsHeaders: t.capabilities.sendsCorsHeaders === true }));
   return directRequests(koa, routes, {
     logger: core.logger,
     clientErrors: core.clientErrors,

@@ -215,6 +215,7 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   function send(exchange: Exchange, body: string): void {
     exchange.respond = false;
     const headers: Record<string, string | number> = {
+      ...exchange.corsHeaders,
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': 'no-store',
       'Content-Length': Buffer.byteLength(body),
@@ -228,7 +229,7 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   return {
     name: 'poll',
     route: 'poll',
-    capabilities: { bidirectional: false, streaming: false, upgrade: false },
+    capabilities: { bidirectional: false, streaming: false, upgrade: false, sendsCorsHeaders: true },
     async handle({ query }, exchange) {
       if (env.isClosing()) throw new HubbubError('unavailable', 'the server is shutting down');
       const request = await openRealtimeRequest(env, exchange, 'poll', query, query.cursor);

@@ -16,6 +16,11 @@ export interface TransportCapabilities {
   streaming: boolean;
   /** The connection request must go to the WebSocket upgrade handler. */
   upgrade: boolean;
+  /**
+   * The head it writes itself carries Exchange.corsHeaders: the direct route then leaves those headers
+   * to it rather than setting them beforehand (one pass over the headers instead of two).
+   */
+  sendsCorsHeaders?: boolean;
 }
 
 export interface TransportEnv {
