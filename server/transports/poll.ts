@@ -43,6 +43,34 @@ class AnswerQueue {
   }
 }
 
+/** A response body and its length in bytes. */
+interface Answer {
+  body: string;
+  bytes: number;
+}
+
+/**
+ * The last one-channel answer with one publication, reused while the next is the same: the pollers a
+ * publication wakes, or finds one behind, all get the same body (the frame is shared, so is its position).
+ */
+class LastAnswer {
+  private result: SubscribeResult | undefined;
+  private frame: PollFrame | undefined;
+  private answer: Answer | undefined;
+
+  get(result: SubscribeResult, frame: PollFrame): Answer | undefined {
+    const r = this.result;
+    if (this.frame !== frame || !r) return undefined;
+    return r.channel === result.channel && r.epoch === result.epoch && r.offset === result.offset && r.recovered === result.recovered ? this.answer : undefined;
+  }
+
+  set(result: SubscribeResult, frame: PollFrame, answer: Answer): void {
+    this.result = result;
+    this.frame = frame;
+    this.answer = answer;
+  }
+}
+
 function flushAnswers(queue: AnswerQueue): void {
   queue.flush();
 }
@@ -147,10 +175,18 @@ class PollRequest implements Subscriber<PollFrame>, ConnectionHandle {
     else this.settledEarly = true;
   }
 
-  body(): string {
+  answer(last: LastAnswer): Answer {
+    const shared = this.channels.length === 1 && this.frames.length === 1;
+    if (shared) {
+      const same = last.get(this.results[0]!, this.frames[0]!);
+      if (same) return same;
+    }
     let pubs = '';
     for (let i = 0; i < this.frames.length; i++) pubs += i === 0 ? this.frames[i]!.json : `,${this.frames[i]!.json}`;
-    return `{"cursor":${JSON.stringify(formatCursor(this.positions))},"subscriptions":${JSON.stringify(this.results)},"publications":[${pubs}]}`;
+    const body = `{"cursor":${JSON.stringify(formatCursor(this.positions))},"subscriptions":${JSON.stringify(this.results)},"publications":[${pubs}]}`;
+    const answer = { body, bytes: Buffer.byteLength(body) };
+    if (shared) last.set(this.results[0]!, this.frames[0]!, answer);
+    return answer;
   }
 }
 
@@ -181,6 +217,7 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   const codec = hub.codec('poll', encode);
   const waiting = new Set<PollRequest>();
   const answers = new AnswerQueue();
+  const lastAnswer = new LastAnswer();
 
   async function subscribeAndWait(req: IncomingMessage, session: Session, poll: PollRequest, since: Array<StreamPosition | undefined>, timeoutMs: number) {
     const onClose = poll.settle.bind(poll);
@@ -212,18 +249,18 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   }
 
   /** The 200: written here for Koa's route and the direct route alike (Exchange). */
-  function send(exchange: Exchange, body: string): void {
+  function send(exchange: Exchange, answer: Answer): void {
     exchange.respond = false;
     const headers: Record<string, string | number> = {
       ...exchange.corsHeaders,
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': 'no-store',
-      'Content-Length': Buffer.byteLength(body),
+      'Content-Length': answer.bytes,
     };
     // As the error policy does: a kept-alive socket must not carry the client's next polls into a shutdown.
     if (env.isClosing()) headers['Connection'] = 'close';
     exchange.res.writeHead(200, headers);
-    exchange.res.end(body);
+    exchange.res.end(answer.body);
   }
 
   return {
@@ -244,7 +281,7 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
         // A subscription was cut short (shutdown, client gone): answer with the request's own cursor.
         throw new HubbubError('unavailable', 'the poll could not be served, retry');
       }
-      send(exchange, poll.body());
+      send(exchange, poll.answer(lastAnswer));
       return RESPONDED;
     },
     async shutdown() {
