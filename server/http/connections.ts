@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
@@ -17,17 +17,20 @@ export function trackConnections(server: Server): { closeUnused(): void; readonl
     inFlight.set(socket, 0);
     socket.once('close', () => inFlight.delete(socket));
   });
+  // One listener function for every response (no closure per request): the response knows its request's socket.
+  function responseClosed(this: ServerResponse): void {
+    const socket = this.req.socket;
+    const n = inFlight.get(socket);
+    if (n === undefined) return;
+    inFlight.set(socket, n - 1);
+    if (closing && n === 1) socket.destroy();
+  }
   server.on('request', (req, res) => {
     const socket = req.socket;
     const before = inFlight.get(socket);
     if (before === undefined) return;
     inFlight.set(socket, before + 1);
-    res.once('close', () => {
-      const n = inFlight.get(socket);
-      if (n === undefined) return;
-      inFlight.set(socket, n - 1);
-      if (closing && n === 1) socket.destroy();
-    });
+    res.once('close', responseClosed);
   });
   // An upgraded socket belongs to its transport (WebSocket), which closes it with a close code.
   server.on('upgrade', (req) => inFlight.delete(req.socket));

@@ -100,8 +100,8 @@ export function directRequests(fallback: RequestListener, routes: readonly Direc
     let query: unknown;
     let headers: unknown;
     try {
-      const raw = parseQuery(q < 0 ? '' : url.slice(q + 1));
-      query = direct.check?.(raw) ?? parse(raw, direct.query, 'query');
+      const text = q < 0 ? '' : url.slice(q + 1);
+      query = direct.check?.(text) ?? parse(parseQuery(text), direct.query, 'query');
       headers = parse(req.headers, direct.route.headers, 'headers', true);
     } catch {
       // The contract refuses the request: Koa's adapter answers the same 400, counted as always.

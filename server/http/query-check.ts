@@ -2,11 +2,17 @@ import { z } from 'zod';
 
 // A contract route's query schema, compiled once into a plain function for the hottest requests
 // (the direct route's /poll and /sse). The schema stays the one definition: the function is derived
-// from it at start, accepts only what the schema accepts and returns exactly what it would parse to;
-// whenever it is unsure (a field it cannot decide, a value the schema might refuse) it answers
-// undefined and the caller parses with the schema itself, which also words the 400.
+// from it at start and reads the query string itself; it accepts only what the schema accepts once
+// Koa has read the string (URLSearchParams), and returns exactly what the schema would parse it to.
+// Whenever it is unsure (an encoded character, a repeated key, a field it cannot decide, a value the
+// schema might refuse) it answers undefined, and the caller reads and parses the query as Koa does,
+// with the schema itself, which also words the 400.
 
-export type QueryCheck = (query: Record<string, unknown>) => Record<string, unknown> | undefined;
+/** `text` is the query string after the `?`. */
+export type QueryCheck = (text: string) => Record<string, unknown> | undefined;
+
+/** Anything URLSearchParams would decode: then the caller reads the query the long way. */
+const ENCODED = /[%+]|[^\x20-\x7e]/;
 
 /** How one field is checked: a string with length bounds at once, anything else by its own schema. */
 type FieldCheck = { key: string; optional: boolean } & ({ kind: 'string'; min: number; max: number } | { kind: 'schema'; schema: z.ZodTypeAny });
@@ -41,19 +47,40 @@ export function compileQueryCheck(schema: unknown): QueryCheck | undefined {
   if (!(schema instanceof z.ZodObject)) return undefined;
   if (schema._def.unknownKeys !== 'strip' || !(schema._def.catchall instanceof z.ZodNever)) return undefined;
   const shape = schema.shape as Record<string, z.ZodTypeAny>;
+  // zod asks `key in input`: a key the prototype of Koa's query object has would always be "present".
+  if (Object.keys(shape).some((key) => key in {})) return undefined;
   const fields = Object.keys(shape).map((key) => fieldCheck(key, shape[key]!));
-  return (query) => {
+  const index = new Map(fields.map((f, i) => [f.key, i]));
+  return (text) => {
+    if (ENCODED.test(text)) return undefined;
+    // URLSearchParams on plain text: one leading `?` dropped, `&`-separated, empty parts skipped, split at the first `=`.
+    const values: Array<string | undefined> = [];
+    for (let start = text.charCodeAt(0) === 0x3f ? 1 : 0; start < text.length; ) {
+      let end = text.indexOf('&', start);
+      if (end < 0) end = text.length;
+      if (end > start) {
+        const eq = text.indexOf('=', start);
+        const keyEnd = eq >= 0 && eq < end ? eq : end;
+        const i = index.get(text.slice(start, keyEnd));
+        if (i !== undefined) {
+          // Repeated: Koa makes it an array, which the schema decides.
+          if (values[i] !== undefined) return undefined;
+          values[i] = keyEnd === end ? '' : text.slice(keyEnd + 1, end);
+        }
+      }
+      start = end + 1;
+    }
     // zod's object parse: the shape's keys in order, set when present in the input, others dropped.
     const out: Record<string, unknown> = {};
-    for (const f of fields) {
-      if (!(f.key in query)) {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      const value = values[i];
+      if (value === undefined) {
         if (!f.optional) return undefined;
         continue;
       }
-      const value = query[f.key];
       if (f.kind === 'string') {
-        if (value === undefined && f.optional) out[f.key] = value;
-        else if (typeof value === 'string' && value.length >= f.min && value.length <= f.max) out[f.key] = value;
+        if (value.length >= f.min && value.length <= f.max) out[f.key] = value;
         else return undefined;
       } else {
         const parsed = f.schema.safeParse(value);
