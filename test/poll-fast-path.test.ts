@@ -142,7 +142,7 @@ describe('the long-poll fast path', () => {
           hub.unsubscribe(C, slow);
         }
         if (following) hub.unsubscribe(C, keeper);
-        await hub.settle();
+        await hub.stopLingering();
       }),
       { numRuns: Number(process.env['FUZZ_RUNS'] ?? 300) },
     );
