@@ -2,7 +2,7 @@
 //                  [--rate 20] [--duration 10] [--poll-rate 50] [--idle 5000] [--runs 3] [--history <n>]
 //                  [--nats] [--nats3] [--auth] [--workers 2] [--stall 30] [--in-flight 8]
 //                  [--scale] [--steps 1000,5000,10000,20000] [--scale-messages 5]
-//                  [--channels] [--channel-count 10000] [--per-channel 2]
+//                  [--channels] [--channel-count 10000] [--per-channel 2] [--profile DIR]
 // Measures Hubbub beside a raw floor server (floor-server.ts) in the same run, every transport, and
 // prints issue #8's table with the ratios: deliveries/s in a fan-out, server CPU µs per delivery
 // (/proc/<pid>/stat), p50/p99 latency at a fixed rate, KB per idle connection (/proc/<pid>/status),
@@ -10,6 +10,7 @@
 // batches by how fast pollers come back), with a fixed-rate long-poll case beside them.
 // --scale: memory per connection from 1,000 to 20,000 subscribers and a fan-out with p99 at each
 // step. --channels: 10,000 channels × 2 subscribers against one channel. Writes .tmp/bench-*.json.
+// --profile DIR: every Hubbub process writes a CPU profile there (node --cpu-prof) when it stops.
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -47,6 +48,7 @@ const { values: o } = parseArgs({
     channels: { type: 'boolean', default: false },
     'channel-count': { type: 'string', default: '10000' },
     'per-channel': { type: 'string', default: '2' },
+    profile: { type: 'string' },
   },
 });
 
@@ -90,10 +92,10 @@ const config: BenchConfig = {
 for (const t of config.transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}; known: ${TRANSPORTS.join(', ')}`);
 
 const history = o.history !== undefined ? Number(o.history) : Math.max(100, config.messages);
-const systemOptions: SystemOptions = { history, inFlight: Number(o['in-flight']), payloadBytes: Number(o.bytes), auth: o.auth, fdPrefix: fd.prefix };
+const systemOptions: SystemOptions = { history, inFlight: Number(o['in-flight']), payloadBytes: Number(o.bytes), auth: o.auth, fdPrefix: fd.prefix, profileDir: o.profile };
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const brief = (d: Delivery) =>
-  `${d.perSecond}/s, ${d.cpuPerDelivery} µs/delivery${d.p99 !== undefined ? `, p50 ${d.p50} p99 ${d.p99} ms` : ''}, lost ${d.lost}, recovered:false ${d.unrecovered}, publish p50 ${d.publishP50} p99 ${d.publishP99} ms${d.natsCpuPerDelivery !== undefined ? `, nats-server ${d.natsCpuPerDelivery} µs/delivery ${d.natsMsgsPerPublication} msgs/publication` : ''}, server cores ${d.serverCores}, client cores ${d.clientCores.join('/')} (${d.clientCpuPerDelivery} µs/delivery)`;
+  `${d.perSecond}/s, ${d.cpuPerDelivery} µs/delivery${d.p99 !== undefined ? `, p50 ${d.p50} p99 ${d.p99} ms` : ''}, lost ${d.lost}, recovered:false ${d.unrecovered}${d.perAnswer !== undefined ? `, ${d.perAnswer} publications/answer` : ''}, publish p50 ${d.publishP50} p99 ${d.publishP99} ms${d.natsCpuPerDelivery !== undefined ? `, nats-server ${d.natsCpuPerDelivery} µs/delivery ${d.natsMsgsPerPublication} msgs/publication` : ''}, server cores ${d.serverCores}, client cores ${d.clientCores.join('/')} (${d.clientCpuPerDelivery} µs/delivery)`;
 
 /** Everything the table needs for one transport on one system: a fresh server process each time. */
 async function measureTransport(pool: ClientPool, sys: System, t: Transport): Promise<TransportResult> {

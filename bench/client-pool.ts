@@ -135,6 +135,7 @@ function sum(parts: Counts[]): Counts {
     unique: parts.reduce((s, p) => s + p.unique, 0),
     dups: parts.reduce((s, p) => s + p.dups, 0),
     unrecovered: parts.reduce((s, p) => s + p.unrecovered, 0),
+    answers: parts.reduce((s, p) => s + p.answers, 0),
     dropped: parts.reduce((s, p) => s + p.dropped, 0),
     lastAt: Math.max(...parts.map((p) => p.lastAt)),
     errors: parts.flatMap((p) => p.errors).slice(0, 5),

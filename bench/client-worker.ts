@@ -26,6 +26,7 @@ export interface Counts {
   unique: number;
   dups: number;
   unrecovered: number;
+  answers: number;
   dropped: number;
   lastAt: number;
   errors: string[];
@@ -89,6 +90,7 @@ const counts = (): Counts => ({
   unique: tally.unique,
   dups: tally.dups,
   unrecovered: tally.unrecovered,
+  answers: tally.answers,
   dropped: tally.dropped,
   lastAt: tally.lastAt,
   errors: tally.errors,

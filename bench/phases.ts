@@ -32,6 +32,8 @@ export interface Delivery {
   shortfall?: Record<number, number>;
   dups: number;
   unrecovered: number;
+  /** Long-poll: publications per poll answer (how much each answer batched). */
+  perAnswer?: number;
   dropped: number;
   seconds: number;
   perSecond: number;
@@ -159,6 +161,7 @@ async function measure(pool: ClientPool, sys: System, subscribers: number, messa
     ...(expected > r.unique ? { shortfall: r.spread } : {}),
     dups: r.dups,
     unrecovered: r.unrecovered,
+    ...(r.answers > 0 ? { perAnswer: round(r.unique / r.answers, 1) } : {}),
     dropped: r.dropped,
     seconds: round(seconds, 2),
     perSecond: Math.round(r.unique / seconds),

@@ -163,8 +163,9 @@ export function costTable(results: TransportResult[]): string {
     dec(r.fanout.clientCpuPerDelivery),
     dec(r.fanout.cpuPerDelivery),
     int(r.fanout.published),
+    r.fanout.perAnswer === undefined ? '' : dec(r.fanout.perAnswer),
     `${dec(r.fanout.publishP50)} / ${dec(r.fanout.publishP99)}`,
     r.fanout.natsCpuPerDelivery === undefined ? '' : `${dec(r.fanout.natsCpuPerDelivery)} µs, ${dec(r.fanout.natsMsgsPerPublication)} msgs`,
   ]);
-  return table(['fan-out', 'system', 'server cores', 'client process cores', 'client µs/delivery', 'server µs/delivery', 'publications/s accepted', 'publish p50 / p99 ms', 'nats-server per delivery, msgs per publication'], rows);
+  return table(['fan-out', 'system', 'server cores', 'client process cores', 'client µs/delivery', 'server µs/delivery', 'publications/s accepted', 'publications per poll answer', 'publish p50 / p99 ms', 'nats-server per delivery, msgs per publication'], rows);
 }

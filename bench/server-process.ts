@@ -47,8 +47,8 @@ export function fdLimit(want: number): FdLimit {
 }
 
 /** Starts a TypeScript program in its own process, under `prefix`, and resolves once it prints its URL. */
-export async function spawnListening(file: string, args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []): Promise<MainProcess> {
-  const command = [...prefix, process.execPath, '--import', 'tsx', file, ...args];
+export async function spawnListening(file: string, args: string[], env: NodeJS.ProcessEnv, prefix: string[] = [], nodeFlags: string[] = []): Promise<MainProcess> {
+  const command = [...prefix, process.execPath, ...nodeFlags, '--import', 'tsx', file, ...args];
   const child = spawn(command[0]!, command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -74,8 +74,8 @@ export async function spawnListening(file: string, args: string[], env: NodeJS.P
 const API_KEY = 'bench-api-key-0123456789';
 
 /** Starts `server/main.ts` in its own process (its own core), on a free port. */
-export async function startServerProcess(extraArgs: string[] = [], env: Record<string, string> = {}, prefix: string[] = []): Promise<ServerProcess> {
-  const main = await spawnListening(MAIN, ['--port', '0', '--host', '127.0.0.1', ...extraArgs], { ...process.env, HUBBUB_API_KEY: API_KEY, ...LOAD_TEST_LIMITS, ...env }, prefix);
+export async function startServerProcess(extraArgs: string[] = [], env: Record<string, string> = {}, prefix: string[] = [], nodeFlags: string[] = []): Promise<ServerProcess> {
+  const main = await spawnListening(MAIN, ['--port', '0', '--host', '127.0.0.1', ...extraArgs], { ...process.env, HUBBUB_API_KEY: API_KEY, ...LOAD_TEST_LIMITS, ...env }, prefix, nodeFlags);
   return { ...main, apiKey: API_KEY };
 }
 

@@ -42,6 +42,8 @@ export class Tally {
   dups = 0;
   /** Poll answers with `recovered: false` after the first poll: the server signalled a gap. */
   unrecovered = 0;
+  /** Poll answers after the first poll: publications per answer is how much a poll batches. */
+  answers = 0;
   /** Subscribers whose connection ended without being closed by the bench. */
   dropped = 0;
   errors: string[] = [];
@@ -62,7 +64,7 @@ export class Tally {
   }
 
   reset(recordLatency: boolean, capacity: number): void {
-    this.unique = this.dups = this.unrecovered = this.dropped = this.lastAt = this.samples = 0;
+    this.unique = this.dups = this.unrecovered = this.answers = this.dropped = this.lastAt = this.samples = 0;
     this.latencies = recordLatency ? new Float64Array(capacity) : undefined;
     for (const s of this.subscribers) s.phase = 0;
   }
@@ -207,7 +209,10 @@ async function pollSubscriber(t: Target, tally: Tally): Promise<Subscriber> {
             }
             const r = JSON.parse(body) as PollBody;
             if (first) (first = false), resolve({ seen, close: () => ((stopped = true), http.close()) });
-            else for (const s of r.subscriptions) if (!s.recovered) tally.unrecovered += 1;
+            else {
+              tally.answers += 1;
+              for (const s of r.subscriptions) if (!s.recovered) tally.unrecovered += 1;
+            }
             for (const p of r.publications) tally.record(seen, p.data.i, p.data.t);
             next(r.cursor);
           },

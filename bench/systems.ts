@@ -19,6 +19,8 @@ export interface SystemOptions {
   /** Every subscriber presents a signed token; the `bench` namespace admits authenticated users only. */
   auth: boolean;
   fdPrefix: string[];
+  /** Hubbub's processes write a V8 CPU profile here (node --cpu-prof) when they stop. */
+  profileDir: string | undefined;
 }
 
 /** A nats-server for the NATS modes, with its pid (for its CPU) and monitoring port (for its subscription count). */
@@ -83,12 +85,13 @@ export async function startHubbub(mode: System['mode'], nats: BenchNats | undefi
   const secret = opts.auth ? randomBytes(32).toString('base64url') : undefined;
   const args = ['--history-size', String(opts.history)];
   const env = hubbubEnv(secret);
-  if (mode === 'memory') return system('hubbub', mode, [await startServerProcess(args, env, opts.fdPrefix)], opts, secret);
+  const flags = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+  if (mode === 'memory') return system('hubbub', mode, [await startServerProcess(args, env, opts.fdPrefix, flags)], opts, secret);
   if (!nats) throw new Error('NATS mode without a nats-server');
   const prefix = `bench${randomBytes(4).toString('hex')}`;
   const nodes: ServerProcess[] = [];
   for (let i = 1; i <= (mode === 'nats3' ? 3 : 1); i++) {
-    nodes.push(await startServerProcess([...args, '--nats', nats.url, '--nats-prefix', prefix, '--node-id', `bench${i}`], env, opts.fdPrefix));
+    nodes.push(await startServerProcess([...args, '--nats', nats.url, '--nats-prefix', prefix, '--node-id', `bench${i}`], env, opts.fdPrefix, flags));
   }
   return system('hubbub', mode, nodes, opts, secret, nats);
 }
