@@ -19,23 +19,26 @@ import { StallWatch, Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 /**
- * The shared part of a publication event. The `id:` line is the connection's cursor, which differs
- * per connection when it has several channels, so it is kept apart: a one-channel stream can use
- * `singleId` as is, and nothing is encoded per subscriber. The body is bytes, so the socket does
- * not encode it again per subscriber and its writableLength counts bytes (see StallWatch).
+ * A publication event, encoded once for every stream. The `id:` line is the connection's cursor,
+ * which differs per connection when it has several channels: a one-channel stream writes `single`
+ * (id line and body in one buffer, one write), a stream of several writes its own id line, then
+ * `body`. Bytes, so the socket does not encode them again per subscriber and its writableLength
+ * counts bytes (see StallWatch).
  */
 interface SseFrame {
-  singleId: string;
+  single: Buffer;
   body: Buffer;
 }
 
 /** No `id:` line: a heartbeat must not move the cursor the client sends back as Last-Event-ID. */
 const PING = `event: ${SSE_EVENTS.ping}\ndata: {}\n\n`;
 
-const encode = (pub: Publication): SseFrame => ({
-  singleId: `id: ${pub.epoch}:${pub.offset}\n`,
-  body: Buffer.from(`event: ${SSE_EVENTS.publication}\ndata: ${JSON.stringify(pub)}\n\n`),
-});
+function encode(pub: Publication): SseFrame {
+  const id = `id: ${pub.epoch}:${pub.offset}\n`;
+  const single = Buffer.from(`${id}event: ${SSE_EVENTS.publication}\ndata: ${JSON.stringify(pub)}\n\n`);
+  // The body is the single event without its id line: a view of the same bytes, not a copy.
+  return { single, body: single.subarray(Buffer.byteLength(id)) };
+}
 
 class SseConnection implements Subscriber<SseFrame> {
   readonly positions: Array<StreamPosition | undefined>;
@@ -71,10 +74,13 @@ class SseConnection implements Subscriber<SseFrame> {
     this.positions[this.index.get(pub.channel)!] = pub;
     if (this.closed) return;
     if (this.res.writableLength > this.env.config.maxQueueBytes) return this.disconnect('slow_consumer');
-    const id = this.channels.length === 1 ? frame.singleId : `id: ${formatCursor(this.positions)}\n`;
+    if (this.channels.length === 1) {
+      this.res.write(frame.single);
+      return;
+    }
     // Corked so the id line and the shared body leave in one write.
     this.res.cork();
-    this.res.write(id);
+    this.res.write(`id: ${formatCursor(this.positions)}\n`);
     this.res.write(frame.body);
     this.res.uncork();
   }
