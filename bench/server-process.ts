@@ -55,7 +55,7 @@ export async function spawnListening(file: string, args: string[], env: NodeJS.P
   const port = await new Promise<string>((resolve, reject) => {
     const onData = (c: Buffer) => {
       // Keep the start and the tail: a server under load may log a lot.
-      out = out.length > 200_000 ? out.slice(0, 100_000) + out.slice(-50_000) + c.toString() : out + c.toString();
+      out = out.length > 2_000_000 ? out.slice(0, 1_000_000) + out.slice(-500_000) + c.toString() : out + c.toString();
       const m = LISTENING.exec(out);
       if (m) resolve(m[1]!);
     };

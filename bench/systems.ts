@@ -21,6 +21,8 @@ export interface SystemOptions {
   fdPrefix: string[];
   /** Hubbub's processes write a V8 CPU profile here (node --cpu-prof) when they stop. */
   profileDir: string | undefined;
+  /** More node flags for Hubbub's processes (e.g. --trace-gc); their output is kept in .tmp/hubbub-<pid>.log. */
+  nodeFlags: string[];
 }
 
 /** A nats-server for the NATS modes, with its pid (for its CPU) and monitoring port (for its subscription count). */
@@ -77,6 +79,7 @@ function system(name: System['name'], mode: System['mode'], nodes: ServerProcess
     async stop() {
       publisher.close();
       await Promise.all(nodes.map((n) => n.stop()));
+      if (opts.nodeFlags.length > 0 && name === 'hubbub') for (const n of nodes) writeFileSync(`.tmp/hubbub-${n.child.pid}.log`, n.output());
     },
   };
 }
@@ -85,7 +88,7 @@ export async function startHubbub(mode: System['mode'], nats: BenchNats | undefi
   const secret = opts.auth ? randomBytes(32).toString('base64url') : undefined;
   const args = ['--history-size', String(opts.history)];
   const env = hubbubEnv(secret);
-  const flags = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+  const flags = [...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), ...opts.nodeFlags];
   if (mode === 'memory') return system('hubbub', mode, [await startServerProcess(args, env, opts.fdPrefix, flags)], opts, secret);
   if (!nats) throw new Error('NATS mode without a nats-server');
   const prefix = `bench${randomBytes(4).toString('hex')}`;
