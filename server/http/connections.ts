@@ -13,9 +13,14 @@ export function trackConnections(server: Server): { closeUnused(): void; readonl
   // bring the socket back, where nothing would ever delete it again.
   const inFlight = new Map<Socket, number>();
   let closing = false;
+  // One listener for every socket, added with on() (a socket closes once): once() would wrap it in
+  // a bound function and a state object, and a closure per socket costs as much again.
+  function socketClosed(this: Socket): void {
+    inFlight.delete(this);
+  }
   server.on('connection', (socket: Socket) => {
     inFlight.set(socket, 0);
-    socket.once('close', () => inFlight.delete(socket));
+    socket.on('close', socketClosed);
   });
   // One listener function for every response (no closure per request): the response knows its request's socket.
   function responseClosed(this: ServerResponse): void {
@@ -33,7 +38,10 @@ export function trackConnections(server: Server): { closeUnused(): void; readonl
     res.once('close', responseClosed);
   });
   // An upgraded socket belongs to its transport (WebSocket), which closes it with a close code.
-  server.on('upgrade', (req) => inFlight.delete(req.socket));
+  server.on('upgrade', (req) => {
+    inFlight.delete(req.socket);
+    req.socket.removeListener('close', socketClosed);
+  });
   return {
     closeUnused() {
       closing = true;

@@ -50,14 +50,10 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   const commands = new WsCommands(env);
 
   function onConnection(ws: WebSocket, socket: Socket, session: Session): void {
-    const conn = new WsConnection(ws, socket, codec, session, config.maxQueueBytes);
+    const conn = new WsConnection(ws, socket, codec, session, config.maxQueueBytes, commands);
     connections.add(conn);
     pinger.ensureRunning();
-    session.attach({
-      disconnect: (reason) => conn.close(reason),
-      subscribe: async (channel) => commands.serverSubscribe(conn, channel),
-      unsubscribe: (channel) => commands.serverUnsubscribe(conn, channel),
-    });
+    session.attach(conn);
     // A socket authenticated by its upgrade (header, cookie, query token) may just listen to its token's
     // channels; only an anonymous one must say something before the timeout.
     if (session.user === null && session.identity.channels.length === 0) {
@@ -93,7 +89,11 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   /** Every command gets exactly one reply (or the connection's close code, if it closes first). */
   function onMessage(conn: WsConnection, data: RawData, isBinary: boolean): void {
     conn.alive = true;
-    clearTimeout(conn.connectTimer);
+    if (conn.connectTimer) {
+      clearTimeout(conn.connectTimer);
+      // A cleared timer still holds its callback and the connection: let both go.
+      conn.connectTimer = undefined;
+    }
     if (conn.closed) return;
     if (isBinary) return frameError(conn, 'invalid_frame', undefined, 'binary frames are not accepted: send JSON text');
     let json: unknown;
@@ -155,14 +155,16 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
       session.close();
       return refuseUpgrade(socket, err);
     }
-    let upgraded = false;
     // ws answers a malformed handshake itself and never calls back: the session must not outlive the socket.
-    socket.once('close', () => !upgraded && session.close());
+    const closeEarly = () => session.close();
+    socket.on('close', closeEarly);
     if (socket.destroyed) return session.close();
+    // Nothing that lives as long as the connection may hold `req` (its headers, raw headers and
+    // stream state, about 1 KB): the callback reaches the socket through `socket`, not `req.socket`.
     wss.handleUpgrade(req, socket, head, (ws) => {
-      upgraded = true;
-      // req.socket is the upgraded socket, typed as the net.Socket it is.
-      onConnection(ws, req.socket, session);
+      socket.removeListener('close', closeEarly);
+      // The upgraded socket is the net.Socket it is (a Duplex only by its type here).
+      onConnection(ws, socket as Socket, session);
     });
   }
 

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { DISCONNECT_TABLE, type DisconnectName, type ErrorCode, type SubscribeResult, errorBody } from '../../contract/index.js';
 import type { HubbubError } from '../errors.js';
 import type { Subscriber } from '../hub/subscriber.js';
-import type { Session } from '../session/session.js';
+import type { ConnectionHandle, Session } from '../session/session.js';
 import { StallWatch } from './ticker.js';
 
 const TEXT = { binary: false } as const;
@@ -15,10 +15,20 @@ export interface SubscribeCommand {
   answered: boolean;
 }
 
+/** The server-side subscribe/unsubscribe the connection's session may ask for (WsCommands). */
+export interface ServerCommands {
+  serverSubscribe(conn: WsConnection, channel: string): boolean;
+  serverUnsubscribe(conn: WsConnection, channel: string): boolean;
+}
+
 /** Commands a connection may have queued behind a slow one (a token check, a publish): past it the client is flooding. */
 const MAX_QUEUED = 256;
 
-export class WsConnection implements Subscriber<Buffer> {
+// Per-connection memory: the connection is its session's handle itself and keeps no closures but
+// its socket's drain listener. (tsx names every closure stored in a property or a variable, which
+// turns the function into a slow-property object of ~300 B, so per-connection functions are
+// prototype methods or anonymous arguments.)
+export class WsConnection implements Subscriber<Buffer>, ConnectionHandle {
   /** channel → the subscribe command that holds it. */
   readonly channels = new Map<string, SubscribeCommand>();
   alive = true;
@@ -30,8 +40,11 @@ export class WsConnection implements Subscriber<Buffer> {
   refusals = 0;
   /** Closes a socket that sends nothing at all after it opened. */
   connectTimer: NodeJS.Timeout | undefined;
-  /** Commands run one at a time, in arrival order: a `connect` decides how the next ones are judged. */
-  private queue: Promise<void> = Promise.resolve();
+  /**
+   * Commands run one at a time, in arrival order: a `connect` decides how the next ones are judged.
+   * Dropped once the queue is empty, so an idle connection holds no settled promise.
+   */
+  private queue: Promise<void> | undefined;
   private queued = 0;
   /**
    * What waits for the socket to drain: the shared encoded frames themselves, never copies. The
@@ -47,9 +60,22 @@ export class WsConnection implements Subscriber<Buffer> {
     readonly codec: Subscriber<Buffer>['codec'],
     readonly session: Session,
     private readonly maxQueueBytes: number,
+    private readonly commands: ServerCommands,
   ) {
     this.watch = new StallWatch(socket);
-    socket.on('drain', this.flush);
+    socket.on('drain', () => this.flush());
+  }
+
+  disconnect(reason: 'token_expired' | 'disconnected_by_server' | 'rate_limited' | 'forbidden'): void {
+    this.close(reason);
+  }
+
+  async subscribe(channel: string): Promise<boolean> {
+    return this.commands.serverSubscribe(this, channel);
+  }
+
+  unsubscribe(channel: string): boolean {
+    return this.commands.serverUnsubscribe(this, channel);
   }
 
   /** Who the connection is, for presence: its session. */
@@ -71,10 +97,12 @@ export class WsConnection implements Subscriber<Buffer> {
   enqueue(work: () => Promise<void>, onBug: (err: unknown) => void): boolean {
     if (this.queued >= MAX_QUEUED) return false;
     this.queued += 1;
-    this.queue = this.queue
+    this.queue = (this.queue ?? Promise.resolve())
       .then(work)
       .catch(onBug)
-      .finally(() => void (this.queued -= 1));
+      .finally(() => {
+        if (--this.queued === 0) this.queue = undefined;
+      });
     return true;
   }
 
@@ -98,7 +126,7 @@ export class WsConnection implements Subscriber<Buffer> {
   }
 
   /** On 'drain': feeds the backlog until the socket is full again. */
-  private readonly flush = (): void => {
+  private flush(): void {
     const backlog = this.backlog;
     let i = 0;
     while (i < backlog.length && !this.closed && !this.socket.writableNeedDrain) {
@@ -107,7 +135,7 @@ export class WsConnection implements Subscriber<Buffer> {
       this.ws.send(data, TEXT);
     }
     backlog.splice(0, i);
-  };
+  }
 
   error(code: ErrorCode, id?: number, message?: string, issues?: HubbubError['issues']): void {
     this.send(JSON.stringify({ type: 'error', ...(id ? { id } : {}), ...errorBody(code, message, issues) }));
