@@ -16,6 +16,7 @@ import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { openRealtimeRequest } from './realtime-request.js';
 import { StallWatch, Ticker } from './ticker.js';
+import type { ConnectionHandle } from '../session/session.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 /**
@@ -40,9 +41,13 @@ function encode(pub: Publication): SseFrame {
   return { single, body: single.subarray(Buffer.byteLength(id)) };
 }
 
-class SseConnection implements Subscriber<SseFrame> {
+// The stream is its session's handle itself (no closures per stream: tsx names a closure stored in a
+// property, which makes it a slow-property function of ~300 B), and a one-channel stream, the usual
+// one, needs no channel index.
+class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
   readonly positions: Array<StreamPosition | undefined>;
-  private readonly index = new Map<string, number>();
+  /** channel → its entry in `positions`; only for a stream of several channels. */
+  private readonly index: Map<string, number> | undefined;
   /** No more writes: the stream ended (disconnect) or the client went away. */
   closed = false;
   readonly watch: StallWatch;
@@ -61,17 +66,17 @@ class SseConnection implements Subscriber<SseFrame> {
     // Until a channel's subscribed event, its cursor entry keeps the requested position: a stream
     // that drops in between must not turn that channel's Last-Event-ID entry into "from now".
     this.positions = channels.map((_, i) => since[i]);
-    channels.forEach((c, i) => this.index.set(c, i));
+    if (channels.length > 1) this.index = new Map(channels.map((c, i) => [c, i]));
   }
 
   onSubscribed(result: SubscribeResult): void {
-    this.positions[this.index.get(result.channel)!] = result;
+    this.positions[this.index?.get(result.channel) ?? 0] = result;
     this.write(`id: ${formatCursor(this.positions)}\nevent: ${SSE_EVENTS.subscribed}\ndata: ${JSON.stringify(result)}\n\n`);
   }
 
   onPublication(frame: SseFrame, pub: Publication): void {
     // The publication is its own position: no allocation per subscriber on the fan-out path.
-    this.positions[this.index.get(pub.channel)!] = pub;
+    this.positions[this.index?.get(pub.channel) ?? 0] = pub;
     if (this.closed) return;
     if (this.res.writableLength > this.env.config.maxQueueBytes) return this.disconnect('slow_consumer');
     if (this.channels.length === 1) {
@@ -87,6 +92,16 @@ class SseConnection implements Subscriber<SseFrame> {
 
   onUnrecoverable(): void {
     this.disconnect('insufficient_state');
+  }
+
+  // The stream's channels are fixed by its request (its cursor lists them): server-side
+  // subscribe/unsubscribe reach WebSocket connections only.
+  async subscribe(): Promise<boolean> {
+    return false;
+  }
+
+  unsubscribe(): boolean {
+    return false;
   }
 
   write(text: string): void {
@@ -132,7 +147,7 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
   return {
     name: 'sse',
     route: 'sse',
-    capabilities: { bidirectional: false, streaming: true, upgrade: false },
+    capabilities: { bidirectional: false, streaming: true, upgrade: false, sendsCorsHeaders: true },
     async handle({ query, headers }, ctx) {
       if (env.isClosing()) throw new HubbubError('unavailable', 'the server is shutting down');
       // EventSource sends Last-Event-ID on its own reconnects: it is newer than the URL's cursor.
@@ -142,7 +157,10 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       const { session, channels, since } = await openRealtimeRequest(env, ctx, 'sse', query, cursor);
       ctx.respond = false;
       const res = ctx.res;
+      // The CORS headers go out with the head, not set on the response first: a response with headers
+      // set keeps a copy of every header it writes for as long as the stream lasts.
       res.writeHead(200, {
+        ...ctx.corsHeaders,
         'Content-Type': 'text/event-stream; charset=utf-8',
         'Cache-Control': 'no-cache, no-transform',
         Connection: 'keep-alive',
@@ -161,14 +179,13 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       const conn = new SseConnection(res, codec, session, channels, since, env, ctx.req.socket, release);
       connections.add(conn);
       heartbeat.ensureRunning();
-      res.once('close', () => {
+      // on(), not once(): a response closes once, and once() would wrap the listener per stream.
+      res.on('close', () => {
         connections.delete(conn);
         release(conn);
         session.close();
       });
-      // The stream's channels are fixed by its request (its cursor lists them): server-side
-      // subscribe/unsubscribe reach WebSocket connections only.
-      session.attach({ disconnect: (reason) => conn.disconnect(reason), subscribe: async () => false, unsubscribe: () => false });
+      session.attach(conn);
       for (let i = 0; i < channels.length && !conn.closed; i++) {
         try {
           await hub.subscribe(channels[i]!, conn, since[i]);
