@@ -35,7 +35,8 @@ export function trackConnections(server: Server): { closeUnused(): void; readonl
     const before = inFlight.get(socket);
     if (before === undefined) return;
     inFlight.set(socket, before + 1);
-    res.once('close', responseClosed);
+    // on(), not once(): a response closes once, and once() would wrap the listener per request.
+    res.on('close', responseClosed);
   });
   // An upgraded socket belongs to its transport (WebSocket), which closes it with a close code.
   server.on('upgrade', (req) => {
