@@ -17,8 +17,9 @@ async function liveCount(prototype: object, test: string): Promise<number> {
   (globalThis as Record<string, unknown>)[key] = prototype;
   try {
     const proto = await inspector.post('Runtime.evaluate', { expression: `globalThis.${key}` });
-    const found = await inspector.post('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId!, objectGroup: 'idle-memory' });
-    const counted = await inspector.post('Runtime.callFunctionOn', {
+    // @types/node types this call's answer as void: it is Runtime.QueryObjectsReturnType.
+    const found = (await inspector.post('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId!, objectGroup: 'idle-memory' })) as unknown as { objects: { objectId?: string } };
+    const counted: { result: { value?: unknown } } = await inspector.post('Runtime.callFunctionOn', {
       objectId: found.objects.objectId!,
       functionDeclaration: `function () { const test = ${test}; return this.filter((o) => test(o)).length; }`,
       returnByValue: true,

@@ -82,7 +82,8 @@ function settlePoll(poll: PollRequest): void {
 /** One poll request: it collects what its channels have after the cursor, then answers and forgets everything. */
 class PollRequest implements Subscriber<PollFrame>, ConnectionHandle {
   readonly positions: Array<StreamPosition | undefined>;
-  readonly results: SubscribeResult[] = [];
+  /** One entry per channel, sized up front: a first push would reserve 17 slots for a waiting poll's one. */
+  readonly results: SubscribeResult[];
   readonly frames: PollFrame[] = [];
   /** Bytes of `frames`, against the response cap. */
   private bytes = 0;
@@ -102,6 +103,7 @@ class PollRequest implements Subscriber<PollFrame>, ConnectionHandle {
     private readonly answers: AnswerQueue,
   ) {
     this.positions = new Array<StreamPosition | undefined>(channels.length).fill(undefined);
+    this.results = new Array<SubscribeResult>(channels.length);
   }
 
   /** Position of a channel in the request (a poll lists a few channels: a scan beats a map it would build per request). */
