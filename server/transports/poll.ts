@@ -1,11 +1,10 @@
-import type { IncomingMessage } from 'node:http';
 import { type Publication, type StreamPosition, type SubscribeResult, formatCursor } from '../../contract/index.js';
 import { type Exchange, RESPONDED } from '../http/adapter.js';
 import { HubbubError } from '../errors.js';
 import { type Hub, SubscriptionAbortedError } from '../hub/hub.js';
 import type { StartingPoint } from '../hub/starting-point.js';
 import type { Subscriber } from '../hub/subscriber.js';
-import type { ConnectionHandle, Session } from '../session/session.js';
+import type { ConnectionHandle } from '../session/session.js';
 import { openRealtimeRequest } from './realtime-request.js';
 import type { Transport, TransportEnv } from './transport.js';
 
@@ -221,35 +220,6 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   const answers = new AnswerQueue();
   const lastAnswer = new LastAnswer();
 
-  async function subscribeAndWait(req: IncomingMessage, session: Session, poll: PollRequest, since: Array<StreamPosition | undefined>, timeoutMs: number) {
-    const onClose = poll.settle.bind(poll);
-    req.on('close', onClose);
-    session.attach(poll);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      for (let i = 0; i < poll.channels.length; i++) {
-        const channel = poll.channels[i]!;
-        try {
-          if (!hub.subscribeNow(channel, poll, since[i])) await hub.subscribe(channel, poll, since[i]);
-        } catch (err) {
-          if (!(err instanceof SubscriptionAbortedError)) throw err;
-        }
-      }
-      if (!poll.hasNews() && !env.isClosing() && !req.destroyed) {
-        waiting.add(poll);
-        const settled = poll.waitUntilSettled();
-        timer = setTimeout(settlePoll, timeoutMs, poll);
-        await settled;
-      }
-    } finally {
-      poll.done = true;
-      waiting.delete(poll);
-      if (timer) clearTimeout(timer);
-      req.off('close', onClose);
-      for (const channel of poll.channels) hub.unsubscribe(channel, poll);
-    }
-  }
-
   /** The 200: written here for Koa's route and the direct route alike (Exchange). */
   function send(exchange: Exchange, answer: Answer): void {
     exchange.respond = false;
@@ -275,7 +245,38 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
       const timeoutMs = Math.min(query.timeout ?? Number.POSITIVE_INFINITY, config.pollTimeout * 1000);
       const poll = new PollRequest(codec, request.channels, config.maxPollBytes, answers);
       try {
-        if (!answerFromWindow(hub, poll, request.since)) await subscribeAndWait(exchange.req, request.session, poll, request.since, timeoutMs);
+        // The subscribe and the wait run in this frame: a waiting poll keeps one suspended async
+        // frame alive, not two (each is a generator, its registers and a promise, ~0.5 KB).
+        if (!answerFromWindow(hub, poll, request.since)) {
+          const { session, since } = request;
+          const req = exchange.req;
+          const onClose = poll.settle.bind(poll);
+          req.on('close', onClose);
+          session.attach(poll);
+          let timer: NodeJS.Timeout | undefined;
+          try {
+            for (let i = 0; i < poll.channels.length; i++) {
+              const channel = poll.channels[i]!;
+              try {
+                if (!hub.subscribeNow(channel, poll, since[i])) await hub.subscribe(channel, poll, since[i]);
+              } catch (err) {
+                if (!(err instanceof SubscriptionAbortedError)) throw err;
+              }
+            }
+            if (!poll.hasNews() && !env.isClosing() && !req.destroyed) {
+              waiting.add(poll);
+              const settled = poll.waitUntilSettled();
+              timer = setTimeout(settlePoll, timeoutMs, poll);
+              await settled;
+            }
+          } finally {
+            poll.done = true;
+            waiting.delete(poll);
+            if (timer) clearTimeout(timer);
+            req.off('close', onClose);
+            for (const channel of poll.channels) hub.unsubscribe(channel, poll);
+          }
+        }
       } finally {
         request.session.close();
       }
