@@ -3,6 +3,10 @@
 // connection and the heap's growth by constructor / closure name, per connection.
 //   node --import tsx bench/heap-diff.ts --transport websocket [--count 3000] [--system hubbub|floor] [--top 40] [--node-flags=--max-semi-space-size=1]
 //   node --import tsx bench/heap-diff.ts --diff before.heapsnapshot after.heapsnapshot --count 3000
+// Opening thousands of connections at once makes V8 grow its young generation (up to 16 MB per
+// semi-space), and that growth lands in "RSS per connection" as several KB of noise, different on
+// every run. --node-flags=--max-semi-space-size=1 keeps it out: then RSS and live heap per
+// connection are what the connections themselves cost.
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -53,21 +53,12 @@ const kindOf = (n: number) => {
   const t = type(n);
   return t === 'string' || t === 'number' || t === 'concatenated string' || t === 'sliced string' ? t : `${t} ${name(n).slice(0, 50)}`;
 };
-const edgeTo = (n: number, label: string) => {
-  for (let e = firstEdge[n]!; e < firstEdge[n + 1]!; e += EW) if (edgeName(e) === label) return snap.edges[e + 2]! / NW;
-  return -1;
-};
-// A closure's place: its script's name (closure → shared → script → name) and the line from `locations`.
+// A closure's place from the snapshot's `locations`: script id, line, column (tsx emits each module
+// on few lines, so the column tells closures apart; the script itself is not named in the snapshot).
 const lines = new Map<number, string>();
 const loc = (snap as unknown as { locations?: number[] }).locations ?? [];
-for (let i = 0; i < loc.length; i += 4) lines.set(loc[i]! / NW, `${loc[i + 2]! + 1}:${loc[i + 3]! + 1}`);
-const where = (n: number) => {
-  const shared = edgeTo(n, 'shared');
-  const script = shared < 0 ? -1 : edgeTo(shared, 'script');
-  const src = script < 0 ? -1 : edgeTo(script, 'name');
-  const file = src < 0 ? '?' : name(src).replace(/^.*\/(node_modules\/)?/, '');
-  return `${name(n) || '(anon)'}@${file}:${lines.get(n) ?? '?'}`;
-};
+for (let i = 0; i < loc.length; i += 4) lines.set(loc[i]! / NW, `script ${loc[i + 1]} ${loc[i + 2]! + 1}:${loc[i + 3]! + 1}`);
+const where = (n: number) => `${name(n) || '(anon)'}@${lines.get(n) ?? '?'}`;
 const describe = (n: number) => (type(n) === 'closure' ? `closure ${where(n)}` : kindOf(n));
 
 const groups = new Map<string, { count: number; bytes: number }>();
