@@ -10,7 +10,7 @@ import {
   type HistoryQuery,
   type PublishOptions,
 } from '../broker.js';
-import { NatsDecodeError, decodePublication, isSeal } from './codec.js';
+import { NatsDecodeError, decodeMessage, isSeal } from './codec.js';
 import { EpochRecords, channelState } from './epochs.js';
 import { isUnavailable, toBrokerError, withTimeout } from './errors.js';
 import { readHistory } from './history.js';
@@ -23,6 +23,9 @@ import { ChannelStore, isStreamMissing } from './store.js';
 import { type SubjectSpace, assertChannel, subjectSpace } from './subject.js';
 
 export type { NatsBrokerOptions, NatsBrokerStats } from './options.js';
+
+/** nats-server's default, for the moment before the connection reported its own. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 interface LiveSubscription {
   sub: Subscription;
@@ -64,6 +67,7 @@ export class NatsBroker implements Broker {
       epochs: this.epochs,
       timeoutMs: this.timeoutMs,
       assertUsable: () => this.assertUsable(),
+      maxPayload: () => this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD,
       onStored: (pub) => this.sealer.saw(pub.channel, pub.time),
       onConflict: () => void (this.stats.publishConflicts += 1),
       onDecodeError: (channel, where, err) => this.decodeFailed(channel, where, err),
@@ -217,9 +221,10 @@ export class NatsBroker implements Broker {
     }
     // A seal repeats the channel's position: nothing to deliver, nothing missed.
     if (isSeal(msg.headers)) return;
-    let pub: Publication;
+    let pubs: Publication[];
     try {
-      pub = decodePublication(channel, msg.headers, msg.data).pub;
+      // One message may be a batch of consecutive publications: each goes through the sequencer.
+      pubs = decodeMessage(channel, msg.headers, msg.data).pubs;
     } catch (e) {
       this.decodeFailed(channel, `live message ${msg.headers?.get('Nats-Sequence') ?? '?'}`, e);
       // A publication this node cannot read is one its subscribers miss.
@@ -227,7 +232,7 @@ export class NatsBroker implements Broker {
       return;
     }
     const before = sequencer.duplicates;
-    sequencer.push(pub);
+    for (const pub of pubs) sequencer.push(pub);
     this.stats.duplicatesDropped += sequencer.duplicates - before;
   }
 

@@ -23,6 +23,11 @@ export const Header = {
    * after a lost generation (epochs.ts) and on anything older nodes wrote.
    */
   first: 'Hubbub-First',
+  /**
+   * On a batch: how many consecutive publications the message holds (2 or more; absent: one). The
+   * offset header is then the last one's, so the message reads as a head like any other.
+   */
+  count: 'Hubbub-Count',
 } as const;
 
 const encoder = new TextEncoder();
@@ -54,19 +59,40 @@ export function idempotencyDigest(channel: string, key: string): string {
   return createHash('sha256').update(channel).update('\0').update(key).digest('base64url');
 }
 
-export function encodePublication(
-  pub: Publication,
-  prevSeq: number,
-): { headers: MsgHdrs; body: Uint8Array } {
+/** The JSON body of one publication (data, tags, publisher): encoded once per publish, reused by retries. */
+export function encodeEntry(data: JsonData, tags?: Record<string, string>, publisher?: Publication['publisher']): string {
+  const body: { d: JsonData; t?: Record<string, string>; p?: Publication['publisher'] } = { d: data };
+  if (tags) body.t = tags;
+  if (publisher) body.p = publisher;
+  return JSON.stringify(body);
+}
+
+/** Where a stored message sits: its epoch, its LAST offset, when it was written, the message before it. */
+export interface MessagePosition {
+  epoch: string;
+  last: number;
+  time: number;
+  prevSeq: number;
+}
+
+/**
+ * One stored message holding `entries`, the publications at offsets last-k+1..last. A single entry
+ * is the original one-publication message; several are a batch: a JSON array of the same bodies.
+ */
+export function encodeMessage(m: MessagePosition, entries: readonly string[]): { headers: MsgHdrs; body: Uint8Array } {
   const h = natsHeaders();
-  h.set(Header.epoch, pub.epoch);
-  h.set(Header.offset, String(pub.offset));
-  h.set(Header.time, String(pub.time));
-  h.set(Header.prevSeq, String(prevSeq));
-  const body: { d: JsonData; t?: Record<string, string>; p?: Publication['publisher'] } = { d: pub.data };
-  if (pub.tags) body.t = pub.tags;
-  if (pub.publisher) body.p = pub.publisher;
-  return { headers: h, body: encoder.encode(JSON.stringify(body)) };
+  h.set(Header.epoch, m.epoch);
+  h.set(Header.offset, String(m.last));
+  h.set(Header.time, String(m.time));
+  h.set(Header.prevSeq, String(m.prevSeq));
+  if (entries.length === 1) return { headers: h, body: encoder.encode(entries[0]) };
+  h.set(Header.count, String(entries.length));
+  return { headers: h, body: encoder.encode(`[${entries.join(',')}]`) };
+}
+
+export function encodePublication(pub: Publication, prevSeq: number): { headers: MsgHdrs; body: Uint8Array } {
+  const m = { epoch: pub.epoch, last: pub.offset, time: pub.time, prevSeq };
+  return encodeMessage(m, [encodeEntry(pub.data, pub.tags, pub.publisher)]);
 }
 
 function intHeader(h: MsgHdrs, name: string, min: number): number {
@@ -111,12 +137,42 @@ export function sealPrevSeq(h: MsgHdrs): number {
 
 export function decodePublication(channel: string, h: MsgHdrs | undefined, data: Uint8Array): DecodedPublication {
   if (!h) throw new NatsDecodeError(`publication of ${channel} has no headers`);
-  let body: unknown;
+  if (h.has(Header.count)) throw new NatsDecodeError(`publication of ${channel} is a batch`);
+  const pub = toPublication(channel, parseBody(channel, data), epochHeader(h), intHeader(h, Header.offset, 1), intHeader(h, Header.time, 0));
+  return { pub, prevSeq: intHeader(h, Header.prevSeq, 0) };
+}
+
+/** Every publication a stored message holds (one, or a batch's), oldest first. */
+export interface DecodedMessage {
+  pubs: Publication[];
+  prevSeq: number;
+}
+
+export function decodeMessage(channel: string, h: MsgHdrs | undefined, data: Uint8Array): DecodedMessage {
+  if (!h?.has(Header.count)) {
+    const { pub, prevSeq } = decodePublication(channel, h, data);
+    return { pubs: [pub], prevSeq };
+  }
+  const count = intHeader(h, Header.count, 2);
+  // The first offset is at least 1.
+  const last = intHeader(h, Header.offset, count);
+  const epoch = epochHeader(h);
+  const time = intHeader(h, Header.time, 0);
+  const body = parseBody(channel, data);
+  if (!Array.isArray(body) || body.length !== count) throw new NatsDecodeError(`batch of ${channel} does not hold ${count} publications`);
+  const pubs = body.map((entry: unknown, i) => toPublication(channel, entry, epoch, last - count + 1 + i, time));
+  return { pubs, prevSeq: intHeader(h, Header.prevSeq, 0) };
+}
+
+function parseBody(channel: string, data: Uint8Array): unknown {
   try {
-    body = JSON.parse(decoder.decode(data));
+    return JSON.parse(decoder.decode(data));
   } catch (cause) {
     throw new NatsDecodeError(`publication of ${channel} has a body that is not JSON`, { cause });
   }
+}
+
+function toPublication(channel: string, body: unknown, epoch: string, offset: number, time: number): Publication {
   if (typeof body !== 'object' || body === null || !('d' in body)) {
     throw new NatsDecodeError(`publication of ${channel} has no data`);
   }
@@ -125,13 +181,7 @@ export function decodePublication(channel: string, h: MsgHdrs | undefined, data:
   // that no transport can encode must stop here as a counted decode error, not in the fan-out.
   const problem = dataProblem(d);
   if (problem) throw new NatsDecodeError(`publication of ${channel}: ${problem.message}`);
-  const pub: Publication = {
-    channel,
-    offset: intHeader(h, Header.offset, 1),
-    epoch: epochHeader(h),
-    data: d,
-    time: intHeader(h, Header.time, 0),
-  };
+  const pub: Publication = { channel, offset, epoch, data: d, time };
   if (t !== undefined) {
     if (typeof t !== 'object' || t === null || Object.values(t).some((v) => typeof v !== 'string')) {
       throw new NatsDecodeError(`publication of ${channel} has malformed tags`);
@@ -145,7 +195,7 @@ export function decodePublication(channel: string, h: MsgHdrs | undefined, data:
     }
     pub.publisher = p as NonNullable<Publication['publisher']>;
   }
-  return { pub, prevSeq: intHeader(h, Header.prevSeq, 0) };
+  return pub;
 }
 
 /**

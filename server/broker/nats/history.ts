@@ -9,7 +9,7 @@ import {
   positionOnly,
   recoverableFromEmpty,
 } from '../broker.js';
-import { type DecodedPublication, type Head, Header, NatsDecodeError, decodePublication, isSeal, sealPrevSeq } from './codec.js';
+import { type DecodedMessage, type Head, Header, NatsDecodeError, decodeMessage, isSeal, sealPrevSeq } from './codec.js';
 import { type EpochRecords, channelState } from './epochs.js';
 import { isUnavailable } from './errors.js';
 import type { ChannelStore, RawMessage } from './store.js';
@@ -90,21 +90,21 @@ async function firstOfGeneration(r: HistoryReader, channel: string, head: Head):
   if (head.offset > r.historySize) return undefined;
   const m = await r.store.first(r.store.space.history(channel));
   if (!m || isSeal(m.headers) || m.headers?.get(Header.first) !== '1') return undefined;
-  const { pub } = decode(channel, m);
+  const pub = decode(channel, m).pubs[0]!;
   return pub.epoch === head.epoch && pub.offset === 1 ? { offset: 1, time: m.time } : undefined;
 }
 
-function decode(channel: string, m: RawMessage): DecodedPublication {
+function decode(channel: string, m: RawMessage): DecodedMessage {
   try {
-    return decodePublication(channel, m.headers, m.data);
+    return decodeMessage(channel, m.headers, m.data);
   } catch (cause) {
     throw new NatsDecodeError(`stream sequence ${m.seq}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 
 /**
- * Follows the Prev-Seq links from the head: one direct read per publication, cheap when a
- * client is only a few publications behind. Retention removes a channel's oldest messages
+ * Follows the Prev-Seq links from the head: one direct read per message (a publication or a
+ * batch of them), cheap when a client is only a few publications behind. Retention removes a channel's oldest messages
  * first, so the first missing link is where the retained history starts. A seal on the way
  * (seal.ts) repeats the position of the publication before it and is stepped over.
  */
@@ -117,12 +117,13 @@ async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawM
     if (isSeal(cur.headers)) {
       prevSeq = sealPrevSeq(cur.headers!);
     } else {
-      const d = decode(channel, cur);
-      if (d.pub.epoch !== head.epoch || d.pub.offset !== offset) break;
-      out.push(d.pub);
+      const { pubs, prevSeq: before } = decode(channel, cur);
+      const last = pubs[pubs.length - 1]!;
+      if (last.epoch !== head.epoch || last.offset !== offset) break;
+      for (let i = pubs.length - 1; i >= 0 && out.length < count; i--) out.push(pubs[i]!);
       if (out.length >= count) break;
-      offset -= 1;
-      prevSeq = d.prevSeq;
+      offset = pubs[0]!.offset - 1;
+      prevSeq = before;
     }
     cur = prevSeq > 0 ? await r.store.bySeq(prevSeq) : null;
   }
@@ -134,7 +135,7 @@ async function readRetained(r: HistoryReader, channel: string, head: Head): Prom
   const msgs = await r.store.retained(r.store.space.history(channel));
   const pubs = msgs
     .filter((m) => !isSeal(m.headers))
-    .map((m) => decode(channel, m).pub)
+    .flatMap((m) => decode(channel, m).pubs)
     // Published after the head was read: not part of this page.
     .filter((p) => p.epoch === head.epoch && p.offset <= head.offset);
   // Offsets are contiguous by construction; keep only the run that ends at the head if they are not.

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonData, Publication } from '../../../contract/index.js';
-import { KeyedQueue } from '../../keyed-queue.js';
 import { BrokerUnavailableError, type PublishOptions } from '../broker.js';
 import {
   type Head,
@@ -9,8 +8,9 @@ import {
   type IdempotencyRecord,
   decodeIdempotencyRecord,
   decodePublication,
+  encodeEntry,
   encodeIdempotencyRecord,
-  encodePublication,
+  encodeMessage,
   idempotencyDigest,
 } from './codec.js';
 import type { EpochRecords, JoinState } from './epochs.js';
@@ -22,6 +22,8 @@ export interface PublisherContext {
   timeoutMs: number;
   /** Throws BrokerUnavailableError when the connection is down or closed. */
   assertUsable(): void;
+  /** The connection's max_payload: a batch stays well under it. */
+  maxPayload(): number;
   /** A publication was stored (the sealer watches for the channel to go quiet). */
   onStored(pub: Publication): void;
   onConflict(): void;
@@ -30,19 +32,26 @@ export interface PublisherContext {
 }
 
 const HEAD_CACHE_MAX = 10_000;
+/** Publications stored in one message at most. */
+export const BATCH_MAX = 100;
 
-
-/**
- * The publish path. An offset is taken by appending to the channel's subject on two conditions:
- * the subject's last stream sequence is still the head we read, and nobody else claimed to be the
- * successor of that head (Msg-Id `n:<head seq>`). A loser re-reads the head and tries again.
- */
 /** What a publication carries besides its data: tags, and the publisher a client publish is stamped with. */
 type PublicationExtras = Pick<PublishOptions, 'tags' | 'publisher'>;
 
 function withExtras(pub: Publication, extras: PublicationExtras): void {
   if (extras.tags) pub.tags = extras.tags;
   if (extras.publisher) pub.publisher = extras.publisher;
+}
+
+/** A publish waiting for its channel's append in flight. */
+interface Queued {
+  data: JsonData;
+  extras: PublicationExtras;
+  key: string | undefined;
+  /** Its stored JSON body (encodeEntry); unkeyed publishes only. */
+  entry: string;
+  resolve(pub: Publication): void;
+  reject(err: unknown): void;
 }
 
 /**
@@ -56,7 +65,8 @@ export class OffsetAppender {
    * seems to write the channel: a stale head costs a refused append on top of the read.
    */
   private readonly heads = new Map<string, { head: Head; trusted: boolean }>();
-  private readonly lanes = new KeyedQueue();
+  /** Per channel, publishes waiting while one append is in flight (call order); gone when idle. */
+  private readonly lanes = new Map<string, Queued[]>();
 
   constructor(private readonly ctx: PublisherContext) {}
 
@@ -70,22 +80,71 @@ export class OffsetAppender {
     this.heads.delete(channel);
   }
 
+  /**
+   * One append at a time per channel on this node (concurrent ones would only fight over the same
+   * head). The publishes that queue behind it go out together as one batch message when it is done,
+   * so a hot channel stores several publications per round trip; keyed ones still go one by one.
+   */
   publish(channel: string, subject: string, data: JsonData, options: PublishOptions): Promise<Publication> {
-    // One publish at a time per channel on this node: concurrent ones would only fight over the same head.
-    return this.lanes.run(channel, async () => {
-      if (options.idempotencyKey === undefined) return (await this.append(channel, subject, data, options)).pub;
-      return this.appendOnce(channel, subject, data, options, options.idempotencyKey);
+    return new Promise<Publication>((resolve, reject) => {
+      const key = options.idempotencyKey;
+      const entry = key === undefined ? encodeEntry(data, options.tags, options.publisher) : '';
+      const q: Queued = { data, extras: options, key, entry, resolve, reject };
+      const lane = this.lanes.get(channel);
+      if (lane) return void lane.push(q);
+      const fresh = [q];
+      this.lanes.set(channel, fresh);
+      void this.drain(channel, subject, fresh);
     });
   }
 
+  private async drain(channel: string, subject: string, lane: Queued[]): Promise<void> {
+    while (lane.length > 0) {
+      const next = lane[0]!;
+      if (next.key !== undefined) {
+        lane.shift();
+        await this.appendOnce(channel, subject, next.data, next.extras, next.key).then(next.resolve, next.reject);
+        continue;
+      }
+      const batch = this.takeBatch(lane);
+      try {
+        const { pubs } = await this.append(channel, subject, batch);
+        batch.forEach((q, i) => q.resolve(pubs[i]!));
+      } catch (err) {
+        // Nothing of the batch was stored (or nobody can tell, like a timed-out single publish).
+        for (const q of batch) q.reject(err);
+      }
+    }
+    this.lanes.delete(channel);
+  }
+
+  /** The unkeyed publishes at the front of the lane, up to BATCH_MAX and well under max_payload. */
+  private takeBatch(lane: Queued[]): Queued[] {
+    // Room for the headers, and for the ones the stream's republish adds.
+    const budget = Math.floor(this.ctx.maxPayload() / 2);
+    let n = 1;
+    let bytes = Buffer.byteLength(lane[0]!.entry);
+    while (n < lane.length && n < BATCH_MAX && lane[n]!.key === undefined) {
+      const size = Buffer.byteLength(lane[n]!.entry) + 1;
+      if (bytes + size > budget) break;
+      bytes += size;
+      n++;
+    }
+    return lane.splice(0, n);
+  }
+
+  /**
+   * Appends `items` as one message at the channel's next offsets (one conditional append, one
+   * claim); on a refusal the head is read again and the whole message tried again, in order.
+   */
   private async append(
     channel: string,
     subject: string,
-    data: JsonData,
-    extras: PublicationExtras,
+    items: readonly Pick<Queued, 'data' | 'extras' | 'entry'>[],
     digest?: string,
-  ): Promise<{ pub: Publication; seq: number }> {
+  ): Promise<{ pubs: Publication[]; seq: number }> {
     const deadline = Date.now() + this.ctx.timeoutMs * 3;
+    const entries = items.map((q) => q.entry);
     let join: JoinState | undefined;
     for (let attempt = 1; ; attempt++) {
       this.ctx.assertUsable();
@@ -118,10 +177,10 @@ export class OffsetAppender {
         claim = `g:${epoch}:${offset}`;
         first = start.first;
       }
-      const pub: Publication = { channel, offset, epoch, data, time: Date.now() };
-      withExtras(pub, extras);
+      const time = Date.now();
+      const last = offset + items.length - 1;
       const prevSeq = head?.seq ?? 0;
-      const { headers, body } = encodePublication(pub, prevSeq);
+      const { headers, body } = encodeMessage({ epoch, last, time, prevSeq }, entries);
       if (digest) headers.set(Header.idempotency, digest);
       if (first) headers.set(Header.first, '1');
       const seq = await this.ctx.store.append(subject, body, prevSeq, claim, headers);
@@ -133,10 +192,15 @@ export class OffsetAppender {
         continue;
       }
       this.heads.delete(channel);
-      this.heads.set(channel, { head: { seq, epoch, offset: pub.offset }, trusted });
+      this.heads.set(channel, { head: { seq, epoch, offset: last }, trusted });
       if (this.heads.size > HEAD_CACHE_MAX) this.heads.delete(this.heads.keys().next().value!);
-      this.ctx.onStored(pub);
-      return { pub, seq };
+      const pubs = items.map((q, i) => {
+        const pub: Publication = { channel, offset: offset + i, epoch, data: q.data, time };
+        withExtras(pub, q.extras);
+        return pub;
+      });
+      this.ctx.onStored(pubs[pubs.length - 1]!);
+      return { pubs, seq };
     }
   }
 
@@ -181,9 +245,11 @@ export class OffsetAppender {
         `${digest}:${rec?.seq ?? 0}`,
       );
       if (reservation === null) continue;
-      const stored = await this.append(channel, subject, data, extras, digest);
-      await this.record(idemSubject, reservation, digest, done(stored.pub, stored.seq), channel);
-      return stored.pub;
+      const entry = encodeEntry(data, extras.tags, extras.publisher);
+      const stored = await this.append(channel, subject, [{ data, extras, entry }], digest);
+      const pub = stored.pubs[0]!;
+      await this.record(idemSubject, reservation, digest, done(pub, stored.seq), channel);
+      return pub;
     }
   }
 
