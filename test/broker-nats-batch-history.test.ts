@@ -1,0 +1,77 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
+import { type Broker, type HistoryQuery, UnrecoverablePositionError } from '../server/broker/broker.js';
+import { MemoryBroker } from '../server/broker/memory.js';
+import { subjectSpace } from '../server/broker/nats/subject.js';
+import { freshChannel } from './support/broker-conformance.js';
+import { admin, node, range, useNatsServer } from './support/nats-nodes.js';
+
+// History over batch messages must read exactly like the memory broker's: history size counts
+// publications (the stream's max_msgs_per_subject counts messages, so it may keep more), `since`
+// anywhere inside or between batches, on both read paths (walking back, and a consumer).
+
+useNatsServer();
+
+/** Publishes one after another on memory, and on NATS as bursts: each burst of k is stored as messages [1, k-1]. */
+async function publishBoth(nats: Broker, memory: Broker, ch: string, bursts: number[]): Promise<void> {
+  let n = 0;
+  for (const k of bursts) {
+    const data = range(k).map((i) => `p${n + i}`);
+    n += k;
+    await Promise.all(data.map((d) => nats.publish(ch, d)));
+    for (const d of data) await memory.publish(ch, d);
+  }
+}
+
+type Outcome = { offset: number; pubs: Array<[number, unknown]> } | 'unrecoverable';
+
+async function outcome(b: Broker, ch: string, query: HistoryQuery): Promise<Outcome> {
+  try {
+    const page = await b.history(ch, query);
+    return { offset: page.offset, pubs: page.publications.map((p) => [p.offset, p.data]) };
+  } catch (err) {
+    if (err instanceof UnrecoverablePositionError) return 'unrecoverable';
+    throw err;
+  }
+}
+
+async function messagesOn(prefix: string, ch: string): Promise<number> {
+  const jsm = await jetstreamManager(admin);
+  const subject = subjectSpace(prefix).history(ch);
+  const info = await jsm.streams.info(`${prefix}_channels`, { subjects_filter: subject });
+  return info.state.subjects?.[subject] ?? 0;
+}
+
+describe.each([5, 100])('NatsBroker history over batches, historySize %i', (historySize) => {
+  it('answers every since, limit and reverse as the memory broker does, on both read paths', async () => {
+    const prefix = `bh${historySize}`;
+    const o = { historySize, historyTtlMs: 60_000 };
+    const [writer, walker, consumer] = await Promise.all([
+      node(prefix, o),
+      node(prefix, { ...o, historyWalkLimit: 1_000 }),
+      node(prefix, { ...o, historyWalkLimit: 0 }),
+    ]);
+    const memory = new MemoryBroker({ ...o, sweepIntervalMs: 0 });
+    const ch = freshChannel('bh');
+    // Messages [1] [1 4] [1 3] [1 6]: 17 publications in 7 messages; the last batch is longer than 5.
+    await publishBoth(writer, memory, ch, [1, 5, 4, 7]);
+    // Batching happened, and the stream keeps more publications than historySize when it is 5.
+    expect(await messagesOn(prefix, ch)).toBe(Math.min(7, historySize));
+    const natsEpoch = (await writer.position(ch)).epoch;
+    const memEpoch = (await memory.position(ch)).epoch;
+    const queries: Array<(epoch: string) => HistoryQuery> = [
+      () => ({}),
+      () => ({ limit: 3 }),
+      () => ({ reverse: true, limit: 4 }),
+      ...range(19).map((i) => (epoch: string) => ({ since: { epoch, offset: i - 1 } })),
+      ...range(19).map((i) => (epoch: string) => ({ since: { epoch, offset: i - 1 }, reverse: true, limit: 2 })),
+    ];
+    for (const q of queries) {
+      const want = await outcome(memory, ch, q(memEpoch));
+      for (const reader of [walker, consumer]) expect(await outcome(reader, ch, q(natsEpoch)), JSON.stringify(q('E'))).toEqual(want);
+    }
+    // The memory broker keeps exactly historySize: the comparison above is not vacuous.
+    expect((await memory.history(ch)).publications).toHaveLength(Math.min(17, historySize));
+    await memory.close();
+  });
+});
