@@ -1,12 +1,14 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import { describe, expect, it, vi } from 'vitest';
 import type { JsonData, Publication } from '../contract/index.js';
 import type { Broker } from '../server/broker/broker.js';
-import { encodeEntry, encodeIdempotencyRecord, encodeMessage, idempotencyDigest } from '../server/broker/nats/codec.js';
+import { encodeIdempotencyRecord, idempotencyDigest } from '../server/broker/nats/codec.js';
 import { BATCH_MAX } from '../server/broker/nats/offset-appender.js';
 import { subjectSpace } from '../server/broker/nats/subject.js';
 import { freshChannel } from './support/broker-conformance.js';
-import { admin, collector, node, range, useNatsServer } from './support/nats-nodes.js';
+import { UnrecoverablePositionError } from '../server/broker/broker.js';
+import { admin, collector, node, range, storedOn, useNatsServer } from './support/nats-nodes.js';
 
 // Batching in the NATS publish path: publishes queued behind a channel's append in flight are
 // stored as one message. Publishes issued in one synchronous loop queue deterministically: the
@@ -191,11 +193,15 @@ describe('NatsBroker batching', () => {
     await c.subscribe(ch);
     const { epoch } = await a.publish(ch, 1);
     await vi.waitFor(() => expect(seen.pubs).toHaveLength(1));
-    // What the stream's republish would carry, sent straight to the live subject.
+    // What the stream's republish would carry for a batch (docs/nats-design.md), sent straight to the live subject.
     const live = (first: number, count: number) => {
-      const entries = range(count).map((i) => encodeEntry(first + i - 1));
-      const { headers, body } = encodeMessage({ epoch, last: first + count - 1, time: Date.now(), prevSeq: 0 }, entries);
-      admin.publish(subjectSpace('live').live(ch), body, { headers });
+      const h = headers();
+      h.set('Hubbub-Epoch', epoch);
+      h.set('Hubbub-Offset', String(first + count - 1));
+      h.set('Hubbub-Time', String(Date.now()));
+      h.set('Hubbub-Prev-Seq', '0');
+      h.set('Hubbub-Count', String(count));
+      admin.publish(subjectSpace('live').live(ch), JSON.stringify(range(count).map((i) => ({ d: first + i - 1 }))), { headers: h });
     };
     live(4, 2);
     live(2, 2);
@@ -206,5 +212,24 @@ describe('NatsBroker batching', () => {
     expect(seen.pubs.map((p) => p.offset)).toEqual([1, 2, 3, 4, 5, 8, 9]);
     expect(c.stats.duplicatesDropped).toBe(3);
     expect(c.stats.decodeErrors).toBe(0);
+  });
+
+  it('seals a quiet channel whose last message is a batch at the batch\'s last offset, and goes on after it', async () => {
+    const quiet = { historySize: 10, historyTtlMs: 1_000, claimWindowMs: 1_000, sealGraceMs: 1_500 };
+    const [a, b] = await Promise.all([node('bseal', quiet), node('bseal', quiet)]);
+    const ch = freshChannel('bseal');
+    const first = await burst(a, ch, range(5));
+    expect((await storedMessages('bseal', ch)).map((m) => [m.count, m.last])).toEqual([
+      [1, 1],
+      [4, 5],
+    ]);
+    const { epoch } = first[0]!;
+    await vi.waitFor(() => expect(a.stats.seals).toBe(1), { timeout: 20_000, interval: 50 });
+    await vi.waitFor(async () => expect(await storedOn(subjectSpace('bseal').history(ch))).toBeNull(), { timeout: 20_000, interval: 100 });
+    expect(await b.position(ch)).toEqual({ epoch, offset: 5 });
+    expect((await b.history(ch, { since: { epoch, offset: 5 } })).publications).toEqual([]);
+    await expect(b.history(ch, { since: { epoch, offset: 4 } })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+    const next = await burst(b, ch, range(3));
+    expect(next.map((p) => [p.epoch, p.offset])).toEqual([6, 7, 8].map((o) => [epoch, o]));
   });
 });
