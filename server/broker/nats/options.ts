@@ -37,7 +37,7 @@ export interface NatsBrokerOptions {
 export interface NatsBrokerStats {
   /** Stored or live messages that could not be decoded (each also logged). */
   decodeErrors: number;
-  /** Publishes that lost the race for an offset and were retried. */
+  /** Appends (one publication or a batch) that lost the race for an offset and were retried. */
   publishConflicts: number;
   gaps: number;
   duplicatesDropped: number;
