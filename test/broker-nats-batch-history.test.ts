@@ -1,4 +1,5 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { type Broker, type HistoryQuery, UnrecoverablePositionError } from '../server/broker/broker.js';
 import { MemoryBroker } from '../server/broker/memory.js';
@@ -76,5 +77,31 @@ describe.each([5, 100])('NatsBroker history over batches, historySize %i', (hist
     // The memory broker keeps exactly historySize: the comparison above is not vacuous.
     expect((await memory.history(ch)).publications).toHaveLength(Math.min(17, historySize));
     await memory.close();
+  });
+});
+
+describe('NatsBroker history through a consumer', () => {
+  // Batches let a subject keep many more publications than historySize: a long read decodes only the
+  // messages holding the publications it serves (an older message here cannot even be decoded).
+  it('decodes only the messages that hold the newest historySize publications', async () => {
+    const o = { historySize: 20, historyTtlMs: 60_000 };
+    const [consumer, walker] = await Promise.all([node('bhskip', { ...o, historyWalkLimit: 0 }), node('bhskip', { ...o, historyWalkLimit: 1_000 })]);
+    const ch = freshChannel('bhskip');
+    const h = headers();
+    h.set('Hubbub-Epoch', 'bhskipEpoch1');
+    h.set('Hubbub-Offset', '1');
+    h.set('Hubbub-Time', String(Date.now()));
+    h.set('Hubbub-Prev-Seq', '0');
+    await jetstream(admin).publish(subjectSpace('bhskip').history(ch), 'not a publication', { headers: h });
+    // Offset 2 alone, then 3..26 in one batch: three messages, all retained.
+    await Promise.all(range(25).map((i) => consumer.publish(ch, i + 1)));
+    expect(await kept('bhskip', ch)).toEqual({ messages: 3, oldest: 1 });
+    for (const reader of [consumer, walker]) {
+      const page = await reader.history(ch);
+      expect(page.publications.map((p) => p.offset)).toEqual(range(20).map((i) => i + 6));
+      expect((await reader.history(ch, { since: { epoch: page.epoch, offset: 6 } })).publications).toHaveLength(20);
+      await expect(reader.history(ch, { since: { epoch: page.epoch, offset: 5 } })).rejects.toBeInstanceOf(UnrecoverablePositionError);
+    }
+    expect(consumer.stats.decodeErrors + walker.stats.decodeErrors).toBe(0);
   });
 });

@@ -60,7 +60,7 @@ export async function readHistory(r: HistoryReader, channel: string, query: Hist
         ? await walkBack(r, channel, head, msg, wanted)
         : // A consumer needs the meta leader, and nats-server 2.9 may place it on a dead stream peer
           // (nats-server#7165); the walk only needs the stream.
-          await readRetained(r, channel, head).catch((err: unknown) => {
+          await readRetained(r, channel, head, Math.min(wanted, r.historySize)).catch((err: unknown) => {
             if (!isUnavailable(err)) throw err;
             r.consumers.downUntil = r.now() + CONSUMER_BACKOFF_MS;
             return walkBack(r, channel, head, msg, wanted);
@@ -130,11 +130,16 @@ async function walkBack(r: HistoryReader, channel: string, head: Head, msg: RawM
   return out.reverse();
 }
 
-/** Every retained publication up to the head, oldest first, as one contiguous run ending at the head. */
-async function readRetained(r: HistoryReader, channel: string, head: Head): Promise<Publication[]> {
+/**
+ * The retained publications up to the head, oldest first, as one contiguous run ending at the head;
+ * of those older than the newest `count`, only the batch holding the oldest needed one is decoded
+ * (a subject keeps historySize messages, which batches can make many more publications).
+ */
+async function readRetained(r: HistoryReader, channel: string, head: Head, count: number): Promise<Publication[]> {
   const msgs = await r.store.retained(r.store.space.history(channel));
+  const from = head.offset - count + 1;
   const pubs = msgs
-    .filter((m) => !isSeal(m.headers))
+    .filter((m) => !isSeal(m.headers) && !(lastOffset(m) < from))
     .flatMap((m) => decode(channel, m).pubs)
     // Published after the head was read: not part of this page.
     .filter((p) => p.epoch === head.epoch && p.offset <= head.offset);
@@ -143,4 +148,10 @@ async function readRetained(r: HistoryReader, channel: string, head: Head): Prom
   while (start > 0 && pubs[start - 1]!.offset === pubs[start]!.offset - 1) start--;
   if (pubs.length > 0 && pubs[pubs.length - 1]!.offset !== head.offset) return [];
   return pubs.slice(Math.max(0, start));
+}
+
+/** A message's last offset from its header alone (NaN when unreadable: then it is decoded, and fails loudly). */
+function lastOffset(m: RawMessage): number {
+  const raw = m.headers?.get(Header.offset);
+  return raw ? Number(raw) : Number.NaN;
 }
