@@ -32,8 +32,12 @@ export interface PublisherContext {
 }
 
 const HEAD_CACHE_MAX = 10_000;
-/** Publications stored in one message at most. */
-export const BATCH_MAX = 100;
+/**
+ * Publications stored in one message at most. A subject keeps historySize messages, so a batch
+ * multiplies what the stream may hold per channel: kept small, as bursts behind one append rarely
+ * exceed the publishes in flight.
+ */
+export const BATCH_MAX = 32;
 
 /** What a publication carries besides its data: tags, and the publisher a client publish is stamped with. */
 type PublicationExtras = Pick<PublishOptions, 'tags' | 'publisher'>;
