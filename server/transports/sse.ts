@@ -16,6 +16,7 @@ import { SubscriptionAbortedError } from '../hub/hub.js';
 import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
 import { openRealtimeRequest } from './realtime-request.js';
 import { StallWatch, Ticker } from './ticker.js';
+import { TurnWrites } from './turn-writes.js';
 import type { ConnectionHandle } from '../session/session.js';
 import type { Transport, TransportEnv } from './transport.js';
 
@@ -61,6 +62,7 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
     private readonly env: TransportEnv,
     socket: Socket,
     private readonly onEnded: (c: SseConnection) => void,
+    private readonly turn: TurnWrites,
   ) {
     this.watch = new StallWatch(socket);
     // Until a channel's subscribed event, its cursor entry keeps the requested position: a stream
@@ -79,6 +81,7 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
     this.positions[this.index?.get(pub.channel) ?? 0] = pub;
     if (this.closed) return;
     if (this.res.writableLength > this.env.config.maxQueueBytes) return this.disconnect('slow_consumer');
+    this.turn.hold(this.res.socket);
     if (this.channels.length === 1) {
       this.res.write(frame.single);
       return;
@@ -121,6 +124,7 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
 export function createSseTransport(env: TransportEnv): Transport<'sse'> {
   const { hub, config } = env;
   const codec = hub.codec('sse', encode);
+  const turn = new TurnWrites();
   const connections = new Set<SseConnection>();
 
   // Ends the subscriptions once; the stream stays in `connections` until its response closes.
@@ -176,7 +180,7 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       if (session.expiresAt !== undefined) connected.expires = session.expiresAt;
       // No `id:` on connected either; it also flushes the headers before the first subscribe.
       res.write(`retry: 1000\n\nevent: ${SSE_EVENTS.connected}\ndata: ${JSON.stringify(connected)}\n\n`);
-      const conn = new SseConnection(res, codec, session, channels, since, env, ctx.req.socket, release);
+      const conn = new SseConnection(res, codec, session, channels, since, env, ctx.req.socket, release, turn);
       connections.add(conn);
       heartbeat.ensureRunning();
       // on(), not once(): a response closes once, and once() would wrap the listener per stream.

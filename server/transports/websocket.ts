@@ -8,6 +8,7 @@ import { abortHandshake } from '../http/upgrade-response.js';
 import type { Session } from '../session/session.js';
 import { Ticker } from './ticker.js';
 import type { Transport, TransportEnv } from './transport.js';
+import { TurnWrites } from './turn-writes.js';
 import { WsCommands } from './ws-commands.js';
 import { WsConnection } from './ws-connection.js';
 import { handshakeProblem } from './ws-handshake.js';
@@ -28,6 +29,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   const { hub, config } = env;
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, clientTracking: false });
   const codec = hub.codec('websocket', encodePublication);
+  const turn = new TurnWrites();
   const connections = new Set<WsConnection>();
 
   // One timer for all connections: a connection that missed a whole interval without a pong is
@@ -50,7 +52,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   const commands = new WsCommands(env);
 
   function onConnection(ws: WebSocket, socket: Socket, session: Session): void {
-    const conn = new WsConnection(ws, socket, codec, session, config.maxQueueBytes, commands);
+    const conn = new WsConnection(ws, socket, codec, session, config.maxQueueBytes, commands, turn);
     connections.add(conn);
     pinger.ensureRunning();
     session.attach(conn);

@@ -4,6 +4,7 @@ import { DISCONNECT_TABLE, type DisconnectName, type ErrorCode, type SubscribeRe
 import type { HubbubError } from '../errors.js';
 import type { Subscriber } from '../hub/subscriber.js';
 import type { ConnectionHandle, Session } from '../session/session.js';
+import type { TurnWrites } from './turn-writes.js';
 import { StallWatch } from './ticker.js';
 
 const TEXT = { binary: false } as const;
@@ -61,6 +62,7 @@ export class WsConnection implements Subscriber<Buffer>, ConnectionHandle {
     readonly session: Session,
     private readonly maxQueueBytes: number,
     private readonly commands: ServerCommands,
+    private readonly turn: TurnWrites,
   ) {
     this.watch = new StallWatch(socket);
     socket.on('drain', () => this.flush());
@@ -107,6 +109,7 @@ export class WsConnection implements Subscriber<Buffer>, ConnectionHandle {
   }
 
   onPublication(frame: Buffer): void {
+    this.turn.hold(this.socket);
     this.send(frame);
   }
 
