@@ -27,8 +27,6 @@ function encode(pub: Publication): PollFrame {
   return { json, bytes: Buffer.byteLength(json) };
 }
 
-const ANSWERS_PER_TURN = 128;
-
 /** Waiting polls to answer on the next turn, so a burst published together leaves in one response: one timer for all. */
 class AnswerQueue {
   private queued: PollRequest[] = [];
@@ -37,20 +35,10 @@ class AnswerQueue {
     if (this.queued.push(poll) === 1) setImmediate(flushAnswers, this);
   }
 
-  /**
-   * A turn answers ANSWERS_PER_TURN polls at most: between turns the loop reads its sockets, so
-   * publishes, broker acknowledgements and returning polls are not held behind a thousand answers,
-   * and the polls still queued take in what arrives meanwhile (a NATS append waits for its ack).
-   */
   flush(): void {
     const polls = this.queued;
-    const n = Math.min(polls.length, ANSWERS_PER_TURN);
-    for (let i = 0; i < n; i++) polls[i]!.settle();
-    if (n === polls.length) this.queued = [];
-    else {
-      this.queued = polls.slice(n);
-      setImmediate(flushAnswers, this);
-    }
+    this.queued = [];
+    for (const p of polls) p.settle();
   }
 }
 
