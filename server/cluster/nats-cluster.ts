@@ -95,7 +95,7 @@ export class NatsCluster implements Cluster {
 
   static async connect(local: LocalNode, options: NatsClusterOptions): Promise<NatsCluster> {
     try {
-      const nc = await connect({ servers: options.servers, name: `hubbub-cluster-${local.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const nc = await connect({ servers: options.servers, name: `hubbub-cluster-${local.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
       return new NatsCluster(nc, local, options);
     } catch (err) {
       throw new BrokerUnavailableError(`cannot connect to NATS at ${String(options.servers)}`, { cause: err });

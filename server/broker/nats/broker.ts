@@ -103,6 +103,10 @@ export class NatsBroker implements Broker {
         maxReconnectAttempts: -1,
         reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
         reconnectJitter: 100,
+        // Otherwise every request builds its would-be timeout and request errors, stack traces and
+        // all, before it is sent: 17% of the CPU of a NATS node publishing to 10,000 channels. Our
+        // errors name the operation and the channel instead.
+        noAsyncTraces: true,
       });
     } catch (err) {
       throw new BrokerUnavailableError(`cannot connect to NATS at ${String(options.servers)}`, { cause: err });
