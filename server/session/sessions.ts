@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ANONYMOUS, type ConnectionIdentity, type TokenVerifier } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
@@ -8,7 +7,8 @@ import { findToken } from './credentials.js';
 import type { OriginPolicy } from './origins.js';
 import type { Policy } from './policy.js';
 import { ConcurrencyCounter, KeyedBuckets, type Rate } from './rate.js';
-import { Session, type SessionDeps, type SessionVerifier, tokenFailure } from './session.js';
+import { AddressVerifier, rateLimited } from './address-verifier.js';
+import { Session, type SessionDeps, type SessionVerifier } from './session.js';
 
 export interface Limits {
   /** Concurrent WebSockets, SSE streams and waiting long-polls per client address. */
@@ -53,8 +53,6 @@ interface Revocation {
 const REVOCATION_MS = 24 * 3600_000;
 
 export const REVOKED = () => new HubbubError('token_invalid', 'this token was revoked when the server disconnected its user: sign a new one');
-
-const rateLimited = (message: string, wait: number) => new HubbubError('rate_limited', message, undefined, { retryAfterMs: wait });
 
 /**
  * The front of the session layer: every realtime request and upgrade is opened here, once, before
@@ -192,35 +190,10 @@ export class Sessions {
     return identity;
   }
 
-  /**
-   * The verifier of one address: refuses while the address has failed too often, and counts each
-   * invalid token — at the upgrade or request, and in WebSocket connect/refresh frames and
-   * subscription tokens, which could otherwise try tokens without limit.
-   */
+  /** The verifier of one address (address-verifier.ts); undefined without a token key. */
   private verifierFor(ip: string): SessionVerifier | undefined {
     const verifier = this.options.verifier;
-    if (!verifier) return undefined;
-    const guarded = async <T>(check: () => Promise<T>): Promise<T> => {
-      const failing = this.failures.waitFor(ip);
-      if (failing > 0) throw rateLimited('too many failed credentials from your address', failing);
-      try {
-        return await check();
-      } catch (err) {
-        const e = tokenFailure(err);
-        if (e.code === 'token_invalid') this.failures.take(ip);
-        throw e;
-      }
-    };
-    return {
-      connection: (token) =>
-        guarded(async () => {
-          const identity = await verifier.connection(token);
-          if (identity.user !== null) this.tokenDigests.set(identity, createHash('sha256').update(token).digest('base64url'));
-          return identity;
-        }),
-      subscription: (token) => guarded(() => verifier.subscription(token)),
-      leewayMs: verifier.leewayMs,
-    };
+    return verifier && new AddressVerifier(verifier, this.failures, this.tokenDigests, ip);
   }
 
   private index(s: Session, previous: string | null): void {

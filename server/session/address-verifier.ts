@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { ConnectionIdentity, TokenVerifier } from '../auth/tokens.js';
+import { HubbubError } from '../errors.js';
+import type { KeyedBuckets } from './rate.js';
+import { type SessionVerifier, tokenFailure } from './session.js';
+
+// The token verifier as one client address uses it: refused while the address has failed too
+// often, and every invalid token counted against it — at the upgrade or request, and in WebSocket
+// connect/refresh frames and subscription tokens, which could otherwise try tokens without limit.
+// A class, not closures: a long-poll opens one per request.
+
+export const rateLimited = (message: string, wait: number) => new HubbubError('rate_limited', message, undefined, { retryAfterMs: wait });
+
+export class AddressVerifier implements SessionVerifier {
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly failures: KeyedBuckets,
+    /** The digest of the token each signed-in identity came with (revocation by token). */
+    private readonly digests: WeakMap<ConnectionIdentity, string>,
+    private readonly ip: string,
+  ) {}
+
+  get leewayMs(): number {
+    return this.verifier.leewayMs;
+  }
+
+  async connection(token: string): Promise<ConnectionIdentity> {
+    this.assertMayTry();
+    let identity: ConnectionIdentity;
+    try {
+      identity = await this.verifier.connection(token);
+    } catch (err) {
+      throw this.failed(err);
+    }
+    // The verifier hands out one identity per cached token: its digest is taken once.
+    if (identity.user !== null && !this.digests.has(identity)) this.digests.set(identity, createHash('sha256').update(token).digest('base64url'));
+    return identity;
+  }
+
+  async subscription(token: string): ReturnType<TokenVerifier['subscription']> {
+    this.assertMayTry();
+    try {
+      return await this.verifier.subscription(token);
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  private assertMayTry(): void {
+    const failing = this.failures.waitFor(this.ip);
+    if (failing > 0) throw rateLimited('too many failed credentials from your address', failing);
+  }
+
+  private failed(err: unknown): HubbubError {
+    const e = tokenFailure(err);
+    if (e.code === 'token_invalid') this.failures.take(this.ip);
+    return e;
+  }
+}
