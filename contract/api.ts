@@ -92,6 +92,21 @@ export const InfoResponse = z.object({
 });
 export type InfoResponse = z.infer<typeof InfoResponse>;
 
+export const HealthResponse = z.object({
+  status: z.literal('ok'),
+  node: z.string(),
+  version: z.string(),
+  uptime: z.number().describe('seconds since the node started'),
+});
+export type HealthResponse = z.infer<typeof HealthResponse>;
+
+export const ReadyResponse = z.object({
+  status: z.literal('ready'),
+  node: z.string(),
+  broker: z.string().describe('memory (one node) or nats'),
+});
+export type ReadyResponse = z.infer<typeof ReadyResponse>;
+
 export const PresenceEntry = z.object({
   client: z.string().describe('Connection id, unique in the cluster'),
   user: z.string().nullable().describe('User id when the connection is authenticated, else null'),
@@ -191,6 +206,21 @@ export const api = c.router(
       responses: { 200: InfoResponse, ...errorResponses('unauthorized', 'forbidden', 'rate_limited') },
       summary: 'Node id, version, uptime and counters',
       metadata: apiKey('info'),
+    },
+    health: {
+      method: 'GET',
+      path: '/health',
+      // 405 for another method (any route answers it): documented so a client knows the body.
+      responses: { 200: HealthResponse, ...errorResponses('method_not_allowed') },
+      summary: 'Liveness: the process answers (no key: for load balancers and Kubernetes liveness probes)',
+      metadata: open,
+    },
+    ready: {
+      method: 'GET',
+      path: '/ready',
+      responses: { 200: ReadyResponse, ...errorResponses('method_not_allowed', 'unavailable') },
+      summary: 'Readiness: 503 unavailable while the node drains or its broker is disconnected (no key: for load balancers and readiness probes)',
+      metadata: open,
     },
     sse: {
       method: 'GET',

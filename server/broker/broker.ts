@@ -52,6 +52,8 @@ export interface BrokerHandler {
 
 export interface Broker {
   readonly kind: string;
+  /** Able to store and deliver now (NATS: connected); a node that is not is not ready (`/ready`). */
+  readonly ready: boolean;
   setHandler(handler: BrokerHandler): void;
   publish(channel: string, data: JsonData, options?: PublishOptions): Promise<Publication>;
   subscribe(channel: string): Promise<void>;

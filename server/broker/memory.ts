@@ -51,6 +51,8 @@ interface Position {
 /** The embedded broker for a single node: history in memory, fan-out in process. */
 export class MemoryBroker implements Broker {
   readonly kind = 'memory';
+  /** In process: ready as long as it exists. */
+  readonly ready = true;
   private handler: BrokerHandler | undefined;
   /** Channels published to, until a sweep finds them empty, unsubscribed and without idempotency keys. */
   private readonly streams = new Map<string, Stream>();

@@ -15,6 +15,7 @@ import { cors } from './cors.js';
 import { type DirectHandler, directRequests } from './direct-route.js';
 import { errorMiddleware } from './error-middleware.js';
 import { accessGuard } from './guard.js';
+import { probeHandlers } from './probes.js';
 import { mountStatic } from './static.js';
 
 // Plain HTTP requests: every contract route (REST API, client routes, the realtime transports'
@@ -84,6 +85,7 @@ export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
       }),
     }),
     ...clientHandlers({ sessions, publishing, devTokenSecret: config.devTokenSecret }),
+    ...probeHandlers({ config, broker: core.broker, startedAt: core.startedAt, isClosing: deps.isClosing }),
     ...Object.fromEntries(deps.transports.map((t) => [t.route, t.handle])),
   } as RouterHandlers<typeof api>;
   mountContract(router, api, handlers, {

@@ -39,6 +39,10 @@ interface LiveSubscription {
  */
 export class NatsBroker implements Broker {
   readonly kind = 'nats';
+
+  get ready(): boolean {
+    return this.connected && !this.closed;
+  }
   readonly stats: NatsBrokerStats = { decodeErrors: 0, publishConflicts: 0, gaps: 0, duplicatesDropped: 0, seals: 0 };
   private handler: BrokerHandler | undefined;
   private connected = true;
