@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONFIG_SETTINGS } from '../server/config.js';
-import type { Setting } from '../server/settings.js';
+import { type Setting, defaultText } from '../server/settings.js';
 
 // Tables rendered from server/settings.ts so they cannot drift: every setting in the README, and
 // the limits in docs/security.md. Run `npx tsx docs/generate-config.ts` after changing a setting.
@@ -25,10 +25,9 @@ const LIMITS = [
 ] as const satisfies ReadonlyArray<keyof typeof CONFIG_SETTINGS>;
 
 function defaultOf(s: Setting): string {
-  const parsed = s.schema.safeParse(undefined);
-  if (!parsed.success || parsed.data === undefined) return '—';
-  if (Array.isArray(parsed.data) && parsed.data.length === 0) return '(none)';
-  return `\`${String(parsed.data)}\``;
+  const text = defaultText(s);
+  if (text === undefined) return '—';
+  return text === '(none)' ? text : `\`${text}\``;
 }
 
 function table(settings: readonly Setting[]): string {

@@ -2,9 +2,15 @@ import { createHubbub } from './app.js';
 import { connectBackbone } from './backbone.js';
 import { ConfigError, loadConfig } from './config.js';
 import { accessNotes } from './access-notes.js';
+import { infoRequest } from './cli-help.js';
 import { consoleLogger } from './logger.js';
 
 async function main(): Promise<void> {
+  const info = infoRequest(process.argv.slice(2));
+  if (info !== undefined) {
+    console.log(info);
+    return;
+  }
   let config;
   try {
     config = loadConfig({ argv: process.argv.slice(2), env: process.env });

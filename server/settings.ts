@@ -11,6 +11,14 @@ export interface Setting {
   doc: string;
 }
 
+/** A setting's default as text ('(none)' for an empty list), or undefined when it has none. */
+export function defaultText(s: Setting): string | undefined {
+  const parsed = s.schema.safeParse(undefined);
+  if (!parsed.success || parsed.data === undefined) return undefined;
+  if (Array.isArray(parsed.data) && parsed.data.length === 0) return '(none)';
+  return String(parsed.data);
+}
+
 /** A comma-separated list in flags and env; a list or a comma-separated string in the config file. */
 function list(item: RegExp, what: string) {
   return z
