@@ -4,7 +4,7 @@ import { routeAccess } from '../../contract/index.js';
 import type { OriginPolicy } from '../session/origins.js';
 import { type Exchange, RESPONDED, parse } from './adapter.js';
 import { type ErrorPolicy, noteFailure, retryAfter } from './error-middleware.js';
-import { type QueryCheck, compileQueryCheck } from './query-check.js';
+import { ENCODED, type QueryCheck, compileQueryCheck } from './query-check.js';
 
 // The realtime GET endpoints (/poll, /sse) answered by node:http directly, before Koa. A poll is the
 // hottest request the server answers, and Koa's context, middleware chain and router cost more than
@@ -40,9 +40,6 @@ const VARY_ORIGIN: Readonly<Record<string, string>> = Object.freeze({ Vary: 'Ori
 
 /** Characters that make parseurl (Koa's URL reader) fall back to the full URL parser: Koa decides those. */
 const UNUSUAL_URL = /[\t\n\f\r #\u00a0\ufeff]/;
-
-/** Anything URLSearchParams would decode or re-encode: then it parses, not the plain split. */
-const ENCODED = /[%+]|[^\x20-\x7e]/;
 
 /** Koa's `ctx.query` (URLSearchParams): every key once, in order of first appearance; a repeated key as the array of its values. */
 export function parseQuery(text: string): Record<string, string | string[]> {

@@ -11,8 +11,8 @@ import { z } from 'zod';
 /** `text` is the query string after the `?`. */
 export type QueryCheck = (text: string) => Record<string, unknown> | undefined;
 
-/** Anything URLSearchParams would decode: then the caller reads the query the long way. */
-const ENCODED = /[%+]|[^\x20-\x7e]/;
+/** Anything URLSearchParams would decode or re-encode: a reader that splits plain text must leave it to URLSearchParams. */
+export const ENCODED = /[%+]|[^\x20-\x7e]/;
 
 /** How one field is checked: a string with length bounds at once, anything else by its own schema. */
 type FieldCheck = { key: string; optional: boolean } & ({ kind: 'string'; min: number; max: number } | { kind: 'schema'; schema: z.ZodTypeAny });

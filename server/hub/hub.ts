@@ -163,6 +163,7 @@ export class Hub {
     if (!entry?.following) return undefined;
     const start = startFromWindow(entry, since, this.now());
     if (!start || start.backlog.length > 0) return undefined;
+    // entry() of a followed channel only cancels its linger: it has a subscriber again.
     this.entry(channel);
     // Pending during onSubscribed, as in subscribe(): a subscriber may leave, or publish, from inside it.
     const buffer: Publication[] = [];

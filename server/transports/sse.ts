@@ -81,16 +81,15 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
     this.positions[this.index?.get(pub.channel) ?? 0] = pub;
     if (this.closed) return;
     if (this.res.writableLength > this.env.config.maxQueueBytes) return this.disconnect('slow_consumer');
+    // Held for the turn (TurnWrites): the id line and the shared body of a stream of several channels
+    // leave in the same write as everything else of this turn.
     this.turn.hold(this.res.socket);
     if (this.channels.length === 1) {
       this.res.write(frame.single);
       return;
     }
-    // Corked so the id line and the shared body leave in one write.
-    this.res.cork();
     this.res.write(`id: ${formatCursor(this.positions)}\n`);
     this.res.write(frame.body);
-    this.res.uncork();
   }
 
   onUnrecoverable(): void {
