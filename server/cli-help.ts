@@ -9,7 +9,8 @@ export function helpText(): string {
   const lines = [
     `hubbub ${VERSION}: a real-time messaging server`,
     '',
-    'Usage: npm start -- [--flag value ...]',
+    'Usage: hubbub serve [--flag value ...]',
+    '       npm start -- [--flag value ...]      (in a checkout)',
     '',
     'Every flag also reads from its environment variable and from the config file (--config);',
     'flags win over the environment, which wins over the file.',

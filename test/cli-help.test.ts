@@ -19,7 +19,8 @@ describe('the server command', () => {
 
   it('--help lists every flag with its environment variable and exits 0, even after other flags', async () => {
     const { stdout } = await main('--port', '9999', '--help');
-    expect(stdout).toContain('Usage: npm start');
+    expect(stdout).toContain('Usage: hubbub serve');
+    expect(stdout).toContain('npm start -- [--flag value ...]');
     for (const s of Object.values(CONFIG_SETTINGS)) {
       expect(stdout).toContain(`--${s.flag} <value>`);
       expect(stdout).toContain(s.env);

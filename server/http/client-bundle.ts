@@ -1,26 +1,14 @@
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildBrowserBundle } from '../../build/config.js';
 
-/**
- * The browser bundle of client/, built in memory at first request. The server does not import
- * client code: esbuild reads it from disk, so the bundle always matches the checkout.
- */
-const ENTRY = fileURLToPath(new URL('../../client/browser.ts', import.meta.url));
+// The browser bundle of client/ in a checkout: built in memory at first request, with the
+// project's one esbuild configuration (build/config.ts), so it always matches the checkout. The
+// server does not import client code: esbuild reads it from disk. The built server
+// (`npm run build`) replaces this module with client-bundle-built.ts.
 
 let cached: Promise<string> | undefined;
 
 export function clientBundle(): Promise<string> {
-  cached ??= build({
-    entryPoints: [ENTRY],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    // es2022 keeps #private fields native instead of WeakMap shims.
-    target: 'es2022',
-    minify: true,
-    write: false,
-    legalComments: 'none',
-  }).then((r) => r.outputFiles[0]!.text);
+  cached ??= buildBrowserBundle();
   cached.catch(() => (cached = undefined));
   return cached;
 }

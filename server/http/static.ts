@@ -34,6 +34,7 @@ const CACHE_REVALIDATE = 'no-cache';
 /** The files of swagger-ui-dist that /docs uses; nothing else of the package is reachable. */
 const SWAGGER_FILES = ['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png', 'favicon-16x16.png'] as const;
 
+// server/public in a checkout; bundled into dist/server/main.js, dist/public (npm run build copies it there).
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
 const DOCS_HTML = `<!doctype html>

@@ -1,0 +1,76 @@
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BuildOptions, type Plugin, build } from 'esbuild';
+
+// The one esbuild configuration of the project: the browser bundle of client/ (served at
+// /client/hubbub.js, built on demand by the server in a checkout and ahead of time by
+// `npm run build`) and the Node bundles of the server and the `hubbub` command (dist/).
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The browser bundle: one minified ES module, the same bytes whether served from a checkout or from dist/. */
+export const BROWSER_BUNDLE: BuildOptions = {
+  entryPoints: [resolve(ROOT, 'client/browser.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  // es2022 keeps #private fields native instead of WeakMap shims.
+  target: 'es2022',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'silent',
+};
+
+/**
+ * Modules a checkout uses that the built server replaces. client-bundle.ts builds the browser
+ * bundle with esbuild on first request; the built server reads the one `npm run build` wrote, so
+ * neither esbuild nor tsx is needed at run time (`npm ci --omit=dev`).
+ */
+const BUILT_REPLACEMENTS: Record<string, string> = {
+  'server/http/client-bundle.ts': 'server/http/client-bundle-built.ts',
+};
+
+const replaceForBuild: Plugin = {
+  name: 'hubbub-built-replacements',
+  setup(build) {
+    build.onResolve({ filter: /^\./ }, (args) => {
+      const source = relative(ROOT, resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts')));
+      const replacement = BUILT_REPLACEMENTS[source];
+      return replacement === undefined ? undefined : { path: resolve(ROOT, replacement) };
+    });
+  },
+};
+
+/**
+ * The server (`node dist/server/main.js`, what `npm start` runs) and the command line
+ * (`dist/bin/hubbub.js`). Both sit one folder below dist/, as server/ sits below the checkout, so a
+ * path relative to a bundled module (`../public/`) finds what the build copied into dist/.
+ * Packages stay external: node_modules is used at run time, as in a checkout.
+ */
+export function serverBundleOptions(outdir: string): BuildOptions {
+  return {
+    entryPoints: [
+      { in: resolve(ROOT, 'server/main.ts'), out: 'server/main' },
+      { in: resolve(ROOT, 'server/cli/hubbub.ts'), out: 'bin/hubbub' },
+    ],
+    outdir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: true,
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [replaceForBuild],
+    metafile: true,
+    logLevel: 'silent',
+  };
+}
+
+/** The browser bundle's code, built in memory. */
+export async function buildBrowserBundle(): Promise<string> {
+  const result = await build({ ...BROWSER_BUNDLE, write: false });
+  const file = result.outputFiles[0];
+  if (!file) throw new Error('esbuild produced no output for client/browser.ts');
+  return file.text;
+}

@@ -1,0 +1,69 @@
+import { accessNotes } from '../access-notes.js';
+import { type HubbubApp, createHubbub } from '../app.js';
+import { connectBackbone } from '../backbone.js';
+import { infoRequest } from '../cli-help.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { type Logger, consoleLogger } from '../logger.js';
+import { CommandError, type CommandResult } from './command.js';
+
+// `hubbub serve` (the default command), `npm start` and `node dist/server/main.js`: the server,
+// with every setting from flags, HUBBUB_* variables and --config.
+
+export async function serve(argv: readonly string[]): Promise<CommandResult> {
+  const info = infoRequest(argv);
+  if (info !== undefined) {
+    console.log(info);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ argv, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CommandError(err.message, 2, { cause: err });
+    throw err;
+  }
+  const logger = consoleLogger;
+  let backbone;
+  try {
+    backbone = await connectBackbone(config, logger);
+  } catch (err) {
+    throw new CommandError(err instanceof Error ? err.message : String(err), 1, { cause: err });
+  }
+  const app = createHubbub(config, { logger, ...backbone });
+  // Handlers go in before listening: a signal during startup must still shut down cleanly.
+  handleSignals(app, logger);
+
+  await app.listen();
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  logger.info(`node ${app.nodeId} listening on http://${shown}:${app.port} (broker: ${app.broker.kind})`);
+  logger.info(`demo http://${shown}:${app.port}/   API docs http://${shown}:${app.port}/docs`);
+  if (config.apiKeyGenerated) {
+    logger.info(`no HUBBUB_API_KEY set: generated API key for this run: ${config.apiKey}`);
+  }
+  for (const line of accessNotes(config)) logger.info(line);
+  return undefined;
+}
+
+/**
+ * SIGINT and SIGTERM drain: clients get the reconnect code, in-flight requests finish, then exit 0.
+ * SIGHUP drains too (until config reload exists): its default would kill the process with every
+ * connection open. Ctrl-C signals the whole process group, so under `npm start` SIGINT can come
+ * twice (from the terminal and forwarded by npm); `stopping` makes that one drain. `npm start`
+ * execs node (package.json) so the SIGTERM npm forwards reaches this process, not a shell above it.
+ */
+export function handleSignals(app: HubbubApp, logger: Logger): void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: closing clients with a reconnect code, finishing in-flight requests`);
+    app.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.warn('shutdown failed', err);
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
+}
