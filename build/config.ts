@@ -61,6 +61,7 @@ export function serverBundleOptions(outdir: string): BuildOptions {
     packages: 'external',
     sourcemap: true,
     banner: { js: '#!/usr/bin/env node' },
+    absWorkingDir: ROOT,
     plugins: [replaceForBuild],
     metafile: true,
     logLevel: 'silent',
