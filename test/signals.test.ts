@@ -120,6 +120,34 @@ describe('npm start and signals', () => {
   }, 60_000);
 });
 
+/** The command line of a live process, its arguments split. */
+function commandLine(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+}
+
+describe('npm start runs the built server directly with node', () => {
+  // Issue #9: `npm start` used to run `node --import tsx server/main.ts`; now it builds, then
+  // execs node on dist/server/main.js, so the process npm starts is the server itself.
+  it('SIGTERM to the process npm start started (node dist/server/main.js, no tsx) drains it, and npm exits 0', async () => {
+    const { npm, port, exited, output } = await npmStart();
+    const session = await openSession('sse', `http://127.0.0.1:${port}`, ['signals:child']);
+    const children = processTree(npm.pid!).filter((pid) => pid !== npm.pid && alive(pid));
+    expect(children).toHaveLength(1);
+    const server = children[0]!;
+    const argv = commandLine(server);
+    expect(argv.slice(1)).toEqual(['--enable-source-maps', 'dist/server/main.js', '--port', '0', '--host', '127.0.0.1']);
+    expect(argv.join(' ')).not.toMatch(/tsx/);
+
+    process.kill(server, 'SIGTERM');
+
+    expect(await exited).toBe(0);
+    await vi.waitFor(() => expect(session.disconnects).toEqual([SHUTDOWN]), EXIT);
+    expect(output()).toMatch(/SIGTERM: closing clients/);
+    await vi.waitFor(() => expect(alive(server)).toBe(false), EXIT);
+    expect(await portRefuses(port)).toBe(true);
+  }, 60_000);
+});
+
 describe('server/main.ts SIGHUP', () => {
   it('drains like SIGTERM instead of dying with open connections', async () => {
     const main = await spawnMain(['--port', '0', '--host', '127.0.0.1'], env);
