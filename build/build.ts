@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Metafile, build } from 'esbuild';
@@ -16,10 +16,10 @@ export interface BuildResult {
   metafile: Metafile;
 }
 
-async function writeAtomic(file: string, contents: string | Uint8Array): Promise<void> {
+async function writeAtomic(file: string, contents: string | Uint8Array, mode = 0o644): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, contents);
+  await writeFile(temp, contents, { mode });
   await rename(temp, file);
 }
 
@@ -29,7 +29,8 @@ async function copyPublic(outdir: string): Promise<string[]> {
   const to = join(outdir, 'public');
   const names = (await readdir(from, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   for (const name of names) await writeAtomic(join(to, name), await readFile(join(from, name)));
-  for (const stale of await readdir(to)) if (!names.includes(stale)) await rm(join(to, stale), { force: true });
+  // Not another build's temporary file: builds may run at once (three `npm start` of a local cluster).
+  for (const stale of await readdir(to)) if (!names.includes(stale) && !stale.endsWith('.tmp')) await rm(join(to, stale), { force: true });
   return names.map((n) => `public/${n}`);
 }
 
@@ -38,10 +39,11 @@ export async function buildAll(outdir = resolve(ROOT, 'dist')): Promise<BuildRes
   if (!server.metafile) throw new Error('esbuild returned no metafile');
   const files: string[] = [];
   for (const out of server.outputFiles) {
-    await writeAtomic(out.path, out.contents);
-    files.push(relative(outdir, out.path));
+    const name = relative(outdir, out.path);
+    // The command runs by its #! line.
+    await writeAtomic(out.path, out.contents, name === 'bin/hubbub.js' ? 0o755 : 0o644);
+    files.push(name);
   }
-  await chmod(join(outdir, 'bin/hubbub.js'), 0o755);
   await writeAtomic(join(outdir, 'client/hubbub.js'), await buildBrowserBundle());
   files.push('client/hubbub.js', ...(await copyPublic(outdir)));
   return { outdir, files, metafile: server.metafile };

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 const MAIN = fileURLToPath(new URL('../../server/main.ts', import.meta.url));
 const LISTENING = /listening on http:\/\/[^:\s]+:(\d+)/;
 
-/** `server/main.ts` (what `npm start` runs) in its own process, once it listens. */
+/** `server/main.ts` (the source of what `npm start` builds and runs) in its own process, once it listens. */
 export interface MainProcess {
   url: string;
   child: ChildProcess;
