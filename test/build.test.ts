@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBrowserBundle } from '../build/config.js';
+import { buildBrowserBundle } from '../server/build/config.js';
 import { type TestBuild, buildForTest, runNode, startNode } from './support/cli-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

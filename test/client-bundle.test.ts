@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildBrowserBundle } from '../build/config.js';
+import { buildBrowserBundle } from '../server/build/config.js';
 import { clientBundle } from '../server/http/client-bundle.js';
 
 describe('browser bundle', () => {
@@ -18,7 +18,7 @@ describe('browser bundle', () => {
 
   // Regression: client/build.ts targeted es2020 while the server serves es2022, so the size guard
   // measured a bundle (WeakMap shims for #private fields, ~6 kB more) that no browser gets. Both
-  // now use build/config.ts, as `npm run build` does (test/build.test.ts checks dist/ serves it).
+  // now use server/build/config.ts, as `npm run build` does (test/build.test.ts checks dist/ serves it).
   it('is the bundle the server serves at /client/hubbub.js, byte for byte', async () => {
     expect(await buildBrowserBundle()).toBe(await clientBundle());
   });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { clientBundle as onDemand } from './client-bundle.js';
 
-// client-bundle.ts in the built server (build/config.ts swaps the import): the browser bundle that
+// client-bundle.ts in the built server (server/build/config.ts swaps the import): the browser bundle that
 // `npm run build` wrote beside the server, read once. Only ever run bundled, as dist/server/main.js
 // or dist/bin/hubbub.js, so the path is relative to those: dist/client/hubbub.js.
 

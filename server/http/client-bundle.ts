@@ -1,7 +1,7 @@
-import { buildBrowserBundle } from '../../build/config.js';
+import { buildBrowserBundle } from '../build/config.js';
 
 // The browser bundle of client/ in a checkout: built in memory at first request, with the
-// project's one esbuild configuration (build/config.ts), so it always matches the checkout. The
+// project's one esbuild configuration (server/build/config.ts), so it always matches the checkout. The
 // server does not import client code: esbuild reads it from disk. The built server
 // (`npm run build`) replaces this module with client-bundle-built.ts.
 

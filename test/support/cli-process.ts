@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { type BuildResult, buildAll } from '../../build/build.js';
+import { type BuildResult, buildAll } from '../../server/build/build.js';
 
 // The built `hubbub` command and server, run as a user would: `node <dist>/bin/hubbub.js …`.
 

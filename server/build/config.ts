@@ -6,7 +6,7 @@ import { type BuildOptions, type Plugin, build } from 'esbuild';
 // /client/hubbub.js, built on demand by the server in a checkout and ahead of time by
 // `npm run build`) and the Node bundles of the server and the `hubbub` command (dist/).
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The browser bundle: one minified ES module, the same bytes whether served from a checkout or from dist/. */
 export const BROWSER_BUNDLE: BuildOptions = {
