@@ -73,6 +73,12 @@ export const NodeInfo = z.object({
   version: z.string(),
   startedAt: z.number().int().describe('ms since the Unix epoch'),
   lastSeen: z.number().int().describe('ms since the Unix epoch of the last heartbeat received from it'),
+  // Sent with each heartbeat (absent from nodes of older versions): what the admin dashboard lists.
+  connections: z.number().int().optional().describe('Open WebSocket and SSE connections and waiting long-polls'),
+  subscriptions: z.number().int().optional(),
+  channels: z.number().int().optional().describe('Channels with subscribers on the node'),
+  rss: z.number().int().optional().describe('Resident memory of the process, bytes'),
+  cpu: z.number().optional().describe('Process CPU use since the previous heartbeat, percent of one core'),
 });
 
 export type NodeInfo = z.infer<typeof NodeInfo>;

@@ -25,6 +25,12 @@ export const ERROR_TABLE = {
     retryable: false,
     message: 'The token has expired: get a fresh token from your backend and repeat the request with it',
   },
+  admin_login_failed: { status: 401, retryable: false, message: 'The admin password or admin key is wrong' },
+  admin_session_required: {
+    status: 401,
+    retryable: false,
+    message: 'Sign in to the admin dashboard: the session cookie is missing, expired or not valid',
+  },
   forbidden: { status: 403, retryable: false, message: 'The credentials do not allow this operation' },
   not_found: { status: 404, retryable: false, message: 'No such endpoint' },
   method_not_allowed: { status: 405, retryable: false, message: 'The endpoint does not accept this method' },

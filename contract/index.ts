@@ -1,4 +1,5 @@
 export * from './access.js';
+export * from './admin.js';
 export * from './api.js';
 export * from './channel.js';
 export * from './disconnect.js';

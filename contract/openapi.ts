@@ -2,6 +2,7 @@ import { isAppRouteOtherResponse, isZodType, type AppRoute, type AppRouteRespons
 import { generateOpenApi } from '@ts-rest/open-api';
 import type { z } from 'zod';
 import { routeAccess } from './access.js';
+import { adminApi } from './admin.js';
 import { api } from './api.js';
 import { DISCONNECT_TABLE } from './disconnect.js';
 import { ERROR_TABLE, ErrorBody, type ErrorCode } from './errors.js';
@@ -18,6 +19,9 @@ export const LICENSE = { name: 'MIT', url: 'https://opensource.org/licenses/MIT'
 export const BEARER = 'bearer';
 /** Security scheme of the client routes: a connection token signed by the app's backend (optional: anonymous clients may use public channels). */
 export const CONNECTION_TOKEN = 'connectionToken';
+
+/** Security scheme of the admin dashboard's routes: the signed session cookie of POST /admin/api/login. */
+export const ADMIN_SESSION = 'adminSession';
 
 type OperationMapper = NonNullable<NonNullable<Parameters<typeof generateOpenApi>[2]>['operationMapper']>;
 type Operation = Parameters<OperationMapper>[0];
@@ -76,6 +80,7 @@ function securityOf(route: AppRoute): Array<Record<string, string[]>> {
   if (access?.auth === 'apiKey') return [{ [BEARER]: [] }];
   // Anonymous or with a token: an empty requirement next to the scheme makes the token optional.
   if (access?.auth === 'connection') return [{}, { [CONNECTION_TOKEN]: [] }];
+  if (access?.auth === 'admin' && access.session) return [{ [ADMIN_SESSION]: [] }];
   return [];
 }
 
@@ -105,7 +110,7 @@ function mapOperation(operation: Operation, route: AppRoute): Operation {
   const requestBody = given && !('$ref' in given) && isZodType(body) && !body.isOptional() ? { ...given, required: true } : given;
   return {
     ...operation,
-    tags: [isApi ? 'REST API' : 'Realtime transports'],
+    tags: [isApi ? 'REST API' : routeAccess(route)?.auth === 'admin' ? 'Admin dashboard' : 'Realtime transports'],
     parameters,
     ...(requestBody ? { requestBody } : {}),
     security: securityOf(route),
@@ -132,7 +137,7 @@ ${disconnectTableMarkdown()}`;
 
 export function buildOpenApi(): object {
   const doc = generateOpenApi(
-    api,
+    { ...api, ...adminApi },
     {
       info: { title: 'Hubbub', version: API_VERSION, description: DESCRIPTION, license: LICENSE },
       // Relative: the node that serves this document (GET /openapi.json) is the one to call.
@@ -140,6 +145,7 @@ export function buildOpenApi(): object {
       tags: [
         { name: 'REST API', description: 'Publishing and inspection; needs the API key' },
         { name: 'Realtime transports', description: 'Subscriptions over SSE, long-poll and WebSocket, and client publish: anonymous or with a connection token' },
+        { name: 'Admin dashboard', description: 'The API of the dashboard at /admin (docs/admin.md); 404 unless an admin password or admin key is configured' },
       ],
       components: {
         schemas: componentSchemas(),
@@ -150,6 +156,12 @@ export function buildOpenApi(): object {
             scheme: 'bearer',
             bearerFormat: 'JWT',
             description: 'A connection token signed by your backend (docs/security.md); also accepted as the token query parameter or a cookie',
+          },
+          [ADMIN_SESSION]: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'hubbub_admin',
+            description: 'The session cookie set by POST /admin/api/login; state-changing calls also need the X-CSRF-Token header',
           },
         },
       },

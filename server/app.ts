@@ -1,6 +1,7 @@
 import { api } from '../contract/index.js';
 import type { Broker } from './broker/broker.js';
 import { type Cluster, type LocalNode, SingleNodeCluster } from './cluster/cluster.js';
+import { NodeSampler } from './cluster/node-stats.js';
 import type { Config } from './config.js';
 import { type Core, createCore } from './core.js';
 import { FrontDoor } from './http/front-door.js';
@@ -82,7 +83,10 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     startedAt: core.startedAt,
     presence: (c) => hub.presence(c),
     userCommand: (command) => applyUserCommand(sessions, command),
+    sample: () => sampler.sample(),
   };
+  // Read at each heartbeat, after the transports below exist.
+  const sampler = new NodeSampler({ connections: () => transports.reduce((n, t) => n + t.connections, 0), channelPositions: () => hub.channelPositions() });
   let cluster: Cluster = new SingleNodeCluster(local);
   let clusterReady: Promise<void> | undefined;
   let closing = false;

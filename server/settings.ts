@@ -220,6 +220,12 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     doc: 'Largest long-poll response; the rest waits for the next poll',
   },
+  adminPassword: {
+    flag: 'admin-password',
+    env: 'HUBBUB_ADMIN_PASSWORD',
+    schema: z.string().min(12, 'must be at least 12 characters').max(1024).optional(),
+    doc: 'Password of the admin dashboard at /admin (off unless this or an API key scoped to `admin` is set; see docs/admin.md)',
+  },
   config: {
     flag: 'config',
     env: 'HUBBUB_CONFIG',

@@ -87,6 +87,14 @@ const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker
     return json(res);
   },
   unauthorized: (srv) => fetch(`${srv.url}/api/info`, { headers: { authorization: 'Bearer wrong' } }).then(json),
+  admin_login_failed: async (_srv, _setBroker, start) => {
+    const admin = await start({ HUBBUB_ADMIN_PASSWORD: 'correct horse battery' });
+    return fetch(`${admin.url}/admin/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"secret":"wrong password!"}' }).then(json);
+  },
+  admin_session_required: async (_srv, _setBroker, start) => {
+    const admin = await start({ HUBBUB_ADMIN_PASSWORD: 'correct horse battery' });
+    return fetch(`${admin.url}/admin/api/nodes`).then(json);
+  },
   not_found: (srv) => fetch(`${srv.url}/no/such/thing`).then(json),
   method_not_allowed: (srv) => srv.api('/api/publish', { method: 'DELETE' }).then(json),
   already_subscribed: (srv) =>

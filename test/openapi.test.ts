@@ -14,6 +14,7 @@ import {
   SsePingEvent,
   SseSubscribedEvent,
   ServerFrame,
+  adminApi,
   api,
   parseCursor,
   Publication,
@@ -36,7 +37,8 @@ import { GENERATED_REGIONS, PROTOCOL_MD, type RegionName, readRegion } from '../
 /** The document is walked as plain JSON; its shape is what the assertions check. */
 type Json = Record<string, any>;
 const doc = buildOpenApi() as Json;
-const routes = (Object.entries(api) as Array<[string, AppRoute | AppRouter]>).filter((e): e is [string, AppRoute] => isAppRoute(e[1]));
+// The admin routes are a router of their own (contract/admin.ts) in the same document.
+const routes = (Object.entries({ ...api, ...adminApi }) as Array<[string, AppRoute | AppRouter]>).filter((e): e is [string, AppRoute] => isAppRoute(e[1]));
 const protocolMd = readFileSync(PROTOCOL_MD, 'utf8');
 const REGENERATE = 'run `npm run openapi` and commit the result';
 
@@ -81,6 +83,8 @@ describe('buildOpenApi()', () => {
       expect(op.parameters.map((p: Json) => p['name'])).not.toContain('authorization');
     } else if (routeAccess(route)?.auth === 'connection') {
       expect(op.security, 'client routes take an optional connection token, never the key').toEqual([{}, { connectionToken: [] }]);
+    } else if (routeAccess(route)?.auth === 'admin' && route !== adminApi.adminLogin) {
+      expect(op.security, 'admin routes take the session cookie').toEqual([{ adminSession: [] }]);
     } else {
       expect(op.security, 'open routes say so with an empty list').toEqual([]);
     }

@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Metafile, build } from 'esbuild';
-import { ROOT, buildBrowserBundle, serverBundleOptions } from './config.js';
+import { ADMIN_ENTRY, ROOT, buildBrowserBundle, serverBundleOptions } from './config.js';
 
 // `npm run build`: the server, the `hubbub` command and the browser client into dist/, plus the
 // demo's files the server reads. Every file is written to a temporary name and renamed, so a
@@ -23,14 +23,16 @@ async function writeAtomic(file: string, contents: string | Uint8Array, mode = 0
   await rename(temp, file);
 }
 
-/** server/public → outdir/public, dropping files no longer in the source. */
+/** server/public → outdir/public (subfolders too: the admin dashboard's), dropping files no longer in the source. */
 async function copyPublic(outdir: string): Promise<string[]> {
   const from = resolve(ROOT, 'server/public');
   const to = join(outdir, 'public');
-  const names = (await readdir(from, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+  const files = async (dir: string) =>
+    (await readdir(dir, { withFileTypes: true, recursive: true })).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)));
+  const names = await files(from);
   for (const name of names) await writeAtomic(join(to, name), await readFile(join(from, name)));
   // Not another build's temporary file: builds may run at once (three `npm start` of a local cluster).
-  for (const stale of await readdir(to)) if (!names.includes(stale) && !stale.endsWith('.tmp')) await rm(join(to, stale), { force: true });
+  for (const stale of await files(to)) if (!names.includes(stale) && !stale.endsWith('.tmp')) await rm(join(to, stale), { force: true });
   return names.map((n) => `public/${n}`);
 }
 
@@ -45,7 +47,8 @@ export async function buildAll(outdir = resolve(ROOT, 'dist')): Promise<BuildRes
     files.push(name);
   }
   await writeAtomic(join(outdir, 'client/hubbub.js'), await buildBrowserBundle());
-  files.push('client/hubbub.js', ...(await copyPublic(outdir)));
+  await writeAtomic(join(outdir, 'client/admin.js'), await buildBrowserBundle(ADMIN_ENTRY));
+  files.push('client/hubbub.js', 'client/admin.js', ...(await copyPublic(outdir)));
   return { outdir, files, metafile: server.metafile };
 }
 

@@ -9,8 +9,12 @@ import { type BuildOptions, type Plugin, build } from 'esbuild';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The browser bundle: one minified ES module, the same bytes whether served from a checkout or from dist/. */
+/** The browser bundles' entries: the client, and the admin dashboard's script. */
+export const CLIENT_ENTRY = resolve(ROOT, 'client/browser.ts');
+export const ADMIN_ENTRY = resolve(ROOT, 'client/admin/main.ts');
+
+/** The browser bundles: one minified ES module each, the same bytes whether served from a checkout or from dist/. */
 export const BROWSER_BUNDLE: BuildOptions = {
-  entryPoints: [resolve(ROOT, 'client/browser.ts')],
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -68,10 +72,10 @@ export function serverBundleOptions(outdir: string): BuildOptions {
   };
 }
 
-/** The browser bundle's code, built in memory. */
-export async function buildBrowserBundle(): Promise<string> {
-  const result = await build({ ...BROWSER_BUNDLE, write: false });
+/** A browser bundle's code (the client's by default), built in memory. */
+export async function buildBrowserBundle(entry = CLIENT_ENTRY): Promise<string> {
+  const result = await build({ ...BROWSER_BUNDLE, entryPoints: [entry], write: false });
   const file = result.outputFiles[0];
-  if (!file) throw new Error('esbuild produced no output for client/browser.ts');
+  if (!file) throw new Error(`esbuild produced no output for ${relative(ROOT, entry)}`);
   return file.text;
 }

@@ -1,4 +1,5 @@
-import type { NodeInfo, PresenceEntry } from '../../contract/index.js';
+import type { AdminChannel, NodeInfo, PresenceEntry } from '../../contract/index.js';
+import { type NodeSample, mergeChannels } from './node-stats.js';
 
 /**
  * What a node needs to know about the other nodes: which are alive, and who is subscribed
@@ -9,6 +10,8 @@ export interface Cluster {
   readonly kind: string;
   /** Live nodes, this one included. */
   nodes(): Promise<NodeInfo[]>;
+  /** Channels with subscribers on any live node (each node's busiest, see MAX_SAMPLED_CHANNELS). */
+  channels(): Promise<AdminChannel[]>;
   /** Subscribers of a channel on every live node. */
   presence(channel: string): Promise<PresenceEntry[]>;
   /** Runs a user command on every live node; resolves with the number of connections it reached. */
@@ -30,6 +33,8 @@ export interface LocalNode {
   presence(channel: string): PresenceEntry[];
   /** Applies a user command to this node's connections; resolves with how many it reached. */
   userCommand(command: UserCommand): Promise<number>;
+  /** This node's counters and busiest channels (sent with each heartbeat). */
+  sample(): NodeSample;
 }
 
 /** One node alone: everything is local. */
@@ -39,7 +44,11 @@ export class SingleNodeCluster implements Cluster {
 
   async nodes(): Promise<NodeInfo[]> {
     const { node, version, startedAt } = this.local;
-    return [{ node, version, startedAt, lastSeen: Date.now() }];
+    return [{ node, version, startedAt, lastSeen: Date.now(), ...this.local.sample().stats }];
+  }
+
+  async channels(): Promise<AdminChannel[]> {
+    return mergeChannels([this.local.sample().channels]);
   }
 
   async presence(channel: string): Promise<PresenceEntry[]> {

@@ -1,8 +1,9 @@
 import { type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
-import type { NodeInfo, PresenceEntry } from '../../contract/index.js';
+import type { AdminChannel, NodeInfo, PresenceEntry } from '../../contract/index.js';
 import { BrokerUnavailableError } from '../broker/broker.js';
 import type { Logger } from '../logger.js';
 import type { Cluster, LocalNode, UserCommand } from './cluster.js';
+import { type ChannelSample, type NodeStats, mergeChannels } from './node-stats.js';
 
 export interface NatsClusterOptions {
   servers: string | string[];
@@ -20,6 +21,9 @@ interface Heartbeat {
   startedAt: number;
   /** Sent by a node that is shutting down, so the others forget it at once. */
   leaving?: boolean;
+  /** Counters and busiest channels, for the admin dashboard (absent from older nodes). */
+  stats?: NodeStats;
+  channels?: ChannelSample[];
 }
 
 interface PresenceReply {
@@ -43,6 +47,8 @@ const decoder = new TextDecoder();
 export class NatsCluster implements Cluster {
   readonly kind = 'nats';
   private readonly peers = new Map<string, NodeInfo>();
+  /** Each peer's busiest channels from its last heartbeat. */
+  private readonly peerChannels = new Map<string, ChannelSample[]>();
   private readonly subs: Subscription[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly heartbeatMs: number;
@@ -107,12 +113,24 @@ export class NatsCluster implements Cluster {
     const out: NodeInfo[] = [];
     for (const [id, info] of this.peers) {
       if (id === this.local.node) continue;
-      if (info.lastSeen < cutoff) this.peers.delete(id);
+      if (info.lastSeen < cutoff) this.forget(id);
       else out.push(info);
     }
     const { node, version, startedAt } = this.local;
-    out.push({ node, version, startedAt, lastSeen: Date.now() });
+    out.push({ node, version, startedAt, lastSeen: Date.now(), ...this.local.sample().stats });
     return out.sort((a, b) => a.node.localeCompare(b.node));
+  }
+
+  /** From the heartbeats: no query on the wire, so the list is as old as the last beat of each node. */
+  async channels(): Promise<AdminChannel[]> {
+    const live = await this.nodes();
+    const lists = live.map((n) => (n.node === this.local.node ? this.local.sample().channels : (this.peerChannels.get(n.node) ?? [])));
+    return mergeChannels(lists);
+  }
+
+  private forget(node: string): void {
+    this.peers.delete(node);
+    this.peerChannels.delete(node);
   }
 
   async presence(channel: string): Promise<PresenceEntry[]> {
@@ -147,7 +165,7 @@ export class NatsCluster implements Cluster {
     }
     // A listed node that let the query time out is dead (kill -9 sends no goodbye): forget it now
     // rather than after three missed heartbeats, so the next query does not wait for it again.
-    for (const n of listed) if (!answered.has(n.node) && n.node !== this.local.node) this.peers.delete(n.node);
+    for (const n of listed) if (!answered.has(n.node) && n.node !== this.local.node) this.forget(n.node);
     return out.sort((a, b) => a.since - b.since || a.client.localeCompare(b.client));
   }
 
@@ -195,7 +213,8 @@ export class NatsCluster implements Cluster {
   }
 
   private beat(): void {
-    this.send({ node: this.local.node, version: this.local.version, startedAt: this.local.startedAt });
+    const { stats, channels } = this.local.sample();
+    this.send({ node: this.local.node, version: this.local.version, startedAt: this.local.startedAt, stats, channels });
   }
 
   private send(hb: Heartbeat): void {
@@ -217,11 +236,12 @@ export class NatsCluster implements Cluster {
       return;
     }
     if (hb.leaving) {
-      this.peers.delete(hb.node);
+      this.forget(hb.node);
       return;
     }
     const known = this.peers.has(hb.node);
-    this.peers.set(hb.node, { node: hb.node, version: hb.version, startedAt: hb.startedAt, lastSeen: Date.now() });
+    this.peers.set(hb.node, { node: hb.node, version: hb.version, startedAt: hb.startedAt, lastSeen: Date.now(), ...hb.stats });
+    if (hb.channels) this.peerChannels.set(hb.node, hb.channels);
     // A newcomer would otherwise learn of us only at our next beat: introduce ourselves now.
     if (!known && hb.node !== this.local.node) this.beat();
   }

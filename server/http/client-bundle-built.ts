@@ -1,16 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import type { clientBundle as onDemand } from './client-bundle.js';
+import type { adminBundle as adminOnDemand, clientBundle as onDemand } from './client-bundle.js';
 
-// client-bundle.ts in the built server (server/build/config.ts swaps the import): the browser bundle that
-// `npm run build` wrote beside the server, read once. Only ever run bundled, as dist/server/main.js
-// or dist/bin/hubbub.js, so the path is relative to those: dist/client/hubbub.js.
+// client-bundle.ts in the built server (server/build/config.ts swaps the import): the browser
+// bundles that `npm run build` wrote beside the server, each read once. Only ever run bundled, as
+// dist/server/main.js or dist/bin/hubbub.js, so the paths are relative to those: dist/client/.
 
-const FILE = new URL('../client/hubbub.js', import.meta.url);
+function reader(file: URL): () => Promise<string> {
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= readFile(file, 'utf8');
+    cached.catch(() => (cached = undefined));
+    return cached;
+  };
+}
 
-let cached: Promise<string> | undefined;
-
-export const clientBundle: typeof onDemand = () => {
-  cached ??= readFile(FILE, 'utf8');
-  cached.catch(() => (cached = undefined));
-  return cached;
-};
+export const clientBundle: typeof onDemand = reader(new URL('../client/hubbub.js', import.meta.url));
+export const adminBundle: typeof adminOnDemand = reader(new URL('../client/admin.js', import.meta.url));

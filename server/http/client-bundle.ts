@@ -1,14 +1,19 @@
-import { buildBrowserBundle } from '../build/config.js';
+import { ADMIN_ENTRY, CLIENT_ENTRY, buildBrowserBundle } from '../build/config.js';
 
-// The browser bundle of client/ in a checkout: built in memory at first request, with the
-// project's one esbuild configuration (server/build/config.ts), so it always matches the checkout. The
-// server does not import client code: esbuild reads it from disk. The built server
-// (`npm run build`) replaces this module with client-bundle-built.ts.
+// The browser bundles in a checkout: the client (client/browser.ts) and the admin dashboard's
+// script (client/admin/main.ts), built in memory at first request with the project's one esbuild
+// configuration (server/build/config.ts), so each always matches the checkout. The server does not
+// import client code: esbuild reads it from disk. The built server (`npm run build`) replaces this
+// module with client-bundle-built.ts.
 
-let cached: Promise<string> | undefined;
-
-export function clientBundle(): Promise<string> {
-  cached ??= buildBrowserBundle();
-  cached.catch(() => (cached = undefined));
-  return cached;
+function bundler(entry: string): () => Promise<string> {
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= buildBrowserBundle(entry);
+    cached.catch(() => (cached = undefined));
+    return cached;
+  };
 }
+
+export const clientBundle = bundler(CLIENT_ENTRY);
+export const adminBundle = bundler(ADMIN_ENTRY);

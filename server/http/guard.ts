@@ -1,6 +1,8 @@
 import type { AppRoute } from '@ts-rest/core';
 import type { Context } from 'koa';
 import { routeAccess } from '../../contract/index.js';
+import type { AdminAuth } from '../admin/auth.js';
+import { admitAdmin } from '../admin/handlers.js';
 import { HubbubError } from '../errors.js';
 import type { ApiCaller, ApiKeys } from '../session/api-keys.js';
 import type { Sessions } from '../session/sessions.js';
@@ -9,10 +11,11 @@ import type { Sessions } from '../session/sessions.js';
 // this guard reads it. API-key routes get their caller here; client routes open a session in
 // their transport or handler, which checks the connection token.
 
-export function accessGuard(deps: { apiKeys: ApiKeys; sessions: Sessions }) {
+export function accessGuard(deps: { apiKeys: ApiKeys; sessions: Sessions; admin: AdminAuth }) {
   return (route: AppRoute, ctx: Context): void => {
     const access = routeAccess(route);
     if (!access) throw new Error(`the contract route ${route.method} ${route.path} declares no access rule`);
+    if (access.auth === 'admin') return admitAdmin(deps.admin, ctx, access.session);
     if (access.auth !== 'apiKey') return;
     deps.sessions.assertMayTry(ctx.req);
     const header = ctx.get('authorization') || undefined;

@@ -1,7 +1,10 @@
 import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { type InfoResponse, api } from '../../contract/index.js';
+import { type InfoResponse, adminApi, api } from '../../contract/index.js';
+import { adminAuth } from '../admin/auth.js';
+import { adminHandlers } from '../admin/handlers.js';
+import { mountAdminPages } from '../admin/pages.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Core } from '../core.js';
 import { HubbubError } from '../errors.js';
@@ -9,7 +12,7 @@ import type { Transport } from '../transports/transport.js';
 import { VERSION } from '../version.js';
 import { type RouterHandlers, mountContract } from './adapter.js';
 import { apiHandlers } from './api-handlers.js';
-import { clientBundle } from './client-bundle.js';
+import { adminBundle, clientBundle } from './client-bundle.js';
 import { clientHandlers } from './client-handlers.js';
 import { cors } from './cors.js';
 import { type DirectHandler, directRequests } from './direct-route.js';
@@ -88,13 +91,17 @@ export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
     ...probeHandlers({ config, broker: core.broker, startedAt: core.startedAt, isClosing: deps.isClosing }),
     ...Object.fromEntries(deps.transports.map((t) => [t.route, t.handle])),
   } as RouterHandlers<typeof api>;
-  mountContract(router, api, handlers, {
+  const admin = adminAuth(config, sessions);
+  const options = {
     // Broadcast bodies carry channel lists besides the data, which has its own limit.
     maxBodyBytes: config.maxMessageBytes + 64 * 1024,
     validateResponses: deps.validateResponses,
-    guard: accessGuard({ apiKeys: sessions.options.apiKeys, sessions }),
-  });
+    guard: accessGuard({ apiKeys: sessions.options.apiKeys, sessions, admin }),
+  };
+  mountContract(router, api, handlers, options);
+  mountContract(router, adminApi, adminHandlers({ auth: admin, config, hub, publishing, sessions, cluster: deps.cluster, logger: core.logger }), options);
   mountStatic(router, { clientBundle });
+  mountAdminPages(router, { enabled: admin.enabled, bundle: adminBundle });
   koa.use(router.routes());
   koa.use(
     router.allowedMethods({

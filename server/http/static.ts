@@ -17,7 +17,7 @@ export interface StaticDeps {
   clientBundle: () => Promise<string>;
 }
 
-const TYPES: Record<string, string> = {
+export const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.js': 'application/javascript; charset=utf-8',
@@ -72,12 +72,12 @@ interface Asset {
   etag: string;
 }
 
-function asset(body: string | Buffer, type: string): Asset {
+export function asset(body: string | Buffer, type: string): Asset {
   return { body, type, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
 }
 
 /** Sends with an ETag and answers 304 when the client already has this version. */
-function send(ctx: Context, a: Asset, cacheControl: string): void {
+export function send(ctx: Context, a: Asset, cacheControl: string): void {
   ctx.status = 200;
   ctx.type = a.type;
   ctx.etag = a.etag;

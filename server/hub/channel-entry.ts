@@ -67,3 +67,13 @@ export function subscriberCounts(entries: Iterable<ChannelEntry>): Array<{ chann
   }
   return out;
 }
+
+/** Channels with subscribers, how many, and the last offset delivered (the admin dashboard's rates come from it). */
+export function channelPositions(entries: Iterable<ChannelEntry>): Array<{ channel: string; subscribers: number; epoch: string; offset: number }> {
+  const out: Array<{ channel: string; subscribers: number; epoch: string; offset: number }> = [];
+  for (const e of entries) {
+    const subscribers = e.live.size + e.pending.size;
+    if (subscribers > 0) out.push({ channel: e.name, subscribers, epoch: e.last?.epoch ?? '', offset: e.last?.offset ?? 0 });
+  }
+  return out;
+}

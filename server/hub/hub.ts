@@ -9,7 +9,7 @@ import {
   UnrecoverablePositionError,
   isEmptyEpoch,
 } from '../broker/broker.js';
-import { type ChannelEntry, deliverOne, presenceOf, resumeFrom, subscriberCounts } from './channel-entry.js';
+import { type ChannelEntry, channelPositions, deliverOne, presenceOf, resumeFrom, subscriberCounts } from './channel-entry.js';
 import { type Codec, CodecRegistry, FrameCache } from './codec.js';
 import { BrokerInterest } from './interest.js';
 import { type Logger, consoleLogger } from '../logger.js';
@@ -227,6 +227,11 @@ export class Hub {
   /** Channels with local subscribers and their counts. */
   channelCounts(): Array<{ channel: string; subscribers: number }> {
     return subscriberCounts(this.channels.values());
+  }
+
+  /** Channels with local subscribers, their counts and last delivered position (sampled, never per delivery). */
+  channelPositions(): ReturnType<typeof channelPositions> {
+    return channelPositions(this.channels.values());
   }
 
   get subscriptionCount(): number {

@@ -20,7 +20,7 @@ export const ApiKeyConfig = z
       .array(z.enum(['*', ...API_OPERATIONS]))
       .min(1)
       .default(['*'])
-      .describe(`Operations it may call: ${API_OPERATIONS.join(', ')}; "*" for all`),
+      .describe(`Operations it may call: ${API_OPERATIONS.join(', ')}; "*" for all but admin (the dashboard login, which is never implied)`),
   })
   .strict();
 export type ApiKeyConfig = z.infer<typeof ApiKeyConfig>;
@@ -46,7 +46,8 @@ function callerOf(config: { name: string; namespaces: readonly string[]; operati
   const operations = new Set(config.operations);
   return {
     name: config.name,
-    missingOperation: (op) => (allOperations || operations.has(op) ? undefined : `API key "${config.name}" may not call ${op}`),
+    // The dashboard is opt-in: "*" (and so the master key) never grants `admin`.
+    missingOperation: (op) => ((allOperations && op !== 'admin') || operations.has(op) ? undefined : `API key "${config.name}" may not call ${op}`),
     missingChannel(channel) {
       if (allNamespaces) return undefined;
       const ns = channelNamespace(channel);
@@ -76,6 +77,17 @@ export class ApiKeys {
     let found: ApiCaller | undefined;
     for (const e of this.entries) if (timingSafeEqual(given, e.digest) && !found) found = e.caller;
     return found;
+  }
+
+  /** The caller of a key scoped to `admin` (it may sign in to the dashboard), or undefined. */
+  adminCaller(key: string): ApiCaller | undefined {
+    const caller = this.authenticate(`Bearer ${key}`);
+    return caller && caller.missingOperation('admin') === undefined ? caller : undefined;
+  }
+
+  /** Whether any key is scoped to `admin` (then the dashboard is on). */
+  get hasAdminKeys(): boolean {
+    return this.entries.some((e) => e.caller.missingOperation('admin') === undefined);
   }
 
   /** True when `text` is one of the keys (a key must never be accepted as a connection token). */

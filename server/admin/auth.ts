@@ -1,0 +1,148 @@
+import { createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
+import type { AdminSession } from '../../contract/index.js';
+import { HubbubError } from '../errors.js';
+import type { Config } from '../config.js';
+import type { ApiKeys } from '../session/api-keys.js';
+import type { TrustedProxies } from '../session/client-address.js';
+import type { Sessions } from '../session/sessions.js';
+
+// Who may use the admin dashboard. The session is a signed, stateless cookie (expiry and who
+// signed in, HMAC-SHA256), so it works on every node behind a round-robin balancer without sticky
+// sessions: every node derives the same signing key from the same admin password and admin keys.
+// Derived with scrypt, so a stolen cookie does not allow a fast offline guess of the password.
+// The CSRF token is an HMAC of the cookie: stateless too, and useless without the cookie.
+
+export const ADMIN_COOKIE = 'hubbub_admin';
+const COOKIE_PATH = '/admin';
+const SESSION_MS = 12 * 3600_000;
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+
+export interface AdminAuthOptions {
+  password: string | undefined;
+  /** The values of the keys scoped to `admin` (config file); they sign in as `key:<name>`. */
+  adminKeys: readonly string[];
+  apiKeys: ApiKeys;
+  proxies: TrustedProxies;
+  now?: () => number;
+}
+
+export class AdminAuth {
+  readonly enabled: boolean;
+  /** Only a salted scrypt hash of the password stays in memory. */
+  private readonly password: { salt: Buffer; hash: Buffer } | undefined;
+  private readonly signingKey: Buffer;
+  private readonly now: () => number;
+
+  constructor(private readonly options: AdminAuthOptions) {
+    this.enabled = options.password !== undefined || options.apiKeys.hasAdminKeys;
+    this.now = options.now ?? Date.now;
+    if (options.password !== undefined) {
+      const salt = randomBytes(16);
+      this.password = { salt, hash: scryptSync(options.password, salt, 32) };
+    }
+    const material = [options.password ?? '', ...[...options.adminKeys].sort()].join('\0');
+    // A fixed salt on purpose: every node must derive the same key from the same configuration.
+    this.signingKey = this.enabled ? scryptSync(material, 'hubbub admin session v1', 32) : Buffer.alloc(32);
+  }
+
+  /** Who `secret` signs in as, or undefined. Both checks always run, so timing does not tell which failed. */
+  async verify(secret: string): Promise<string | undefined> {
+    const byPassword = this.password ? timingSafeEqual(await scryptAsync(secret, this.password.salt, 32), this.password.hash) : false;
+    const key = this.options.apiKeys.adminCaller(secret);
+    if (byPassword) return 'password';
+    return key ? `key:${key.name}` : undefined;
+  }
+
+  /** A new session for `who`: the cookie value and what the page gets back. */
+  issue(who: string): { cookie: string; session: AdminSession } {
+    const expires = this.now() + SESSION_MS;
+    const payload = `${expires}.${Buffer.from(who).toString('base64url')}`;
+    const cookie = `${payload}.${this.mac(payload)}`;
+    return { cookie, session: { who, expires, csrf: this.mac(`csrf.${cookie}`) } };
+  }
+
+  /** The session of a request's cookie, or undefined when it is missing, forged or expired. */
+  session(req: IncomingMessage): AdminSession | undefined {
+    const cookie = readCookie(req, ADMIN_COOKIE);
+    if (!cookie) return undefined;
+    const parts = cookie.split('.');
+    if (parts.length !== 3) return undefined;
+    const [expiresText, whoText, mac] = parts as [string, string, string];
+    if (!equal(mac, this.mac(`${expiresText}.${whoText}`))) return undefined;
+    const expires = Number(expiresText);
+    if (!Number.isSafeInteger(expires) || expires <= this.now()) return undefined;
+    return { who: Buffer.from(whoText, 'base64url').toString(), expires, csrf: this.mac(`csrf.${cookie}`) };
+  }
+
+  /**
+   * Refuses a cross-site state-changing request before anything else: the browser's Sec-Fetch-Site
+   * and Origin must say the page is ours. SameSite=Strict already keeps the cookie off them; this
+   * also covers the login form (login CSRF) and browsers without SameSite.
+   */
+  assertSameOrigin(req: IncomingMessage): void {
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HubbubError('forbidden', 'admin calls must come from the dashboard itself');
+    const origin = req.headers.origin;
+    if (origin === undefined) return;
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = undefined;
+    }
+    if (host !== req.headers.host) throw new HubbubError('forbidden', `origin ${origin} is not this server`);
+  }
+
+  /** The CSRF header must be the session's token. */
+  assertCsrf(req: IncomingMessage, session: AdminSession): void {
+    const given = req.headers['x-csrf-token'];
+    if (typeof given !== 'string' || !equal(given, session.csrf)) throw new HubbubError('forbidden', 'missing or wrong X-CSRF-Token header');
+  }
+
+  /** Set-Cookie for a session; Secure when the request came over TLS, directly or through a trusted proxy. */
+  setCookie(req: IncomingMessage, cookie: string): string {
+    return `${ADMIN_COOKIE}=${cookie}; Path=${COOKIE_PATH}; Max-Age=${SESSION_MS / 1000}; HttpOnly; SameSite=Strict${this.secure(req) ? '; Secure' : ''}`;
+  }
+
+  clearCookie(req: IncomingMessage): string {
+    return `${ADMIN_COOKIE}=; Path=${COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict${this.secure(req) ? '; Secure' : ''}`;
+  }
+
+  private secure(req: IncomingMessage): boolean {
+    if ((req.socket as TLSSocket).encrypted) return true;
+    const proto = req.headers['x-forwarded-proto'];
+    const first = (Array.isArray(proto) ? proto[0] : proto)?.split(',')[0]?.trim().toLowerCase();
+    return first === 'https' && this.options.proxies.has(req.socket.remoteAddress ?? '');
+  }
+
+  private mac(text: string): string {
+    return createHmac('sha256', this.signingKey).update(text).digest('base64url');
+  }
+}
+
+function equal(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function readCookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The node's admin access: the password setting and the config file's keys scoped to `admin`. */
+export function adminAuth(config: Config, sessions: Sessions): AdminAuth {
+  return new AdminAuth({
+    password: config.adminPassword,
+    adminKeys: config.apiKeys.filter((k) => k.operations.includes('admin')).map((k) => k.key),
+    apiKeys: sessions.options.apiKeys,
+    proxies: sessions.options.proxies,
+  });
+}
