@@ -39,7 +39,7 @@ export const channelPage: Page = (main, channel) => {
     h(
       'div',
       { class: 'grid' },
-      card('Publish JSON', publishForm(channel)),
+      card('Publish JSON', publishForm(channel, () => void refresh())),
       h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Live tail'), tailState), tail),
     ),
     card('Presence', presence),
@@ -110,7 +110,7 @@ function presenceTable(entries: Awaited<ReturnType<typeof admin.channel>>['prese
             onclick: async (ev) => {
               const button = ev.currentTarget as HTMLButtonElement;
               button.disabled = true;
-              button.title = await disconnect(e.user!);
+              button.title = (await disconnect(e.user!)).text;
               await refresh();
             },
           },
@@ -121,7 +121,7 @@ function presenceTable(entries: Awaited<ReturnType<typeof admin.channel>>['prese
   return table(['User', 'Client', 'Node', 'Transport', 'Since', ''], rows, 'Nobody is subscribed.', 'presence');
 }
 
-function publishForm(channel: string): HTMLElement {
+function publishForm(channel: string, published: () => void): HTMLElement {
   const text = h('textarea', { name: 'data', rows: '8', spellcheck: 'false', 'aria-label': 'JSON data', 'data-testid': 'publish-data' });
   text.value = json({ text: 'hello from the admin dashboard' });
   const result = h('p', { class: 'result', 'data-testid': 'publish-result', 'aria-live': 'polite' });
@@ -143,6 +143,7 @@ function publishForm(channel: string): HTMLElement {
           const r = await admin.publish(channel, data);
           result.className = 'result ok';
           result.textContent = `Published at offset ${r.offset}.`;
+          published();
         } catch (err) {
           result.className = 'result error';
           result.textContent = err instanceof Error ? err.message : String(err);

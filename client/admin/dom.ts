@@ -21,11 +21,11 @@ export function append(el: Element, children: Child[]): void {
 }
 
 /** A table with a header row; `empty` shows when there are no rows. */
-export function table(headers: string[], rows: Child[][], empty: string, testid?: string): HTMLElement {
+export function table(headers: string[], rows: Child[][], empty: string, testid?: string, className?: string): HTMLElement {
   const body = rows.length
     ? rows.map((cells) => h('tr', {}, ...cells.map((c) => h('td', {}, c))))
     : [h('tr', {}, h('td', { colspan: String(headers.length), class: 'empty' }, empty))];
-  return h('table', { 'data-testid': testid }, h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', {}, t)))), h('tbody', {}, ...body));
+  return h('table', { 'data-testid': testid, class: className }, h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', {}, t)))), h('tbody', {}, ...body));
 }
 
 export function card(title: string, ...children: Child[]): HTMLElement {

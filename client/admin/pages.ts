@@ -109,7 +109,9 @@ export const usersPage: Page = (main) => {
       class: 'inline-form',
       onsubmit: async (e) => {
         e.preventDefault();
-        result.replaceChildren(await disconnect(input.value.trim()));
+        const outcome = await disconnect(input.value.trim());
+        result.className = outcome.ok ? 'result ok' : 'result error';
+        result.textContent = outcome.text;
       },
     },
     input,
@@ -128,12 +130,12 @@ export const usersPage: Page = (main) => {
 };
 
 /** Disconnects a user; the outcome as text for the page. */
-export async function disconnect(user: string): Promise<string> {
+export async function disconnect(user: string): Promise<{ ok: boolean; text: string }> {
   try {
     const r = await admin.disconnect(user);
-    return `Disconnected ${r.user}: ${r.connections} connection${r.connections === 1 ? '' : 's'} closed.`;
+    return { ok: true, text: `Disconnected ${r.user}: ${r.connections} connection${r.connections === 1 ? '' : 's'} closed.` };
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return { ok: false, text: err instanceof Error ? err.message : String(err) };
   }
 }
 
@@ -144,7 +146,7 @@ export const configPage: Page = (main) => {
       const keys = config.apiKeys.map((k) => [h('code', {}, k.name), h('code', {}, k.key), k.namespaces.join(', '), k.operations.join(', ')]);
       main.replaceChildren(
         header('Configuration', 'The effective settings of this node (flags, environment, config file). Secrets are masked.'),
-        card('Settings', table(['Setting', 'Value'], settings, 'None.', 'settings')),
+        card('Settings', table(['Setting', 'Value'], settings, 'None.', 'settings', 'kv')),
         card('Scoped API keys', table(['Name', 'Key', 'Namespaces', 'Operations'], keys, 'No scoped keys in the config file.')),
         card('Namespaces', h('pre', { class: 'json' }, json({ defaults: config.defaults, namespaces: config.namespaces }))),
       );

@@ -52,7 +52,10 @@ export class NodeSampler {
     if (this.last && at - this.last.at < MIN_INTERVAL_MS) return this.last.sample;
     const seconds = this.last ? (at - this.last.at) / 1000 : 0;
     const cpuNow = process.cpuUsage();
-    const cpuUsed = this.last ? cpuNow.user - this.last.cpu.user + (cpuNow.system - this.last.cpu.system) : 0;
+    // The first sample has nothing to compare with: its CPU figure is the average since the process started.
+    const cpuSince = this.last?.cpu ?? { user: 0, system: 0 };
+    const cpuSeconds = this.last ? seconds : process.uptime();
+    const cpuUsed = cpuNow.user - cpuSince.user + (cpuNow.system - cpuSince.system);
     const all = this.source.channelPositions();
     const top = all.sort((a, b) => b.subscribers - a.subscribers || a.channel.localeCompare(b.channel)).slice(0, MAX_SAMPLED_CHANNELS);
     const positions = new Map<string, { epoch: string; offset: number }>();
@@ -69,7 +72,7 @@ export class NodeSampler {
       subscriptions: all.reduce((n, c) => n + c.subscribers, 0),
       channels: all.length,
       rss: process.memoryUsage.rss(),
-      cpu: seconds > 0 ? round(cpuUsed / 10_000 / seconds) : 0,
+      cpu: cpuSeconds > 0 ? round(cpuUsed / 10_000 / cpuSeconds) : 0,
     };
     const sample = { stats, channels };
     this.last = { at, cpu: cpuNow, sample };
