@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Context } from 'koa';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import type { AdminSession } from '../../contract/index.js';
@@ -145,4 +146,19 @@ export function adminAuth(config: Config, sessions: Sessions): AdminAuth {
     apiKeys: sessions.options.apiKeys,
     proxies: sessions.options.proxies,
   });
+}
+
+/**
+ * The guard's part for admin routes: 404 while the dashboard is off; a same-origin check on every
+ * POST (login included); then, except for login, the session cookie and on a POST its CSRF token.
+ */
+export function admitAdmin(auth: AdminAuth, ctx: Context, needsSession: boolean): void {
+  if (!auth.enabled) throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
+  const changes = ctx.method !== 'GET' && ctx.method !== 'HEAD';
+  if (changes) auth.assertSameOrigin(ctx.req);
+  if (!needsSession) return;
+  const session = auth.session(ctx.req);
+  if (!session) throw new HubbubError('admin_session_required');
+  if (changes) auth.assertCsrf(ctx.req, session);
+  ctx.state['admin'] = session;
 }

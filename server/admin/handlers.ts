@@ -12,7 +12,7 @@ import type { Sessions } from '../session/sessions.js';
 import type { AdminAuth } from './auth.js';
 import { configView } from './config-view.js';
 
-// The admin dashboard's API. The guard (server/http/guard.ts → admitAdmin) has checked the
+// The admin dashboard's API. The guard (server/http/guard.ts → admitAdmin in auth.ts) has checked the
 // session and the CSRF token; publishing goes through the one publish service like any backend,
 // and every action is logged with who did it and from where.
 
@@ -106,19 +106,4 @@ export function adminHandlers(deps: AdminDeps): RouterHandlers<AdminApi> {
       return { status: 200, body: configView(deps.config) };
     },
   };
-}
-
-/**
- * The guard's part for admin routes: 404 while the dashboard is off; a same-origin check on every
- * POST (login included); then, except for login, the session cookie and on a POST its CSRF token.
- */
-export function admitAdmin(auth: AdminAuth, ctx: Context, needsSession: boolean): void {
-  if (!auth.enabled) throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
-  const changes = ctx.method !== 'GET' && ctx.method !== 'HEAD';
-  if (changes) auth.assertSameOrigin(ctx.req);
-  if (!needsSession) return;
-  const session = auth.session(ctx.req);
-  if (!session) throw new HubbubError('admin_session_required');
-  if (changes) auth.assertCsrf(ctx.req, session);
-  ctx.state['admin'] = session;
 }

@@ -1,8 +1,7 @@
 import type { AppRoute } from '@ts-rest/core';
 import type { Context } from 'koa';
 import { routeAccess } from '../../contract/index.js';
-import type { AdminAuth } from '../admin/auth.js';
-import { admitAdmin } from '../admin/handlers.js';
+import { type AdminAuth, admitAdmin } from '../admin/auth.js';
 import { HubbubError } from '../errors.js';
 import type { ApiCaller, ApiKeys } from '../session/api-keys.js';
 import type { Sessions } from '../session/sessions.js';
