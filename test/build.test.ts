@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBrowserBundle } from '../server/build/config.js';
+import { ADMIN_ENTRY, buildBrowserBundle } from '../server/build/config.js';
 import { type TestBuild, buildForTest, runNode, startNode } from './support/cli-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -35,7 +35,7 @@ afterAll(() => build?.remove());
 describe('npm run build', () => {
   it('writes the server, an executable hubbub command (package.json bin) and the browser bundle to dist/', async () => {
     expect(PKG.bin).toEqual({ hubbub: 'dist/bin/hubbub.js' });
-    for (const file of ['server/main.js', 'server/main.js.map', 'bin/hubbub.js', 'client/hubbub.js', 'public/index.html']) {
+    for (const file of ['server/main.js', 'server/main.js.map', 'bin/hubbub.js', 'client/hubbub.js', 'client/admin.js', 'public/index.html', 'public/admin/index.html', 'public/admin/admin.css']) {
       expect(statSync(`${ROOT}dist/${file}`).size, file).toBeGreaterThan(0);
     }
     expect(readFileSync(`${ROOT}dist/client/hubbub.js`, 'utf8')).toBe(await buildBrowserBundle());
@@ -58,11 +58,11 @@ describe('npm run build', () => {
     expect(external).toContain('koa');
     const inputs = Object.keys(metafile.inputs);
     expect(inputs).toContain('server/http/client-bundle-built.ts');
-    expect(inputs.filter((i) => i === 'server/http/client-bundle.ts' || i.startsWith('build/'))).toEqual([]);
+    expect(inputs.filter((i) => i === 'server/http/client-bundle.ts' || i.startsWith('server/build/'))).toEqual([]);
   });
 
-  it('serves /health, the demo, the API docs and the browser bundle from dist/ with no development package loadable', async () => {
-    const server = await startNode(['dist/server/main.js', '--port', '0', '--host', '127.0.0.1'], { HUBBUB_API_KEY: 'build-test-key-0123456789' }, DENY_DEV);
+  it('serves /health, the demo, the API docs, the admin dashboard and the browser bundles from dist/ with no development package loadable', async () => {
+    const server = await startNode(['dist/server/main.js', '--port', '0', '--host', '127.0.0.1'], { HUBBUB_API_KEY: 'build-test-key-0123456789', HUBBUB_ADMIN_PASSWORD: 'build-test-admin-password' }, DENY_DEV);
     try {
       const health = (await (await fetch(`${server.url}/health`)).json()) as { status: string; version: string };
       expect(health).toMatchObject({ status: 'ok', version: PKG.version });
@@ -70,7 +70,8 @@ describe('npm run build', () => {
       expect(bundle.status).toBe(200);
       expect(await bundle.text()).toBe(await buildBrowserBundle());
       expect(await (await fetch(`${server.url}/`)).text()).toBe(readFileSync(`${ROOT}server/public/index.html`, 'utf8'));
-      for (const path of ['/docs', '/docs/assets/swagger-ui-bundle.js', '/openapi.json', '/demo.js']) {
+      expect(await (await fetch(`${server.url}/admin/admin.js`)).text()).toBe(await buildBrowserBundle(ADMIN_ENTRY));
+      for (const path of ['/docs', '/docs/assets/swagger-ui-bundle.js', '/openapi.json', '/demo.js', '/admin/', '/admin/admin.css']) {
         expect((await fetch(server.url + path)).status, path).toBe(200);
       }
     } finally {
