@@ -44,6 +44,7 @@ export function createCore(config: Config, logger: Logger, broker?: Broker): Cor
   const sessions = buildSessions(config, {
     verifier: tokenVerifier(config),
     newClientId: () => `${config.nodeId}-${(++clientSeq).toString(36)}`,
+    logger,
   });
   const hub = new Hub(store, {
     logger,

@@ -8,7 +8,7 @@ export class SampledLog {
   private readonly kinds = new Map<string, { count: number; lastLogged: number; suppressed: number }>();
 
   constructor(
-    private readonly logger: Logger,
+    private readonly logger: Pick<Logger, 'warn'>,
     private readonly intervalMs = 10_000,
     private readonly now: () => number = Date.now,
   ) {}

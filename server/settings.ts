@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 
 // Every setting has one flag, one HUBBUB_* variable and one key in the config file (its name
 // here); flags win over the environment, which wins over the file. The README table and the
@@ -225,6 +226,18 @@ export const SETTINGS = {
     env: 'HUBBUB_ADMIN_PASSWORD',
     schema: z.string().min(12, 'must be at least 12 characters').max(1024).optional(),
     doc: 'Password of the admin dashboard at /admin (off unless this or an API key scoped to `admin` is set; see docs/admin.md)',
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'HUBBUB_LOG_LEVEL',
+    schema: z.enum(LOG_LEVELS).default('info'),
+    doc: 'Least severe log lines written: trace, debug, info, warn, error or silent (debug adds a line per long-poll and SSE request)',
+  },
+  logFormat: {
+    flag: 'log-format',
+    env: 'HUBBUB_LOG_FORMAT',
+    schema: z.enum(LOG_FORMATS).default('auto'),
+    doc: 'Log lines as json (one object per line), pretty (readable), or auto: pretty on a terminal, else json',
   },
   config: {
     flag: 'config',

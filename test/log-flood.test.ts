@@ -2,6 +2,7 @@ import net from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { SampledLog } from '../server/log-sampler.js';
+import { memoryLogger } from '../server/logger.js';
 import { TEST_API_KEY, startServer } from './support/server.js';
 
 /** A publish whose client hangs up after a few bytes of a declared 1,000-byte body. */
@@ -54,8 +55,9 @@ describe('log flooding: what clients get wrong is counted, and logged as a sampl
 describe('SampledLog', () => {
   it('logs the first of a kind, then at most one line per interval saying how many it skipped', () => {
     let t = 0;
-    const lines: string[] = [];
-    const log = new SampledLog({ info: () => undefined, warn: (m) => lines.push(m) }, 10_000, () => t);
+    const logger = memoryLogger();
+    const lines = logger.warnings;
+    const log = new SampledLog(logger, 10_000, () => t);
     for (let i = 0; i < 50; i++) log.warn('a', 'bad frame');
     log.warn('b', 'bad body');
     t += 10_000;

@@ -3,7 +3,7 @@ import { type HubbubApp, createHubbub } from '../app.js';
 import { connectBackbone } from '../backbone.js';
 import { infoRequest } from '../cli-help.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { type Logger, consoleLogger } from '../logger.js';
+import { type Logger, loggerFromConfig } from '../logger.js';
 import { CommandError, type CommandResult } from './command.js';
 
 // `hubbub serve` (the default command), `npm start` and `node dist/server/main.js`: the server,
@@ -22,7 +22,7 @@ export async function serve(argv: readonly string[]): Promise<CommandResult> {
     if (err instanceof ConfigError) throw new CommandError(err.message, 2, { cause: err });
     throw err;
   }
-  const logger = consoleLogger;
+  const logger = loggerFromConfig(config);
   let backbone;
   try {
     backbone = await connectBackbone(config, logger);
@@ -38,7 +38,9 @@ export async function serve(argv: readonly string[]): Promise<CommandResult> {
   logger.info(`node ${app.nodeId} listening on http://${shown}:${app.port} (broker: ${app.broker.kind})`);
   logger.info(`demo http://${shown}:${app.port}/   API docs http://${shown}:${app.port}/docs`);
   if (config.apiKeyGenerated) {
-    logger.info(`no HUBBUB_API_KEY set: generated API key for this run: ${config.apiKey}`);
+    // The one secret a log line shows, on purpose: nobody could use the server without it. The key
+    // is not last, so that a JSON line's closing quote never reads as part of it.
+    logger.info(`generated API key for this run: ${config.apiKey} (no HUBBUB_API_KEY set)`);
   }
   for (const line of accessNotes(config)) logger.info(line);
   return undefined;
@@ -58,9 +60,13 @@ export function handleSignals(app: HubbubApp, logger: Logger): void {
     stopping = true;
     logger.info(`${signal}: closing clients with a reconnect code, finishing in-flight requests`);
     app.close().then(
-      () => process.exit(0),
+      () => {
+        // Written synchronously (logger.ts): this line is out before the process is.
+        logger.info('stopped');
+        process.exit(0);
+      },
       (err) => {
-        logger.warn('shutdown failed', err);
+        logger.error('shutdown failed', err);
         process.exit(1);
       },
     );

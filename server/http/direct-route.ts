@@ -5,6 +5,7 @@ import type { OriginPolicy } from '../session/origins.js';
 import { type Exchange, RESPONDED, parse } from './adapter.js';
 import { type ErrorPolicy, noteFailure, retryAfter } from './error-middleware.js';
 import { ENCODED, type QueryCheck, compileQueryCheck } from './query-check.js';
+import { logWhenDone } from './request-log.js';
 
 // The realtime GET endpoints (/poll, /sse) answered by node:http directly, before Koa. A poll is the
 // hottest request the server answers, and Koa's context, middleware chain and router cost more than
@@ -116,6 +117,8 @@ export function directRequests(fallback: RequestListener, routes: readonly Direc
         corsHeaders = undefined;
       }
     }
+    // Polls are requests, logged at debug only (request-log.ts): when it is off, this check is all they pay.
+    if (deps.logger.isLevelEnabled('debug')) logWhenDone(deps.logger, 'debug', req, res, path);
     serve(direct, query, headers, { req, res, respond: true, corsHeaders }, path, deps);
   };
 }

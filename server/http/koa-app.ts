@@ -19,6 +19,7 @@ import { type DirectHandler, directRequests } from './direct-route.js';
 import { errorMiddleware } from './error-middleware.js';
 import { accessGuard } from './guard.js';
 import { probeHandlers } from './probes.js';
+import { requestLog } from './request-log.js';
 import { mountStatic } from './static.js';
 
 // Plain HTTP requests: every contract route (REST API, client routes, the realtime transports'
@@ -27,6 +28,9 @@ import { mountStatic } from './static.js';
 
 /** The paths pages on other origins may use (CORS); everything else is same-origin or server-to-server. */
 const CROSS_ORIGIN_PATHS = [api.sse.path, api.poll.path, api.clientPublish.path, '/client/hubbub.js'];
+
+/** Requests logged at debug (request-log.ts says why): the realtime transports' and the probes'. */
+const QUIET_PATHS = [api.sse.path, api.poll.path, api.websocket.path, api.health.path, api.ready.path];
 
 function memory(): InfoResponse['memory'] {
   const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
@@ -63,6 +67,7 @@ export function createRequestListener(core: Core, deps: KoaAppDeps): RequestList
 export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
   const { config, sessions, publishing, hub, clientErrors } = core;
   const koa = new Koa();
+  koa.use(requestLog(core.logger, QUIET_PATHS));
   koa.use(errorMiddleware({ logger: core.logger, clientErrors, isClosing: deps.isClosing }));
   // Koa's default handler prints every client abort (EPIPE, ECONNRESET on a closed SSE stream).
   koa.on('error', (err: NodeJS.ErrnoException) => {

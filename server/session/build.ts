@@ -1,5 +1,6 @@
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import { ApiKeys } from './api-keys.js';
 import { TrustedProxies } from './client-address.js';
 import { Namespaces, type NamespaceOptions } from './namespaces.js';
@@ -11,7 +12,7 @@ import { Sessions } from './sessions.js';
 // origins, proxies and limits. Bursts are the rate times a few seconds, so a page reload storm or
 // a reconnect wave after a restart passes while a sustained flood does not.
 
-export function buildSessions(config: Config, deps: { verifier: TokenVerifier | undefined; newClientId(): string }): Sessions {
+export function buildSessions(config: Config, deps: { verifier: TokenVerifier | undefined; newClientId(): string; logger?: Logger }): Sessions {
   // --presence-events predates namespace options: it turns joinLeave on for the namespaces it lists.
   const namespaces: Record<string, Partial<NamespaceOptions>> = { ...config.namespaces };
   for (const ns of config.presenceEvents) namespaces[ns] = { joinLeave: true, ...namespaces[ns] };
@@ -23,6 +24,7 @@ export function buildSessions(config: Config, deps: { verifier: TokenVerifier | 
     proxies: new TrustedProxies(config.trustedProxies),
     cookieName: config.tokenCookie,
     newClientId: deps.newClientId,
+    logger: deps.logger,
     limits: {
       connectionsPerIp: config.limitConnectionsPerIp,
       connectionRate: { perSecond: config.limitConnectionRate, burst: config.limitConnectionRate * 5 },

@@ -1,4 +1,4 @@
-import type { JsonData } from '../../contract/index.js';
+import type { DisconnectName, JsonData } from '../../contract/index.js';
 import { type ConnectionIdentity, type SubscriptionGrant, TokenError, type TokenVerifier } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
 import type { Policy } from './policy.js';
@@ -34,7 +34,15 @@ export interface SessionDeps {
   now(): number;
   /** Called when the session's user is known or changes (user registry). */
   onIdentity(session: Session, previous: string | null): void;
-  onClose(session: Session): void;
+  /** A connection (not a request) started: attach() of a session opened as a connection. */
+  onOpen(session: Session): void;
+  onClose(session: Session, peer: PeerClose | undefined): void;
+}
+
+/** The close code and reason the client sent (a WebSocket close frame), for the connection's close line. */
+export interface PeerClose {
+  code: number;
+  reason: string;
 }
 
 /** A token failure as the contract error the client sees. */
@@ -55,6 +63,10 @@ export class Session {
   private grantExpiry: Map<string, number> | undefined;
   private guarded: SessionVerifier | undefined;
   closed = false;
+  /** When the connection started (ms; 0: not a connection, or not started): its close line gives the duration. */
+  openedAt = 0;
+  /** Why the server ended the connection, when it did (the close line's code and reason). */
+  endedBy: DisconnectName | undefined;
 
   constructor(
     readonly client: string,
@@ -64,6 +76,8 @@ export class Session {
     private readonly deps: SessionDeps,
     /** Holds a connection open (counts against connectionsPerIp until close()). */
     readonly longLived: boolean,
+    /** A connection (WebSocket, SSE stream) whose open and close are logged; a long-poll is a request. */
+    readonly isConnection = false,
   ) {}
 
   /** Built on first use: most requests (a poll with no subscription token) never verify a token. */
@@ -88,6 +102,15 @@ export class Session {
   attach(handle: ConnectionHandle): void {
     this.handle = handle;
     this.scheduleExpiry();
+    if (this.isConnection && this.openedAt === 0) {
+      this.openedAt = this.deps.now();
+      this.deps.onOpen(this);
+    }
+  }
+
+  /** The transport is ending the connection for `reason`: the first reason given is the one logged. */
+  disconnecting(reason: DisconnectName): void {
+    this.endedBy ??= reason;
   }
 
   /** Throws the contract error when the connection may not subscribe to `channel`. */
@@ -188,12 +211,13 @@ export class Session {
     return this.handle;
   }
 
-  close(): void {
+  /** The connection or request ended; `peer` is the client's close frame, when it sent one. */
+  close(peer?: PeerClose): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.expiryTimer);
     this.handle = undefined;
-    this.deps.onClose(this);
+    this.deps.onClose(this, peer);
   }
 
   private scheduleExpiry(): void {

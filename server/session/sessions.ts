@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import { DISCONNECT_TABLE } from '../../contract/index.js';
 import { ANONYMOUS, type ConnectionIdentity, type TokenVerifier } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
+import { scrub } from '../log-format.js';
+import type { Logger } from '../logger.js';
 import type { ApiKeys } from './api-keys.js';
 import type { TrustedProxies } from './client-address.js';
 import { findToken } from './credentials.js';
@@ -8,7 +11,7 @@ import type { OriginPolicy } from './origins.js';
 import type { Policy } from './policy.js';
 import { ConcurrencyCounter, KeyedBuckets, type Rate } from './rate.js';
 import { AddressVerifier, rateLimited } from './address-verifier.js';
-import { Session, type SessionDeps, type SessionVerifier } from './session.js';
+import { type PeerClose, Session, type SessionDeps, type SessionVerifier } from './session.js';
 
 export interface Limits {
   /** Concurrent WebSockets, SSE streams and waiting long-polls per client address. */
@@ -33,6 +36,8 @@ export interface SessionsOptions {
   cookieName: string | undefined;
   newClientId(): string;
   now?: () => number;
+  /** Where each connection's open and close lines go (info). */
+  logger?: Pick<Logger, 'info'> | undefined;
 }
 
 export interface OpenOptions {
@@ -41,6 +46,24 @@ export interface OpenOptions {
   queryToken?: string | undefined;
   /** Holds a connection open (counts against connectionsPerIp until close()). */
   longLived: boolean;
+  /**
+   * A connection (WebSocket, SSE stream): a line is logged when it starts and when it ends. A
+   * long-poll is not one: it is stateless (its cursor is all a node needs), so there is no
+   * server-side start or end between two polls to log.
+   */
+  connection?: boolean;
+}
+
+/** The fields both lines of a connection carry. */
+function connectionFields(s: Session): Record<string, unknown> {
+  return { transport: s.transport, client: s.client, user: s.user, address: s.ip };
+}
+
+/** How the connection ended: the server's reason from the disconnect table, else the client's close frame, else the client left. */
+function endFields(s: Session, peer: PeerClose | undefined): Record<string, unknown> {
+  if (s.endedBy !== undefined) return { by: 'server', code: DISCONNECT_TABLE[s.endedBy].code, reason: s.endedBy };
+  if (peer) return { by: 'client', code: peer.code, reason: peer.reason === '' ? undefined : scrub(peer.reason) };
+  return { by: 'client' };
 }
 
 interface Revocation {
@@ -92,9 +115,11 @@ export class Sessions {
       isRevoked: (id) => this.isRevoked(id),
       now: this.now,
       onIdentity: (s, previous) => this.index(s, previous),
-      onClose: (s) => {
+      onOpen: (s) => options.logger?.info('connection opened', connectionFields(s)),
+      onClose: (s, peer) => {
         if (s.longLived) this.concurrent.release(s.ip);
         this.unindex(s, s.user);
+        if (s.openedAt > 0) options.logger?.info('connection closed', { ...connectionFields(s), durationMs: this.now() - s.openedAt, ...endFields(s, peer) });
       },
     };
   }
@@ -116,7 +141,7 @@ export class Sessions {
     if (how.longLived && !this.concurrent.acquire(ip)) {
       throw rateLimited(`at most ${this.options.limits.connectionsPerIp} connections per address`, 1000);
     }
-    const session = new Session(this.options.newClientId(), how.transport, ip, identity, this.sessionDeps, how.longLived);
+    const session = new Session(this.options.newClientId(), how.transport, ip, identity, this.sessionDeps, how.longLived, how.connection);
     this.index(session, null);
     return session;
   }

@@ -241,7 +241,7 @@ export function createPollTransport(env: TransportEnv): Transport<'poll'> {
     capabilities: { bidirectional: false, streaming: false, upgrade: false, sendsCorsHeaders: true },
     async handle({ query }, exchange) {
       if (env.isClosing()) throw new HubbubError('unavailable', 'the server is shutting down');
-      const request = await openRealtimeRequest(env, exchange, 'poll', query, query.cursor);
+      const request = await openRealtimeRequest(env, exchange, { transport: 'poll', connection: false }, query, query.cursor);
       const timeoutMs = Math.min(query.timeout ?? Number.POSITIVE_INFINITY, config.pollTimeout * 1000);
       const poll = new PollRequest(codec, request.channels, config.maxPollBytes, answers);
       try {

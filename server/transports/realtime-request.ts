@@ -43,14 +43,14 @@ function channelList(param: string | undefined): string[] {
 export async function openRealtimeRequest(
   env: TransportEnv,
   exchange: Pick<Exchange, 'req'>,
-  transport: string,
+  how: { transport: string; connection: boolean },
   query: RealtimeQueryInput,
   cursor: string | undefined,
 ): Promise<RealtimeRequest> {
   const asked = channelList(query.channels);
   const max = env.config.maxChannels;
   if (asked.length > max) throw new HubbubError('too_many_channels', `${asked.length} channels requested, the limit is ${max}`);
-  const session = await env.sessions.open(exchange.req, { transport, queryToken: query.token, longLived: true });
+  const session = await env.sessions.open(exchange.req, { ...how, queryToken: query.token, longLived: true });
   try {
     const listed = session.identity.channels;
     const channels = listed.length === 0 ? asked : [...asked, ...listed.filter((c) => !asked.includes(c))];

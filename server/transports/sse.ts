@@ -13,11 +13,11 @@ import {
 import { RESPONDED } from '../http/adapter.js';
 import { HubbubError } from '../errors.js';
 import { SubscriptionAbortedError } from '../hub/hub.js';
-import type { ClientIdentity, Subscriber } from '../hub/subscriber.js';
+import type { Subscriber } from '../hub/subscriber.js';
 import { openRealtimeRequest } from './realtime-request.js';
 import { StallWatch, Ticker } from './ticker.js';
 import { TurnWrites } from './turn-writes.js';
-import type { ConnectionHandle } from '../session/session.js';
+import type { ConnectionHandle, Session } from '../session/session.js';
 import type { Transport, TransportEnv } from './transport.js';
 
 /**
@@ -56,7 +56,7 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
   constructor(
     readonly res: ServerResponse,
     readonly codec: Subscriber<SseFrame>['codec'],
-    readonly identity: ClientIdentity,
+    readonly identity: Session,
     readonly channels: string[],
     since: ReadonlyArray<StreamPosition | undefined>,
     private readonly env: TransportEnv,
@@ -112,6 +112,7 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
 
   disconnect(reason: DisconnectName): void {
     if (this.closed) return;
+    this.identity.disconnecting(reason);
     const row = DISCONNECT_TABLE[reason];
     this.write(`event: ${SSE_EVENTS.disconnect}\ndata: ${JSON.stringify({ code: row.code, name: reason, reason: row.reason, reconnect: row.reconnect })}\n\n`);
     this.res.end();
@@ -157,7 +158,7 @@ export function createSseTransport(env: TransportEnv): Transport<'sse'> {
       const cursor = headers['last-event-id'] || query.cursor;
       // Every refusal (token, origin, limits, permissions, malformed request) happens here, as a
       // plain HTTP error: once the stream has started, a refusal could only look like a reconnect.
-      const { session, channels, since } = await openRealtimeRequest(env, ctx, 'sse', query, cursor);
+      const { session, channels, since } = await openRealtimeRequest(env, ctx, { transport: 'sse', connection: true }, query, cursor);
       ctx.respond = false;
       const res = ctx.res;
       // The CORS headers go out with the head, not set on the response first: a response with headers

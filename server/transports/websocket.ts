@@ -66,13 +66,14 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
     // ws reports what the peer got wrong (oversized or non-UTF-8 frames) and closes with 1009/1007 itself.
     ws.on('error', (err: Error & { code?: string }) => env.clientErrors.warn(`websocket:${err.code ?? 'error'}`, 'websocket error', err));
-    ws.on('close', () => {
+    // The code and reason are the client's close frame (or 1006 without one); a close the server began is logged with its own reason.
+    ws.on('close', (code, reason) => {
       conn.closed = true;
       clearTimeout(conn.connectTimer);
       connections.delete(conn);
       for (const channel of conn.channels.keys()) hub.unsubscribe(channel, conn);
       conn.channels.clear();
-      session.close();
+      session.close({ code, reason: reason.toString() });
     });
     const greeting: Record<string, unknown> = {
       type: 'connected',
@@ -147,7 +148,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
     const queryToken = new URL(req.url ?? '/', 'http://upgrade').searchParams.get('token') ?? undefined;
     let session: Session;
     try {
-      session = await env.sessions.open(req, { transport: 'websocket', queryToken, longLived: true });
+      session = await env.sessions.open(req, { transport: 'websocket', queryToken, longLived: true, connection: true });
     } catch (err) {
       return refuseUpgrade(socket, err);
     }

@@ -152,6 +152,7 @@ export class WsConnection implements Subscriber<Buffer>, ConnectionHandle {
   close(reason: DisconnectName): void {
     if (this.closed) return;
     this.closed = true;
+    this.session.disconnecting(reason);
     this.backlog = [];
     this.backlogBytes = 0;
     const row = DISCONNECT_TABLE[reason];
