@@ -158,7 +158,7 @@ export interface LogRecord {
   [field: string]: unknown;
 }
 
-/** Records a memoryLogger keeps at most (the oldest go first): a long fuzz run must not grow it forever. */
+/** Records a memoryLogger keeps (between this and twice as many; the oldest go first): a long fuzz run must not grow it forever. */
 const MEMORY_RECORDS = 10_000;
 
 /**
@@ -170,7 +170,8 @@ export function memoryLogger(level: LogLevel = 'info'): Logger & { warnings: str
   const warnings: string[] = [];
   const destination = {
     write(line: string): boolean {
-      if (lines.push(line) > MEMORY_RECORDS) lines.shift();
+      // Trimmed in halves, not a shift per line (each would move the whole array).
+      if (lines.push(line) > 2 * MEMORY_RECORDS) lines.splice(0, MEMORY_RECORDS);
       // A pino line starts with its level: only warnings and errors are parsed as they come.
       if (line.startsWith('{"level":4') || line.startsWith('{"level":5') || line.startsWith('{"level":6')) {
         warnings.push((JSON.parse(line) as LogRecord).msg);
