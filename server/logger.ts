@@ -17,7 +17,7 @@ export type LogFields = Record<string, unknown>;
 export interface Logger {
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
-  /** `err` is serialized with its type, message and stack (scrubbed). */
+  /** `err` is serialized with its type, message and stack (scrubbed); a plain object there is taken as the fields. */
   warn(message: string, err?: unknown, fields?: LogFields): void;
   error(message: string, err?: unknown, fields?: LogFields): void;
   /** A logger whose every line carries `bindings` (e.g. `{ component: 'admin' }`). */
@@ -27,6 +27,13 @@ export interface Logger {
   /** Changes the level at runtime (config reload); children follow unless they set their own. */
   setLevel(level: LogLevel): void;
   readonly level: LogLevel;
+}
+
+/** The line's fields with `err`; a plain object in the error's place is the line's context (the NATS broker's calls). */
+function withError(err: unknown, fields: LogFields | undefined): LogFields {
+  if (err === undefined) return fields ?? {};
+  if (fields === undefined && typeof err === 'object' && err !== null && !(err instanceof Error)) return err as LogFields;
+  return { ...fields, err };
 }
 
 class PinoLogger implements Logger {
@@ -41,11 +48,11 @@ class PinoLogger implements Logger {
   }
 
   warn(message: string, err?: unknown, fields?: LogFields): void {
-    if (this.p.isLevelEnabled('warn')) this.p.warn(err === undefined ? (fields ?? {}) : { ...fields, err }, scrub(message));
+    if (this.p.isLevelEnabled('warn')) this.p.warn(withError(err, fields), scrub(message));
   }
 
   error(message: string, err?: unknown, fields?: LogFields): void {
-    if (this.p.isLevelEnabled('error')) this.p.error(err === undefined ? (fields ?? {}) : { ...fields, err }, scrub(message));
+    if (this.p.isLevelEnabled('error')) this.p.error(withError(err, fields), scrub(message));
   }
 
   child(bindings: LogFields): Logger {

@@ -37,10 +37,13 @@ describe('log format', () => {
     const { logger, lines } = captured({ format: 'json' });
     logger.info('connection closed', { transport: 'websocket', code: 4000 });
     logger.warn('shutdown failed', new Error('boom'));
-    const [first, second] = lines().map((l) => JSON.parse(l) as LogRecord);
+    logger.warn('NATS reconnected', { server: 'nats://127.0.0.1:4222' });
+    const [first, second, third] = lines().map((l) => JSON.parse(l) as LogRecord);
     expect(first).toMatchObject({ level: 30, msg: 'connection closed', transport: 'websocket', code: 4000 });
     expect(typeof first!.time).toBe('number');
     expect(second).toMatchObject({ level: 40, msg: 'shutdown failed', err: { type: 'Error', message: 'boom' } });
+    // The NATS broker passes its context where an error would go: it becomes the line's fields.
+    expect(third).toMatchObject({ level: 40, msg: 'NATS reconnected', server: 'nats://127.0.0.1:4222' });
   });
 
   it('pretty: one readable line per event, fields as key=value, no JSON braces', () => {
