@@ -21,14 +21,14 @@ export const REDACT_PATHS = [
   ...['authorization', 'cookie', 'set-cookie', 'x-api-key'].flatMap((h) => [`headers["${h}"]`, `req.headers["${h}"]`, `res.headers["${h}"]`]),
 ];
 
-/** `token=…`, `tokens=…`, `api_key=…`, `access_token=…` in a query, and `Bearer …` anywhere. */
-const SECRETISH = /(\b(?:token|tokens|access_token|api_?key|apikey|key|secret)=)[^&\s"'#]+|(\bBearer\s+)[^\s"',;]+/gi;
+/** `token=…`, `tokens=…`, `api_key=…`, `access_token=…` in a query, `Bearer …`, and a URL's password (nats://user:pass@host). */
+const SECRETISH = /(\b(?:token|tokens|access_token|api_?key|apikey|key|secret)=)[^&\s"'#]+|(\bBearer\s+)[^\s"',;]+|(:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/gi;
 
 /** The text with every token-looking query value and Bearer credential masked. */
 export function scrub(text: string): string {
   // Most messages have neither: test first, so the common case allocates nothing.
-  if (!text.includes('=') && !/bearer/i.test(text)) return text;
-  return text.replace(SECRETISH, (_m, query: string | undefined, bearer: string | undefined) => `${query ?? bearer}${CENSORED}`);
+  if (!text.includes('=') && !text.includes('@') && !/bearer/i.test(text)) return text;
+  return text.replace(SECRETISH, (_m, query: string | undefined, bearer: string | undefined, user: string | undefined) => `${query ?? bearer ?? user}${CENSORED}`);
 }
 
 /** pino's error serializer, with the message and stack scrubbed (an error may quote the URL it failed on). */
@@ -40,9 +40,11 @@ function serializeError(err: unknown): unknown {
   return out;
 }
 
+const scrubbed = (value: unknown) => (typeof value === 'string' ? scrub(value) : value);
+
 export const REDACTION: Pick<LoggerOptions, 'redact' | 'serializers'> = {
   redact: { paths: REDACT_PATHS, censor: CENSORED },
-  serializers: { err: serializeError, url: (u: unknown) => (typeof u === 'string' ? scrub(u) : u) },
+  serializers: { err: serializeError, url: scrubbed, server: scrubbed },
 };
 
 /** Fields the pretty line leaves out: pino's own, and the ones every line of a node shares. */

@@ -96,7 +96,9 @@ describe('secrets never reach the log', () => {
     logger.info('fields', { token: 'tok-secret-0123456789', apiKey: WRONG_KEY, url: '/poll?channels=a&token=url-secret-0123456789' });
     logger.info('GET /poll?channels=a&token=msg-secret-0123456789 with Bearer bearer-secret-0123456789');
     logger.warn('failed', new Error('fetching /sse?token=err-secret-0123456789 failed'));
-    for (const secret of [API_KEY, TOKEN_SECRET, WRONG_KEY, 'dev-secret', 'tok-secret', 'url-secret', 'msg-secret', 'bearer-secret', 'err-secret']) {
+    logger.warn('NATS disconnected', { server: 'nats://hubbub:nats-secret-0123456789@10.0.0.1:4222' });
+    logger.info('connecting to tls://hubbub:nats-secret-0123456789@nats.internal:4222');
+    for (const secret of [API_KEY, TOKEN_SECRET, WRONG_KEY, 'dev-secret', 'tok-secret', 'url-secret', 'msg-secret', 'bearer-secret', 'err-secret', 'nats-secret']) {
       expect(out).not.toContain(secret);
     }
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -104,5 +106,6 @@ describe('secrets never reach the log', () => {
     expect(lines[1]).toMatchObject({ headers: { authorization: '[Redacted]', cookie: '[Redacted]', host: 'h' } });
     expect(lines[2]).toMatchObject({ token: '[Redacted]', url: '/poll?channels=a&token=[Redacted]' });
     expect(lines[3]!['msg']).toBe('GET /poll?channels=a&token=[Redacted] with Bearer [Redacted]');
+    expect(lines[5]).toMatchObject({ server: 'nats://hubbub:[Redacted]@10.0.0.1:4222' });
   });
 });
