@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AdminConfig, AdminSession, DISCONNECT_TABLE, ErrorBody } from '../contract/index.js';
-import type { Logger } from '../server/logger.js';
+import { memoryLogger } from '../server/logger.js';
 import { type TestServer, TEST_API_KEY, startServer } from './support/server.js';
 import { serverSecret, signToken } from './support/tokens.js';
 import { connectWs } from './support/ws-client.js';
@@ -13,11 +13,6 @@ import { connectWs } from './support/ws-client.js';
 
 const PASSWORD = 'correct horse battery staple';
 
-/** A logger that keeps the info lines, where every admin action is written. */
-function recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, info: (m) => lines.push(m), warn: (m) => lines.push(`warn: ${m}`) };
-}
 
 const servers: TestServer[] = [];
 const dirs: string[] = [];
@@ -27,10 +22,12 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string> = { HUBBUB_ADMIN_PASSWORD: PASSWORD }) {
-  const logger = recordingLogger();
+  const logger = memoryLogger();
   const srv = await startServer(env, { logger });
   servers.push(srv);
-  return { srv, lines: logger.lines };
+  // The messages logged so far, warnings marked (every admin action is an info line).
+  const lines = () => logger.records().map((r) => (r.level >= 40 ? `warn: ${r.msg}` : r.msg));
+  return { srv, lines };
 }
 
 const json = { 'content-type': 'application/json' };
@@ -74,8 +71,8 @@ describe('admin dashboard API', () => {
     expect(wrong.headers.get('set-cookie')).toBeNull();
     expect(await errorCode(wrong)).toBe('admin_login_failed');
     expect(await errorCode(await login(srv, TEST_API_KEY))).toBe('admin_login_failed');
-    expect(lines.filter((l) => l.includes('failed to sign in'))).toHaveLength(2);
-    expect(lines.join('\n')).not.toContain('not the password');
+    expect(lines().filter((l) => l.includes('failed to sign in'))).toHaveLength(2);
+    expect(lines().join('\n')).not.toContain('not the password');
   });
 
   it('rate-limits failed sign-ins per address, then refuses even the right password for a while', async () => {
@@ -164,7 +161,7 @@ describe('admin dashboard API', () => {
     // The channels page lists it with its subscriber.
     const channels = (await (await fetch(`${srv.url}/admin/api/channels`, { headers: { cookie } })).json()) as { channels: Array<{ channel: string; subscribers: number }> };
     expect(channels.channels).toEqual([expect.objectContaining({ channel: 'news', subscribers: 1 })]);
-    expect(lines).toContainEqual(expect.stringMatching(/^admin: password published to news at offset 1 \(from /));
+    expect(lines()).toContainEqual(expect.stringMatching(/^admin: password published to news at offset 1 \(from /));
     await peer.close();
   });
 
@@ -180,7 +177,7 @@ describe('admin dashboard API', () => {
     expect(await ada.closeCode).toBe(DISCONNECT_TABLE.disconnected_by_server.code);
     await vi.waitFor(() => expect(srv.app.registries().transports.websocket).toBe(1));
     expect(bob.ws.readyState).toBe(bob.ws.OPEN);
-    expect(lines).toContainEqual(expect.stringMatching(/^admin: password disconnected user ada \(1 connections\)/));
+    expect(lines()).toContainEqual(expect.stringMatching(/^admin: password disconnected user ada \(1 connections\)/));
     await bob.close();
   });
 
@@ -223,7 +220,7 @@ describe('admin dashboard API', () => {
       ['pub', ['publish']],
     ]);
     expect(config.namespaces).toEqual({ chat: { publish: 'authenticated' } });
-    expect(lines).toContainEqual(expect.stringMatching(/^admin: key:ops viewed the configuration/));
+    expect(lines()).toContainEqual(expect.stringMatching(/^admin: key:ops viewed the configuration/));
   });
 
   it('logs every action: sign-in, publish, disconnect, configuration, sign-out', async () => {
@@ -234,7 +231,7 @@ describe('admin dashboard API', () => {
     await fetch(`${srv.url}/admin/api/config`, { headers: { cookie } });
     const out = await fetch(`${srv.url}/admin/api/logout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });
     expect(out.headers.get('set-cookie')).toMatch(/^hubbub_admin=; Path=\/admin; Max-Age=0/);
-    const actions = lines.filter((l) => l.startsWith('admin: ')).map((l) => l.replace(/ \(from [^)]+\)$/, ''));
+    const actions = lines().filter((l) => l.startsWith('admin: ')).map((l) => l.replace(/ \(from [^)]+\)$/, ''));
     expect(actions).toEqual([
       'admin: password signed in',
       'admin: password published to a at offset 1',
