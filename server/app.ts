@@ -6,9 +6,11 @@ import type { Config } from './config.js';
 import { type Core, createCore } from './core.js';
 import { FrontDoor } from './http/front-door.js';
 import { createRequestListener } from './http/koa-app.js';
+import { readTlsFiles } from './http/tls.js';
 import type { Hub } from './hub/hub.js';
 import type { SampledLog } from './log-sampler.js';
 import { type Logger, consoleLogger } from './logger.js';
+import { type ReloadResult, Reloader } from './reload.js';
 import { applyUserCommand } from './session/user-commands.js';
 import { TRANSPORTS } from './transports/index.js';
 import type { Transport, TransportEnv, TransportRoute } from './transports/transport.js';
@@ -62,7 +64,7 @@ export interface HubbubApp {
   readonly cluster: Cluster;
   /** What clients got wrong, counted per kind (each kind is logged at most once per interval). */
   readonly clientErrors: SampledLog;
-  /** Base URL once listening, e.g. http://127.0.0.1:8080 */
+  /** Base URL once listening, e.g. http://127.0.0.1:8080 (https with --tls-cert) */
   readonly url: string;
   readonly port: number;
   listen(port?: number, host?: string): Promise<void>;
@@ -71,6 +73,10 @@ export interface HubbubApp {
   /** stop() and close the broker. */
   close(): Promise<void>;
   registries(): Registries;
+  /** The config in force (the start config with what reloads applied). */
+  readonly config: Config;
+  /** Applies what can change at runtime (reload.ts); throws ReloadError, having changed nothing, if `next` cannot be applied. */
+  reload(next: Config): ReloadResult;
 }
 
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
@@ -110,7 +116,9 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       validateResponses: deps.validateResponses ?? false,
       directRoutes: deps.directRoutes ?? true,
     }),
+    readTlsFiles(config),
   );
+  const reloader = new Reloader(config, { sessions, logger, door });
   for (const t of transports) if (t.upgrade) door.route(api[t.route].path, t.upgrade);
 
   const listeners = deps.listeners?.(core) ?? [];
@@ -133,7 +141,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       return cluster;
     },
     get url() {
-      return `http://127.0.0.1:${door.port}`;
+      return `${door.secure ? 'https' : 'http'}://127.0.0.1:${door.port}`;
     },
     get port() {
       return door.port;
@@ -150,6 +158,10 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       }
     },
     stop,
+    get config() {
+      return reloader.config;
+    },
+    reload: (next) => reloader.apply(next),
     registries() {
       const counts = Object.fromEntries(transports.map((t) => [t.route, t.connections])) as Record<TransportRoute, number>;
       return {

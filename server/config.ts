@@ -54,6 +54,8 @@ export class ConfigError extends Error {
 export interface ConfigSource {
   argv?: readonly string[];
   env?: Readonly<Record<string, string | undefined>>;
+  /** The running config, on a reload: an API key or node id generated at start is kept, not generated anew. */
+  previous?: Pick<Config, 'apiKey' | 'apiKeyGenerated' | 'nodeId'>;
 }
 
 function parseFlags(argv: readonly string[]): Map<string, string> {
@@ -109,13 +111,17 @@ export function loadConfig(source: ConfigSource = {}): Config {
   if (apiKey !== undefined && result['tokenSecret'] === apiKey) {
     throw new ConfigError('the token secret must differ from the API key: anyone holding a token key could mint API access');
   }
+  if ((result['tlsCert'] === undefined) !== (result['tlsKey'] === undefined)) {
+    throw new ConfigError('TLS needs both --tls-cert and --tls-key (paths to PEM files), or neither');
+  }
   const devMode = keySources.length === 0 && file.parsed === undefined;
-  const key = apiKey ?? randomBytes(24).toString('base64url');
+  const kept = source.previous?.apiKeyGenerated ? source.previous.apiKey : undefined;
+  const key = apiKey ?? kept ?? randomBytes(24).toString('base64url');
   return {
     ...(result as Omit<Config, 'apiKey' | 'apiKeyGenerated' | 'nodeId' | 'defaults' | 'namespaces' | 'apiKeys' | 'devTokenSecret'>),
     apiKey: key,
     apiKeyGenerated: apiKey === undefined,
-    nodeId: (result['nodeId'] as string | undefined) ?? `node-${randomBytes(4).toString('hex')}`,
+    nodeId: (result['nodeId'] as string | undefined) ?? source.previous?.nodeId ?? `node-${randomBytes(4).toString('hex')}`,
     defaults: file.parsed?.defaults ?? {},
     namespaces: file.parsed?.namespaces ?? (devMode ? devNamespaces() : {}),
     apiKeys: file.parsed?.apiKeys ?? [],

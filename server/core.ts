@@ -26,7 +26,7 @@ export interface Core {
 }
 
 /** The verifier for connection and subscription tokens: the dev secret in development mode, else the configured key. */
-function tokenVerifier(config: Config): TokenVerifier | undefined {
+export function tokenVerifier(config: Config): TokenVerifier | undefined {
   if (config.devTokenSecret !== undefined) return TokenVerifier.create({ secret: config.devTokenSecret });
   return TokenVerifier.create({
     secret: config.tokenSecret,

@@ -245,6 +245,18 @@ export const SETTINGS = {
     schema: z.string().min(1).optional(),
     doc: 'Config file (YAML or JSON): namespaces, API keys and any setting above; flags and env override it',
   },
+  tlsCert: {
+    flag: 'tls-cert',
+    env: 'HUBBUB_TLS_CERT',
+    schema: z.string().min(1).optional(),
+    doc: 'PEM certificate (chain) file: serve HTTPS and WSS without a proxy in front; needs --tls-key; reread on SIGHUP',
+  },
+  tlsKey: {
+    flag: 'tls-key',
+    env: 'HUBBUB_TLS_KEY',
+    schema: z.string().min(1).optional(),
+    doc: 'PEM private key file of --tls-cert',
+  },
 } as const;
 
 export type Settings = typeof SETTINGS;

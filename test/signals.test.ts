@@ -1,13 +1,13 @@
 // Signals a real deployment sends: `docker stop`/`systemctl stop` send SIGTERM to the top process
-// (here `npm start`), Ctrl-C sends SIGINT to the whole process group, a terminal hang-up sends SIGHUP.
-// Each must drain the server (clients get the `shutdown` code) and leave no process behind.
+// (here `npm start`), Ctrl-C sends SIGINT to the whole process group. Each must drain the server
+// (clients get the `shutdown` code) and leave no process behind. SIGHUP reloads the configuration
+// instead (test/reload.test.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DISCONNECT_TABLE } from '../contract/index.js';
-import { spawnMain } from './support/main-process.js';
 import { openSession } from './support/raw-clients.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -148,17 +148,3 @@ describe('npm start runs the built server directly with node', () => {
   }, 60_000);
 });
 
-describe('server/main.ts SIGHUP', () => {
-  it('drains like SIGTERM instead of dying with open connections', async () => {
-    const main = await spawnMain(['--port', '0', '--host', '127.0.0.1'], env);
-    started.push(main.child.pid!);
-    const exited = new Promise<number | null>((resolve) => main.child.once('exit', (code) => resolve(code)));
-    const session = await openSession('websocket', main.url, ['signals:hup']);
-
-    main.child.kill('SIGHUP');
-
-    expect(await exited).toBe(0);
-    await vi.waitFor(() => expect(session.disconnects).toEqual([SHUTDOWN]), EXIT);
-    expect(main.output()).toMatch(/SIGHUP: closing clients/);
-  }, 60_000);
-});

@@ -4,6 +4,7 @@ import { connectBackbone } from '../backbone.js';
 import { infoRequest } from '../cli-help.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { type Logger, loggerFromConfig } from '../logger.js';
+import { reloadOnHangup } from '../reload.js';
 import { CommandError, type CommandResult } from './command.js';
 
 // `hubbub serve` (the default command), `npm start` and `node dist/server/main.js`: the server,
@@ -32,11 +33,13 @@ export async function serve(argv: readonly string[]): Promise<CommandResult> {
   const app = createHubbub(config, { logger, ...backbone });
   // Handlers go in before listening: a signal during startup must still shut down cleanly.
   handleSignals(app, logger);
+  reloadOnHangup(app, argv, process.env, logger);
 
   await app.listen();
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  logger.info(`node ${app.nodeId} listening on http://${shown}:${app.port} (broker: ${app.broker.kind})`);
-  logger.info(`demo http://${shown}:${app.port}/   API docs http://${shown}:${app.port}/docs`);
+  const scheme = config.tlsCert !== undefined ? 'https' : 'http';
+  logger.info(`node ${app.nodeId} listening on ${scheme}://${shown}:${app.port} (broker: ${app.broker.kind})`);
+  logger.info(`demo ${scheme}://${shown}:${app.port}/   API docs ${scheme}://${shown}:${app.port}/docs`);
   if (config.apiKeyGenerated) {
     // The one secret a log line shows, on purpose: nobody could use the server without it. The key
     // is not last, so that a JSON line's closing quote never reads as part of it.
@@ -48,8 +51,7 @@ export async function serve(argv: readonly string[]): Promise<CommandResult> {
 
 /**
  * SIGINT and SIGTERM drain: clients get the reconnect code, in-flight requests finish, then exit 0.
- * SIGHUP drains too (until config reload exists): its default would kill the process with every
- * connection open. Ctrl-C signals the whole process group, so under `npm start` SIGINT can come
+ * SIGHUP reloads the configuration (reload.ts, set up by serve()). Ctrl-C signals the whole process group, so under `npm start` SIGINT can come
  * twice (from the terminal and forwarded by npm); `stopping` makes that one drain. `npm start`
  * execs node (package.json) so the SIGTERM npm forwards reaches this process, not a shell above it.
  */
@@ -71,5 +73,5 @@ export function handleSignals(app: HubbubApp, logger: Logger): void {
       },
     );
   };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => shutdown(signal));
 }

@@ -6,8 +6,9 @@ import type { Socket } from 'node:net';
  * skips sockets that never sent a request (browser preconnects, a fetch pool's spare socket),
  * so without this a shutdown would wait its whole timeout for them.
  */
-export function trackConnections(server: Server): { closeUnused(): void; readonly size: number } {
-  // Only 'connection' adds a socket. The other listeners update an entry that is still there and
+export function trackConnections(server: Server, connectionEvent: 'connection' | 'secureConnection' = 'connection'): { closeUnused(): void; readonly size: number } {
+  // Only 'connection' ('secureConnection' over TLS, whose requests carry the TLS socket) adds a
+  // socket. The other listeners update an entry that is still there and
   // never re-create one: a socket's own 'close' runs before its response's, so a response that
   // closes with its socket (an SSE stream or a waiting long-poll whose client left) must not
   // bring the socket back, where nothing would ever delete it again.
@@ -18,7 +19,7 @@ export function trackConnections(server: Server): { closeUnused(): void; readonl
   function socketClosed(this: Socket): void {
     inFlight.delete(this);
   }
-  server.on('connection', (socket: Socket) => {
+  server.on(connectionEvent, (socket: Socket) => {
     inFlight.set(socket, 0);
     socket.on('close', socketClosed);
   });

@@ -6,7 +6,8 @@ import type { OriginPolicy } from '../session/origins.js';
 // endpoint and the browser bundle. Allowed origins get their own origin echoed with credentials
 // (cookies may carry the token); others are refused with 403 before the request does anything.
 
-export function cors(origins: OriginPolicy, paths: readonly string[]): Middleware {
+/** `origins` is read per request: a reload may replace them. */
+export function cors(origins: () => OriginPolicy, paths: readonly string[]): Middleware {
   const covered = new Set(paths);
   return async (ctx, next) => {
     if (!covered.has(ctx.path)) return next();
@@ -15,7 +16,7 @@ export function cors(origins: OriginPolicy, paths: readonly string[]): Middlewar
     ctx.vary('Origin');
     const origin = ctx.get('origin');
     if (origin === '') return next();
-    if (!origins.allows(origin, ctx.get('host'))) {
+    if (!origins().allows(origin, ctx.get('host'))) {
       throw new HubbubError('forbidden', `origin ${origin} is not allowed (see allowedOrigins)`);
     }
     ctx.set('Access-Control-Allow-Origin', origin);

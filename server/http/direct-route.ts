@@ -32,7 +32,8 @@ interface Compiled extends DirectRoute {
 }
 
 export interface DirectDeps extends ErrorPolicy {
-  origins: OriginPolicy;
+  /** Read per request: a reload may replace them. */
+  origins: () => OriginPolicy;
   /** Paths that answer pages on other origins (CORS), as Koa's cors() middleware is given. */
   crossOrigin: readonly string[];
 }
@@ -94,7 +95,7 @@ export function directRequests(fallback: RequestListener, routes: readonly Direc
     const cors = crossOrigin.has(path);
     const origin = cors ? req.headers.origin : undefined;
     // A refused origin is Koa's cors() middleware's 403.
-    if (origin !== undefined && origin !== '' && !deps.origins.allows(origin, req.headers.host ?? '')) return fallback(req, res);
+    if (origin !== undefined && origin !== '' && !deps.origins().allows(origin, req.headers.host ?? '')) return fallback(req, res);
     let query: unknown;
     let headers: unknown;
     try {

@@ -10,7 +10,8 @@ import type { Sessions } from '../session/sessions.js';
 // this guard reads it. API-key routes get their caller here; client routes open a session in
 // their transport or handler, which checks the connection token.
 
-export function accessGuard(deps: { apiKeys: ApiKeys; sessions: Sessions; admin: AdminAuth }) {
+/** `apiKeys` is read per request: a reload may replace the keys. */
+export function accessGuard(deps: { apiKeys: () => ApiKeys; sessions: Sessions; admin: AdminAuth }) {
   return (route: AppRoute, ctx: Context): void => {
     const access = routeAccess(route);
     if (!access) throw new Error(`the contract route ${route.method} ${route.path} declares no access rule`);
@@ -18,7 +19,7 @@ export function accessGuard(deps: { apiKeys: ApiKeys; sessions: Sessions; admin:
     if (access.auth !== 'apiKey') return;
     deps.sessions.assertMayTry(ctx.req);
     const header = ctx.get('authorization') || undefined;
-    const caller = deps.apiKeys.authenticate(header);
+    const caller = deps.apiKeys().authenticate(header);
     if (!caller) {
       // A request without any key is not a guess: only wrong keys count towards the address's limit.
       if (header !== undefined) deps.sessions.apiKeyFailed(ctx.req);

@@ -59,7 +59,7 @@ export function createRequestListener(core: Core, deps: KoaAppDeps): RequestList
     logger: core.logger,
     clientErrors: core.clientErrors,
     isClosing: deps.isClosing,
-    origins: core.sessions.options.origins,
+    origins: () => core.sessions.options.origins,
     crossOrigin: CROSS_ORIGIN_PATHS,
   });
 }
@@ -74,7 +74,7 @@ export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
     if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     clientErrors.warn(`http-error:${err.code ?? 'unknown'}`, 'http error', err);
   });
-  koa.use(cors(sessions.options.origins, CROSS_ORIGIN_PATHS));
+  koa.use(cors(() => sessions.options.origins, CROSS_ORIGIN_PATHS));
 
   const router = new Router();
   const handlers = {
@@ -101,7 +101,7 @@ export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
     // Broadcast bodies carry channel lists besides the data, which has its own limit.
     maxBodyBytes: config.maxMessageBytes + 64 * 1024,
     validateResponses: deps.validateResponses,
-    guard: accessGuard({ apiKeys: sessions.options.apiKeys, sessions, admin }),
+    guard: accessGuard({ apiKeys: () => sessions.options.apiKeys, sessions, admin }),
   };
   mountContract(router, api, handlers, options);
   mountContract(router, adminApi, adminHandlers({ auth: admin, config, hub, publishing, sessions, cluster: deps.cluster, logger: core.logger }), options);

@@ -13,7 +13,8 @@ export const rateLimited = (message: string, wait: number) => new HubbubError('r
 
 export class AddressVerifier implements SessionVerifier {
   constructor(
-    private readonly verifier: TokenVerifier,
+    /** The verifier in force at each use: a session keeps its AddressVerifier across reloads. */
+    private readonly source: () => TokenVerifier | undefined,
     private readonly failures: KeyedBuckets,
     /** The digest of the token each signed-in identity came with (revocation by token). */
     private readonly digests: WeakMap<ConnectionIdentity, string>,
@@ -21,14 +22,21 @@ export class AddressVerifier implements SessionVerifier {
   ) {}
 
   get leewayMs(): number {
-    return this.verifier.leewayMs;
+    return this.source()?.leewayMs ?? 0;
+  }
+
+  private get verifier(): TokenVerifier {
+    const v = this.source();
+    if (!v) throw new HubbubError('token_invalid', 'this server has no token key configured');
+    return v;
   }
 
   async connection(token: string): Promise<ConnectionIdentity> {
     this.assertMayTry();
+    const verifier = this.verifier;
     let identity: ConnectionIdentity;
     try {
-      identity = await this.verifier.connection(token);
+      identity = await verifier.connection(token);
     } catch (err) {
       throw this.failed(err);
     }
@@ -39,8 +47,9 @@ export class AddressVerifier implements SessionVerifier {
 
   async subscription(token: string): ReturnType<TokenVerifier['subscription']> {
     this.assertMayTry();
+    const verifier = this.verifier;
     try {
-      return await this.verifier.subscription(token);
+      return await verifier.subscription(token);
     } catch (err) {
       throw this.failed(err);
     }

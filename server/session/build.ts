@@ -6,31 +6,37 @@ import { TrustedProxies } from './client-address.js';
 import { Namespaces, type NamespaceOptions } from './namespaces.js';
 import { OriginPolicy } from './origins.js';
 import { Policy } from './policy.js';
-import { Sessions } from './sessions.js';
+import { type Limits, type SessionRules, Sessions } from './sessions.js';
 
 // The session layer of one node, built from the config: namespaces and their policy, API keys,
 // origins, proxies and limits. Bursts are the rate times a few seconds, so a page reload storm or
 // a reconnect wave after a restart passes while a sustained flood does not.
 
 export function buildSessions(config: Config, deps: { verifier: TokenVerifier | undefined; newClientId(): string; logger?: Logger }): Sessions {
+  return new Sessions({ ...sessionRules(config, deps.verifier), newClientId: deps.newClientId, logger: deps.logger, limits: sessionLimits(config) });
+}
+
+/** What a reload swaps in whole (Sessions.reload). */
+export function sessionRules(config: Config, verifier: TokenVerifier | undefined): SessionRules {
   // --presence-events predates namespace options: it turns joinLeave on for the namespaces it lists.
   const namespaces: Record<string, Partial<NamespaceOptions>> = { ...config.namespaces };
   for (const ns of config.presenceEvents) namespaces[ns] = { joinLeave: true, ...namespaces[ns] };
-  return new Sessions({
-    verifier: deps.verifier,
+  return {
+    verifier,
     policy: new Policy(new Namespaces(config.defaults, namespaces)),
     apiKeys: new ApiKeys(config.apiKey, config.apiKeys),
     origins: new OriginPolicy(config.allowedOrigins),
     proxies: new TrustedProxies(config.trustedProxies),
     cookieName: config.tokenCookie,
-    newClientId: deps.newClientId,
-    logger: deps.logger,
-    limits: {
-      connectionsPerIp: config.limitConnectionsPerIp,
-      connectionRate: { perSecond: config.limitConnectionRate, burst: config.limitConnectionRate * 5 },
-      commandRate: { perSecond: config.limitCommands, burst: config.limitCommands * 2 },
-      publishRate: { perSecond: config.limitPublishes, burst: config.limitPublishes * 2 },
-      authFailureRate: { perSecond: config.limitAuthFailures / 60, burst: config.limitAuthFailures },
-    },
-  });
+  };
+}
+
+export function sessionLimits(config: Config): Limits {
+  return {
+    connectionsPerIp: config.limitConnectionsPerIp,
+    connectionRate: { perSecond: config.limitConnectionRate, burst: config.limitConnectionRate * 5 },
+    commandRate: { perSecond: config.limitCommands, burst: config.limitCommands * 2 },
+    publishRate: { perSecond: config.limitPublishes, burst: config.limitPublishes * 2 },
+    authFailureRate: { perSecond: config.limitAuthFailures / 60, burst: config.limitAuthFailures },
+  };
 }

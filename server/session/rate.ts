@@ -93,7 +93,8 @@ export class KeyedBuckets {
 export class ConcurrencyCounter {
   private readonly counts = new Map<string, number>();
 
-  constructor(private readonly max: number) {}
+  /** The ceiling; a reload may change it (connections above a lowered one stay open). */
+  constructor(public max: number) {}
 
   acquire(key: string): boolean {
     const n = this.counts.get(key) ?? 0;

@@ -26,14 +26,18 @@ export interface Limits {
   authFailureRate: Rate;
 }
 
-export interface SessionsOptions {
+/** What a configuration reload may replace (reload.ts): built whole, then swapped in as one reference. */
+export interface SessionRules {
   verifier: TokenVerifier | undefined;
   policy: Policy;
-  limits: Limits;
   proxies: TrustedProxies;
   origins: OriginPolicy;
   apiKeys: ApiKeys;
   cookieName: string | undefined;
+}
+
+export interface SessionsOptions extends SessionRules {
+  limits: Limits;
   newClientId(): string;
   now?: () => number;
   /** Where each connection's open and close lines go (info). */
@@ -72,6 +76,8 @@ interface Revocation {
   tokens: Set<string>;
 }
 
+const RATES = ['connectionRate', 'commandRate', 'publishRate', 'authFailureRate'] as const;
+
 /** How long a user disconnect keeps refusing the tokens issued before it. */
 const REVOCATION_MS = 24 * 3600_000;
 
@@ -96,20 +102,31 @@ export class Sessions {
   private readonly sweeper: NodeJS.Timeout;
   /** Shared by every session (a poll opens one per request). */
   private readonly sessionDeps: SessionDeps;
+  /** Replaced whole by reload(): a request reads it once and keeps that one for its checks. */
+  private current: SessionsOptions;
 
-  constructor(readonly options: SessionsOptions) {
+  constructor(options: SessionsOptions) {
     this.now = options.now ?? Date.now;
-    const { limits } = options;
+    // The limits' Rate objects are shared by every bucket, so setLimits() can change them in place.
+    const limits: Limits = { ...options.limits };
+    for (const k of RATES) limits[k] = { ...limits[k] };
+    this.current = { ...options, limits };
     this.concurrent = new ConcurrencyCounter(limits.connectionsPerIp);
     this.opening = new KeyedBuckets(limits.connectionRate, 100_000, this.now);
     this.failures = new KeyedBuckets(limits.authFailureRate, 100_000, this.now);
     this.publishes = new KeyedBuckets(limits.publishRate, 100_000, this.now);
     this.sweeper = setInterval(() => this.sweep(), 30_000);
     this.sweeper.unref();
+    const self = this;
     this.sessionDeps = {
       verifierFor: (ip) => this.verifierFor(ip),
-      leewayMs: options.verifier?.leewayMs ?? 0,
-      policy: options.policy,
+      // Getters: live sessions read the rules in force, so their next subscribe or publish follows a reload.
+      get leewayMs() {
+        return self.current.verifier?.leewayMs ?? 0;
+      },
+      get policy() {
+        return self.current.policy;
+      },
       commandRate: limits.commandRate,
       takePublish: (user) => this.publishes.take(user),
       isRevoked: (id) => this.isRevoked(id),
@@ -124,38 +141,61 @@ export class Sessions {
     };
   }
 
+  /** The options in force: read once per request, since reload() may replace them while it waits. */
+  get options(): Readonly<SessionsOptions> {
+    return this.current;
+  }
+
   get policy(): Policy {
-    return this.options.policy;
+    return this.current.policy;
+  }
+
+  /**
+   * Swaps in new rules as one reference: a request or command already past its check keeps the
+   * rules it was checked with, every later one gets the new ones. Live connections stay open and
+   * keep what they were granted; their token expiry timers keep the old leeway.
+   */
+  reload(rules: SessionRules): void {
+    this.current = { ...this.current, ...rules };
+  }
+
+  /** New rates and ceilings for the buckets in place: their state (tokens left, open connections) carries over. */
+  setLimits(next: Limits): void {
+    const limits = this.current.limits;
+    for (const k of RATES) Object.assign(limits[k], next[k]);
+    limits.connectionsPerIp = next.connectionsPerIp;
+    this.concurrent.max = next.connectionsPerIp;
   }
 
   /** Refuses with the contract error, or returns the session (to be close()d when the request or connection ends). */
   async open(req: IncomingMessage, how: OpenOptions): Promise<Session> {
-    if (this.options.origins.check(req) === false) {
+    const o = this.current;
+    if (o.origins.check(req) === false) {
       throw new HubbubError('forbidden', `origin ${req.headers.origin} is not allowed (see allowedOrigins)`);
     }
-    const ip = this.options.proxies.clientAddress(req);
+    const ip = o.proxies.clientAddress(req);
     const wait = this.opening.take(ip);
     if (wait > 0) throw rateLimited('too many new connections from your address', wait);
-    const found = findToken(req, how.queryToken, this.options.cookieName);
-    const identity = found ? await this.verify(found.token, ip) : ANONYMOUS;
+    const found = findToken(req, how.queryToken, o.cookieName);
+    const identity = found ? await this.verify(o, found.token, ip) : ANONYMOUS;
     if (how.longLived && !this.concurrent.acquire(ip)) {
-      throw rateLimited(`at most ${this.options.limits.connectionsPerIp} connections per address`, 1000);
+      throw rateLimited(`at most ${this.concurrent.max} connections per address`, 1000);
     }
-    const session = new Session(this.options.newClientId(), how.transport, ip, identity, this.sessionDeps, how.longLived, how.connection);
+    const session = new Session(o.newClientId(), how.transport, ip, identity, this.sessionDeps, how.longLived, how.connection);
     this.index(session, null);
     return session;
   }
 
   /** Counts a failed API key from `ip`; throws rate_limited once the address has failed too often. */
   apiKeyFailed(req: IncomingMessage): void {
-    const ip = this.options.proxies.clientAddress(req);
+    const ip = this.current.proxies.clientAddress(req);
     const wait = this.failures.take(ip);
     if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
   }
 
   /** Refuses any credentials from an address that failed too often, before checking them. */
   assertMayTry(req: IncomingMessage): void {
-    const wait = this.failures.waitFor(this.options.proxies.clientAddress(req));
+    const wait = this.failures.waitFor(this.current.proxies.clientAddress(req));
     if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
   }
 
@@ -200,15 +240,15 @@ export class Sessions {
     clearInterval(this.sweeper);
   }
 
-  private async verify(token: string, ip: string): Promise<ConnectionIdentity> {
-    const verifier = this.verifierFor(ip);
+  private async verify(o: SessionsOptions, token: string, ip: string): Promise<ConnectionIdentity> {
+    const verifier = o.verifier && new AddressVerifier(() => o.verifier, this.failures, this.tokenDigests, ip);
     if (!verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
     let identity: ConnectionIdentity;
     try {
       identity = await verifier.connection(token);
     } catch (err) {
       // Asked only of a token that failed (a key is no signed token): a valid one, on every poll, costs no key digest.
-      if (this.options.apiKeys.isKey(token)) throw new HubbubError('token_invalid', 'an API key is not a connection token: sign a token for the user');
+      if (o.apiKeys.isKey(token)) throw new HubbubError('token_invalid', 'an API key is not a connection token: sign a token for the user');
       throw err;
     }
     if (this.isRevoked(identity)) throw REVOKED();
@@ -217,8 +257,8 @@ export class Sessions {
 
   /** The verifier of one address (address-verifier.ts); undefined without a token key. */
   private verifierFor(ip: string): SessionVerifier | undefined {
-    const verifier = this.options.verifier;
-    return verifier && new AddressVerifier(verifier, this.failures, this.tokenDigests, ip);
+    // A session keeps this one for its life, so it reads the verifier in force at each use (a reload may rotate the key).
+    return this.current.verifier && new AddressVerifier(() => this.current.verifier, this.failures, this.tokenDigests, ip);
   }
 
   private index(s: Session, previous: string | null): void {
