@@ -5,8 +5,9 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { buildOpenApi } from '../../contract/openapi.js';
+import { staticCompression } from './compression.js';
 
 /**
  * The non-API pages: the OpenAPI document, its Swagger UI at /docs, the browser client bundle and
@@ -107,23 +108,26 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 }
 
 export function mountStatic(router: Router, deps: StaticDeps): void {
+  // Every static route is compressed (gzip or br per Accept-Encoding); the other routes never are.
+  const compressed = staticCompression();
+  const get = (path: string, handler: Middleware) => router.get(path, compressed, handler);
   const openApi = once(async () => asset(`${JSON.stringify(buildOpenApi(), null, 2)}\n`, TYPES['.json']!));
-  router.get('/openapi.json', async (ctx) => send(ctx, await openApi(), CACHE_REVALIDATE));
+  get('/openapi.json', async (ctx) => send(ctx, await openApi(), CACHE_REVALIDATE));
 
   const docsPage = asset(DOCS_HTML, TYPES['.html']!);
   const docsInit = asset(DOCS_INIT, TYPES['.js']!);
-  router.get('/docs', (ctx) => send(ctx, docsPage, CACHE_REVALIDATE));
-  router.get('/docs/assets/init.js', (ctx) => send(ctx, docsInit, CACHE_REVALIDATE));
+  get('/docs', (ctx) => send(ctx, docsPage, CACHE_REVALIDATE));
+  get('/docs/assets/init.js', (ctx) => send(ctx, docsInit, CACHE_REVALIDATE));
 
   const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   for (const name of SWAGGER_FILES) {
     const load = once(async () => asset(await readFile(join(swaggerDir, name)), typeOf(name)));
-    router.get(`/docs/assets/${name}`, async (ctx) => send(ctx, await load(), CACHE_IMMUTABLE));
+    get(`/docs/assets/${name}`, async (ctx) => send(ctx, await load(), CACHE_IMMUTABLE));
   }
 
   // The bundle is built (and cached) by deps; only its ETag is computed here, once per distinct build.
   let bundle: { source: string; asset: Asset } | undefined;
-  router.get('/client/hubbub.js', async (ctx) => {
+  get('/client/hubbub.js', async (ctx) => {
     const source = await deps.clientBundle();
     if (bundle?.source !== source) bundle = { source, asset: asset(source, TYPES['.js']!) };
     send(ctx, bundle.asset, CACHE_REVALIDATE);
@@ -136,6 +140,6 @@ export function mountStatic(router: Router, deps: StaticDeps): void {
     if (!entry.isFile() || !/^[\w-]+(\.[\w-]+)*$/.test(name) || !(extname(name) in TYPES)) continue;
     const file = join(PUBLIC_DIR, name);
     const route = name === 'index.html' ? '/' : `/${name}`;
-    router.get(route, async (ctx) => send(ctx, asset(await readFile(file), typeOf(name)), CACHE_REVALIDATE));
+    get(route, async (ctx) => send(ctx, asset(await readFile(file), typeOf(name)), CACHE_REVALIDATE));
   }
 }
