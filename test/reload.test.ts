@@ -11,6 +11,7 @@ import { type Logger, memoryLogger } from '../server/logger.js';
 import { ReloadError } from '../server/reload.js';
 import { spawnMain } from './support/main-process.js';
 import { openSession } from './support/raw-clients.js';
+import { signToken } from './support/tokens.js';
 import { connectWs } from './support/ws-client.js';
 
 const OLD_KEY = 'reload-old-key-0123456789';
@@ -104,6 +105,51 @@ describe('app.reload', () => {
       await srv.close();
     }
   }, 60_000);
+
+  it('lowers the connection ceiling for new connections; a connection already open stays', async () => {
+    await writeFile(file, yaml({ key: OLD_KEY, origin: OLD_ORIGIN, locked: false }));
+    const srv = await start();
+    try {
+      const first = await openSession('sse', srv.app.url, ['news:first']);
+      await writeFile(file, `${yaml({ key: OLD_KEY, origin: OLD_ORIGIN, locked: false })}limitConnectionsPerIp: 1\n`);
+      expect(reloadFile(srv.app)).toEqual({ applied: ['--limit-connections-per-ip'], needsRestart: [] });
+      const second = await fetch(`${srv.app.url}/sse?channels=news:second`);
+      expect(second.status).toBe(429);
+      await second.body?.cancel();
+      expect((await publish(srv.app.url, OLD_KEY, 'news:first', 'kept')).status).toBe(200);
+      await vi.waitFor(() => expect(first.publications.map((p) => p.data)).toEqual(['kept']), WAIT);
+      await first.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('rotates the token secret: a live connection refreshes with a token of the new key, the old key opens nothing new', async () => {
+    const [S1, S2] = ['reload-token-secret-one-0123456789abcdef', 'reload-token-secret-two-0123456789abcdef'];
+    const base = yaml({ key: OLD_KEY, origin: OLD_ORIGIN, locked: false });
+    await writeFile(file, `${base}tokenSecret: ${S1}\n`);
+    const srv = await start();
+    try {
+      const wsUrl = srv.app.url.replace('http', 'ws') + '/ws';
+      const live = await connectWs(wsUrl);
+      live.send({ id: 1, type: 'connect', token: await signToken(S1, { sub: 'ada' }, { expiresIn: 3600 }) });
+      expect(await live.next('connected', (f) => f.id === 1)).toMatchObject({ user: 'ada' });
+
+      await writeFile(file, `${base}tokenSecret: ${S2}\n`);
+      expect(reloadFile(srv.app)).toEqual({ applied: ['--token-secret'], needsRestart: [] });
+
+      live.send({ id: 2, type: 'refresh', token: await signToken(S2, { sub: 'ada' }, { expiresIn: 3600 }) });
+      const answer = await vi.waitFor(() => live.frames.find((f) => 'id' in f && f.id === 2) ?? Promise.reject(new Error('no answer yet')), WAIT);
+      expect(answer.type).toBe('refreshed');
+      const late = await connectWs(wsUrl);
+      late.send({ id: 1, type: 'connect', token: await signToken(S1, { sub: 'bob' }, { expiresIn: 3600 }) });
+      expect((await late.next('error', (f) => f.id === 1)).code).toBe('token_invalid');
+      await late.close();
+      await live.close();
+    } finally {
+      await srv.close();
+    }
+  });
 
   it('changes the log level through the logger when it has levels', async () => {
     await writeFile(file, yaml({ key: OLD_KEY, origin: OLD_ORIGIN, locked: false }));
