@@ -155,10 +155,15 @@ export function describeReload(result: ReloadResult): string {
 export function reloadOnHangup(app: Reloadable, argv: readonly string[], env: Readonly<Record<string, string | undefined>>, logger: Logger): () => void {
   const onHangup = () => {
     try {
-      logger.info(describeReload(app.reload(loadConfig({ argv, env, previous: app.config }))));
+      const result = app.reload(loadConfig({ argv, env, previous: app.config }));
+      logger.info(describeReload(result));
+      // As at start: a key nobody configured is useless until someone reads it here.
+      if (result.applied.includes('--api-key') && app.config.apiKeyGenerated) {
+        logger.info(`no HUBBUB_API_KEY set any more: generated API key for this run: ${app.config.apiKey}`);
+      }
     } catch (err) {
-      const why = err instanceof ConfigError || err instanceof ReloadError ? err.message : String(err);
-      logger.warn(`SIGHUP: configuration not reloaded, still serving with the previous one: ${why}`);
+      const known = err instanceof ConfigError || err instanceof ReloadError;
+      logger.warn(`SIGHUP: configuration not reloaded, still serving with the previous one: ${known ? err.message : 'unexpected error'}`, known ? undefined : err);
     }
   };
   process.on('SIGHUP', onHangup);

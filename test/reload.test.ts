@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type HubbubApp, createHubbub } from '../server/app.js';
 import { type Config, ConfigError, loadConfig } from '../server/config.js';
 import { type Logger, memoryLogger } from '../server/logger.js';
-import { ReloadError } from '../server/reload.js';
+import { ReloadError, reloadOnHangup } from '../server/reload.js';
 import { spawnMain } from './support/main-process.js';
 import { openSession } from './support/raw-clients.js';
 import { signToken } from './support/tokens.js';
@@ -207,6 +207,28 @@ describe('app.reload', () => {
       expect(reloadFile(srv.app)).toEqual({ applied: [], needsRestart: [] });
       expect((await publish(srv.app.url, generated, 'news', 1)).status).toBe(200);
     } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('reloadOnHangup', () => {
+  it('prints the key it generates when the config no longer sets one, as the start does', async () => {
+    await writeFile(file, yaml({ key: OLD_KEY, origin: OLD_ORIGIN, locked: false }));
+    const srv = await start();
+    const infos: string[] = [];
+    const remove = reloadOnHangup(srv.app, argv(), {}, { ...memoryLogger(), info: (m) => infos.push(m) });
+    try {
+      await writeFile(file, yaml({ key: OLD_KEY, origin: OLD_ORIGIN, locked: false }).replace(/^apiKey: .*\n/, ''));
+      // The listener as the signal calls it, without signalling the test runner's process.
+      process.emit('SIGHUP', 'SIGHUP');
+      const generated = /generated API key for this run: (\S+)/.exec(infos.join('\n'))?.[1];
+      expect(infos[0]).toBe('configuration reloaded: applied --api-key');
+      expect(generated).toBe(srv.app.config.apiKey);
+      expect((await publish(srv.app.url, generated!, 'news', 1)).status).toBe(200);
+      expect((await publish(srv.app.url, OLD_KEY, 'news', 1)).status).toBe(401);
+    } finally {
+      remove();
       await srv.close();
     }
   });

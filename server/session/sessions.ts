@@ -104,6 +104,7 @@ export class Sessions {
   private readonly sessionDeps: SessionDeps;
   /** Replaced whole by reload(): a request reads it once and keeps that one for its checks. */
   private current: SessionsOptions;
+  private readonly verifierInForce = () => this.current.verifier;
 
   constructor(options: SessionsOptions) {
     this.now = options.now ?? Date.now;
@@ -258,7 +259,7 @@ export class Sessions {
   /** The verifier of one address (address-verifier.ts); undefined without a token key. */
   private verifierFor(ip: string): SessionVerifier | undefined {
     // A session keeps this one for its life, so it reads the verifier in force at each use (a reload may rotate the key).
-    return this.current.verifier && new AddressVerifier(() => this.current.verifier, this.failures, this.tokenDigests, ip);
+    return this.current.verifier && new AddressVerifier(this.verifierInForce, this.failures, this.tokenDigests, ip);
   }
 
   private index(s: Session, previous: string | null): void {
