@@ -11,6 +11,8 @@ command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 # The token-minting examples of docs/security.md run in the tests with Debian's interpreters.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 command -v php >/dev/null 2>&1 || missing+=(php-cli)
+# test/tls.test.ts makes its self-signed certificates with openssl.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "== installing ${missing[*]} with apt-get"
