@@ -87,8 +87,6 @@ export class Reloader {
     // TLS on or off is a different server; a new certificate for the same server is not.
     const tlsNext = next.tlsCert !== undefined;
     if (door.secure !== tlsNext) for (const k of ['tlsCert', 'tlsKey']) if (changed.includes(k)) restart.add(k);
-    const level = settingText(next, 'logLevel');
-    if (level !== settingText(this.running, 'logLevel') && !logger.setLevel) restart.add('logLevel');
 
     // Build everything first: an unreadable key file, a certificate that does not match its key or
     // a bad proxy entry throws here, before anything is swapped.
@@ -106,7 +104,7 @@ export class Reloader {
     if (built.tls) door.setTls(built.tls);
     sessions.reload(built.rules);
     sessions.setLimits(built.limits);
-    if (level !== undefined && !restart.has('logLevel')) logger.setLevel?.(level);
+    logger.setLevel(next.logLevel);
 
     const applied = changed.filter((k) => !restart.has(k));
     this.running = { ...this.running, ...Object.fromEntries(applied.map((k) => [k, next[k as keyof Config]])) };
@@ -119,12 +117,6 @@ export class Reloader {
 function changedKeys(a: Config, b: Config): string[] {
   const keys = new Set([...Object.keys(b), ...Object.keys(a)]);
   return [...keys].filter((k) => !DERIVED.has(k) && !isDeepStrictEqual(a[k as keyof Config], b[k as keyof Config]));
-}
-
-/** A setting the settings table may or may not hold yet (the log level comes with the logger's own change). */
-function settingText(config: Config, key: string): string | undefined {
-  const value: unknown = (config as Record<string, unknown>)[key];
-  return typeof value === 'string' ? value : undefined;
 }
 
 /** A setting as the operator wrote it: its flag, or its key in the config file. */
