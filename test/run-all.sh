@@ -13,6 +13,10 @@ command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v php >/dev/null 2>&1 || missing+=(php-cli)
 # test/tls.test.ts makes its self-signed certificates with openssl.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# test/nginx.test.ts and e2e/nginx.spec.ts run docs/deploy/nginx.conf in Debian's nginx.
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+# test/deploy-docs.test.ts checks docs/deploy/hubbub.service with systemd's own verifier.
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "== installing ${missing[*]} with apt-get"
