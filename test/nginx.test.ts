@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { Hubbub } from '../client/index.js';
 import { InfoResponse, type Publication } from '../contract/index.js';
@@ -10,7 +10,7 @@ import { type ClientSubscriber, fetchHistory, resubscriptions, subscribeClient }
 import { NatsServer } from './support/nats-server.js';
 import { type Nginx, SHIPPED_CONF, forTest, startNginx } from './support/nginx.js';
 import { TRANSPORT_NAMES, openSession, pollOnce } from './support/raw-clients.js';
-import { TEST_API_KEY } from './support/server.js';
+import { TEST_API_KEY, startServer } from './support/server.js';
 import { maxSeconds, readTimeouts } from './support/nginx-conf.js';
 
 // docs/deploy/nginx.conf, run by Debian's nginx in front of three nodes on one nats-server: every
@@ -69,8 +69,12 @@ describe('through nginx, in front of three nodes on NATS', () => {
     nginx = await startNginx(nodes.map((n) => n.url));
   }, 60_000);
 
-  afterAll(async () => {
+  // Each test's clients go at its end: leftover polls would take turns in nginx's round robin.
+  afterEach(async () => {
     for (const c of closers.splice(0)) await c();
+  });
+
+  afterAll(async () => {
     await nginx?.close();
     await Promise.all(nodes.map((n) => n.kill9()));
     await nats?.close();
@@ -143,9 +147,11 @@ describe('through nginx, in front of three nodes on NATS', () => {
     const direct = await Promise.all(nodes.map(async (n) => track(await openSession('websocket', n.url, ['nginx-spread']))));
     await publish('nginx-spread', 'spread');
     const served = (await nginx.accessLog()).filter((l) => l.includes('POST /api/publish')).at(-1)!;
+    // The access log names the node nginx gave the publish to; the sessions on the other two must get it.
     const by = nodes.findIndex((n) => served.split(' ')[1] === n.url.replace('http://', ''));
-    expect(by).toBeGreaterThanOrEqual(0);
-    await vi.waitFor(() => direct.forEach((s, i) => expect(s.publications.map((p) => p.data), nodes[i]!.id).toEqual(['spread'])), WAIT);
+    const others = direct.filter((_, i) => i !== by);
+    expect(others).toHaveLength(2);
+    await vi.waitFor(() => others.forEach((s) => expect(s.publications.map((p) => p.data)).toEqual(['spread'])), WAIT);
   });
 
   it('a node killed behind nginx: its WebSocket and SSE clients reconnect through nginx to another node and recover everything', async () => {
@@ -183,4 +189,36 @@ describe('through nginx, in front of three nodes on NATS', () => {
     }
     expect(poll.errors).toEqual([]);
   }, 60_000);
+});
+
+describe('X-Forwarded-For through nginx, with --trusted-proxies naming nginx', () => {
+  // Clients connect to nginx from other loopback addresses (127.0.0.2, .3) than nginx's own
+  // (127.0.0.1, the trusted proxy), so the node can only tell them apart by what nginx appends.
+  it('a node counts clients by the address nginx saw, not by an X-Forwarded-For the client wrote', async () => {
+    await using node = await startServer({ HUBBUB_TRUSTED_PROXIES: '127.0.0.1', HUBBUB_LIMIT_CONNECTIONS_PER_IP: '1' });
+    await using proxy = await startNginx([node.url, node.url, node.url]);
+    const sockets: WebSocket[] = [];
+    const open = (localAddress: string, forwardedFor?: string) =>
+      new Promise<number | undefined>((resolve) => {
+        const ws = new WebSocket(proxy.url.replace('http', 'ws') + '/ws', {
+          localAddress,
+          headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+        });
+        sockets.push(ws);
+        ws.on('error', () => undefined);
+        ws.once('upgrade', (res) => resolve(res.statusCode));
+        ws.once('unexpected-response', (req, res) => {
+          resolve(res.statusCode);
+          req.destroy();
+        });
+      });
+    try {
+      expect(await open('127.0.0.2', '203.0.113.1')).toBe(101);
+      // The same client under another made-up address: still its one connection.
+      expect(await open('127.0.0.2', '203.0.113.9')).toBe(429);
+      expect(await open('127.0.0.3')).toBe(101);
+    } finally {
+      for (const ws of sockets) ws.terminate();
+    }
+  });
 });
