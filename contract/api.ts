@@ -259,7 +259,7 @@ export const api = c.router(
       responses: {
         426: ErrorBody,
       },
-      summary: 'WebSocket endpoint (send an Upgrade request); frames are described in docs/protocol.md',
+      summary: 'WebSocket endpoint (send an Upgrade request); frames are described in the protocol guide (/docs/protocol.md) and the AsyncAPI document (/asyncapi.json)',
       metadata: connection,
     },
     clientPublish: {

@@ -71,7 +71,7 @@ export const ErrorBody = z
     retryable: z.boolean(),
     issues: z.array(ErrorIssue).optional(),
   })
-  .describe('Every error response has this shape; `code` is from the error table in docs/protocol.md');
+  .describe('Every error response has this shape; `code` is from the error table of the protocol guide (/docs/protocol.md)');
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
 export function errorBody(code: ErrorCode, message?: string, issues?: ErrorBody['issues']): ErrorBody {

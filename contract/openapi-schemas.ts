@@ -24,13 +24,13 @@ export function schemaOf(schema: z.ZodTypeAny): Json {
   return op.responses['200']!.content['application/json']!.schema;
 }
 
-type SseEventName = (typeof SSE_EVENTS)[keyof typeof SSE_EVENTS];
+export type SseEventName = (typeof SSE_EVENTS)[keyof typeof SSE_EVENTS];
 
 /**
  * Each SSE event: the component of its `data:` line, and whether it has an `id:` line (the cursor;
  * server/transports/sse.ts writes one on subscribed and publication only). `satisfies` keeps it complete.
  */
-const SSE_EVENT_DATA = {
+export const SSE_EVENT_DATA = {
   [SSE_EVENTS.connected]: { name: 'SseConnectedEvent', schema: SseConnectedEvent, cursor: false },
   [SSE_EVENTS.subscribed]: { name: 'SseSubscribedEvent', schema: SseSubscribedEvent, cursor: true },
   [SSE_EVENTS.publication]: { name: 'Publication', schema: Publication, cursor: true },
@@ -59,7 +59,7 @@ function sseEvent(): Json {
 }
 
 /** The exported name of a schema of contract/frames.ts, so components are named as the contract names them. */
-function frameName(schema: z.ZodTypeAny): string {
+export function frameName(schema: z.ZodTypeAny): string {
   const found = Object.entries(frames).find(([, value]) => value === schema);
   if (!found) throw new Error('every member of a frame union must be exported by contract/frames.ts, to name its component');
   return found[0];

@@ -22,6 +22,9 @@ export const CONNECTION_TOKEN = 'connectionToken';
 
 /** Security scheme of the admin dashboard's routes: the signed session cookie of POST /admin/api/login. */
 export const ADMIN_SESSION = 'adminSession';
+/** Served by every node (server/http/static.ts); relative, like the document's server. */
+export const PROTOCOL_GUIDE_URL = '/docs/protocol.md';
+export const ASYNCAPI_URL = '/asyncapi.json';
 
 type OperationMapper = NonNullable<NonNullable<Parameters<typeof generateOpenApi>[2]>['operationMapper']>;
 type Operation = Parameters<OperationMapper>[0];
@@ -70,7 +73,8 @@ function errorResponse(status: number): Json {
 const SWITCHING_PROTOCOLS: Json = {
   description:
     'Switching Protocols: the connection is a WebSocket from now on. Every text frame is one JSON object, ' +
-    'a ClientFrame from the client or a ServerFrame from the server; see docs/protocol.md.',
+    `a ClientFrame from the client or a ServerFrame from the server; see the [protocol guide](${PROTOCOL_GUIDE_URL}) ` +
+    `and the [AsyncAPI document](${ASYNCAPI_URL}).`,
   content: { 'application/json': { schema: REF('WebSocketFrame') } },
 };
 
@@ -118,14 +122,19 @@ function mapOperation(operation: Operation, route: AppRoute): Operation {
   };
 }
 
+/** The last tag: it has no operation, so Swagger UI shows its description (the code tables) after them. */
+export const CODES_TAG = 'Error and disconnect codes';
+
 const DESCRIPTION = `Publish over REST, deliver over WebSocket, Server-Sent Events and long-poll.
 
 The /api routes need an API key: \`Authorization: Bearer <key>\`. Clients use a connection token
 signed by your backend, or none for public channels (docs/security.md).
-The wire format of the realtime transports is in docs/protocol.md; their JSON schemas are under
-\`components.schemas\`: \`SseEvent\` (the 200 response of /sse) and \`WebSocketFrame\` (the 101 response of /ws).
+The wire format of the realtime transports is in the [protocol guide](${PROTOCOL_GUIDE_URL}), and as an
+[AsyncAPI document](${ASYNCAPI_URL}); their JSON schemas are also under \`components.schemas\` here:
+\`SseEvent\` (the 200 response of /sse) and \`WebSocketFrame\` (the 101 response of /ws).
+The error and disconnect codes are tabled after the operations.`;
 
-### Errors
+const CODES_DESCRIPTION = `### Errors
 Every error response has the same body; its \`code\` decides the HTTP status:
 
 ${errorTableMarkdown()}
@@ -146,6 +155,7 @@ export function buildOpenApi(): object {
         { name: 'REST API', description: 'Publishing and inspection; needs the API key' },
         { name: 'Realtime transports', description: 'Subscriptions over SSE, long-poll and WebSocket, and client publish: anonymous or with a connection token' },
         { name: 'Admin dashboard', description: 'The API of the dashboard at /admin (docs/admin.md); 404 unless an admin password or admin key is configured' },
+        { name: CODES_TAG, description: CODES_DESCRIPTION },
       ],
       components: {
         schemas: componentSchemas(),

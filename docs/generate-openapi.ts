@@ -10,7 +10,7 @@ export const OPENAPI_JSON = fileURLToPath(new URL('./openapi.json', import.meta.
  * Keys sorted so the file only changes when the document does, except inside `properties`:
  * there the order is the contract's field order, which is what readers (and Swagger UI) show.
  */
-function canonical(value: unknown, keepOrder = false): unknown {
+export function canonical(value: unknown, keepOrder = false): unknown {
   if (Array.isArray(value)) return value.map((v) => canonical(v));
   if (value === null || typeof value !== 'object') return value;
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);

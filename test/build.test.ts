@@ -35,7 +35,7 @@ afterAll(() => build?.remove());
 describe('npm run build', () => {
   it('writes the server, an executable hubbub command (package.json bin) and the browser bundle to dist/', async () => {
     expect(PKG.bin).toEqual({ hubbub: 'dist/bin/hubbub.js' });
-    for (const file of ['server/main.js', 'server/main.js.map', 'bin/hubbub.js', 'client/hubbub.js', 'client/admin.js', 'public/index.html', 'public/admin/index.html', 'public/admin/admin.css']) {
+    for (const file of ['server/main.js', 'server/main.js.map', 'bin/hubbub.js', 'client/hubbub.js', 'client/admin.js', 'server/public/index.html', 'server/public/admin/index.html', 'server/public/admin/admin.css', 'docs/protocol.md']) {
       expect(statSync(`${ROOT}dist/${file}`).size, file).toBeGreaterThan(0);
     }
     expect(readFileSync(`${ROOT}dist/client/hubbub.js`, 'utf8')).toBe(await buildBrowserBundle());
@@ -71,7 +71,7 @@ describe('npm run build', () => {
       expect(await bundle.text()).toBe(await buildBrowserBundle());
       expect(await (await fetch(`${server.url}/`)).text()).toBe(readFileSync(`${ROOT}server/public/index.html`, 'utf8'));
       expect(await (await fetch(`${server.url}/admin/admin.js`)).text()).toBe(await buildBrowserBundle(ADMIN_ENTRY));
-      for (const path of ['/docs', '/docs/assets/swagger-ui-bundle.js', '/openapi.json', '/demo.js', '/admin/', '/admin/admin.css']) {
+      for (const path of ['/docs', '/docs/assets/swagger-ui-bundle.js', '/openapi.json', '/asyncapi.json', '/docs/protocol.md', '/favicon.ico', '/demo.js', '/admin/', '/admin/admin.css']) {
         expect((await fetch(server.url + path)).status, path).toBe(200);
       }
     } finally {

@@ -21,7 +21,7 @@ import {
   isChannelName,
   routeAccess,
 } from '../contract/index.js';
-import { API_VERSION, LICENSE, buildOpenApi } from '../contract/openapi.js';
+import { API_VERSION, ASYNCAPI_URL, CODES_TAG, LICENSE, PROTOCOL_GUIDE_URL, buildOpenApi } from '../contract/openapi.js';
 import {
   type Example,
   parseAction,
@@ -138,7 +138,24 @@ describe('buildOpenApi()', () => {
     expect(doc['components'].schemas.Error.properties.code.enum).toEqual(Object.keys(ERROR_TABLE));
     expect(doc['x-error-table']).toEqual(Object.entries(ERROR_TABLE).map(([code, row]) => ({ code, ...row })));
     expect(doc['x-disconnect-table'].map((r: Json) => r['code'])).toEqual(Object.values(DISCONNECT_TABLE).map((r) => r.code));
-    for (const code of Object.keys(ERROR_TABLE)) expect(doc['info'].description).toContain(`\`${code}\``);
+  });
+
+  it('tables the error and disconnect codes in the last tag, which no operation has, so /docs shows them after the endpoints', () => {
+    const tags = doc['tags'] as Json[];
+    const codes = tags.at(-1)!;
+    expect(codes['name']).toBe(CODES_TAG);
+    for (const code of Object.keys(ERROR_TABLE)) expect(codes['description']).toContain(`| \`${code}\` |`);
+    for (const [name, row] of Object.entries(DISCONNECT_TABLE)) expect(codes['description']).toContain(`| \`${name}\` | ${row.code} |`);
+    const used = Object.values(doc['paths'] as Json).flatMap((item) => Object.values(item as Json).flatMap((op) => (op as Json)['tags'] as string[]));
+    expect(used).not.toContain(CODES_TAG);
+    expect(tags.slice(0, -1).map((t) => t['name'])).toEqual([...new Set(used)]);
+    expect(doc['info'].description, 'the info block comes before the operations: no table in it').not.toContain('| code |');
+  });
+
+  it('links the protocol guide and the AsyncAPI document at the URLs the server serves', () => {
+    expect(doc['info'].description).toContain(`](${PROTOCOL_GUIDE_URL})`);
+    expect(doc['info'].description).toContain(`](${ASYNCAPI_URL})`);
+    expect(doc['info'].description, 'a repository path is no link on a served page').not.toMatch(/(?<!\/)docs\/protocol\.md/);
   });
 
   it('points the SSE and WebSocket routes at the event and frame schemas through their responses', () => {

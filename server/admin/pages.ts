@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { HubbubError } from '../errors.js';
+import { sourceFile } from '../http/source-files.js';
 import { TYPES, asset, send } from '../http/static.js';
 
 // The dashboard's three files: the page and its stylesheet from server/public/admin/, and its
 // script bundled from client/admin/ (typed against the contract). 404 while the dashboard is off.
 // No inline script or style, so the page runs under a strict Content-Security-Policy.
 
-const DIR = fileURLToPath(new URL('../public/admin/', import.meta.url));
+const DIR = sourceFile('server/public/admin/');
 
 const PAGE_HEADERS = {
   'Content-Security-Policy':

@@ -1,11 +1,11 @@
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Metafile, build } from 'esbuild';
-import { ADMIN_ENTRY, ROOT, buildBrowserBundle, serverBundleOptions } from './config.js';
+import { ADMIN_ENTRY, ROOT, RUNTIME_FILES, buildBrowserBundle, serverBundleOptions } from './config.js';
 
 // `npm run build`: the server, the `hubbub` command and the browser client into dist/, plus the
-// demo's files the server reads. Every file is written to a temporary name and renamed, so a
+// files the server reads at run time (RUNTIME_FILES). Every file is written to a temporary name and renamed, so a
 // server starting during a build (npm start runs one first) never reads half a file.
 
 export interface BuildResult {
@@ -23,17 +23,31 @@ async function writeAtomic(file: string, contents: string | Uint8Array, mode = 0
   await rename(temp, file);
 }
 
-/** server/public → outdir/public (subfolders too: the admin dashboard's), dropping files no longer in the source. */
-async function copyPublic(outdir: string): Promise<string[]> {
-  const from = resolve(ROOT, 'server/public');
-  const to = join(outdir, 'public');
-  const files = async (dir: string) =>
-    (await readdir(dir, { withFileTypes: true, recursive: true })).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)));
-  const names = await files(from);
-  for (const name of names) await writeAtomic(join(to, name), await readFile(join(from, name)));
-  // Not another build's temporary file: builds may run at once (three `npm start` of a local cluster).
-  for (const stale of await files(to)) if (!names.includes(stale) && !stale.endsWith('.tmp')) await rm(join(to, stale), { force: true });
-  return names.map((n) => `public/${n}`);
+/** The files of a folder (or the file itself), relative to the checkout. */
+async function filesOf(path: string): Promise<string[]> {
+  const full = resolve(ROOT, path);
+  if (!(await stat(full)).isDirectory()) return [path];
+  const entries = await readdir(full, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile()).map((e) => relative(ROOT, join(e.parentPath, e.name)));
+}
+
+/** RUNTIME_FILES → the same paths under outdir, dropping files no longer in the source. */
+async function copyRuntimeFiles(outdir: string): Promise<string[]> {
+  const copied: string[] = [];
+  for (const path of RUNTIME_FILES) {
+    const names = await filesOf(path);
+    for (const name of names) await writeAtomic(join(outdir, name), await readFile(resolve(ROOT, name)));
+    copied.push(...names);
+    const target = join(outdir, path);
+    if (names.length === 1 && names[0] === path) continue;
+    const present = (await readdir(target, { withFileTypes: true, recursive: true })).filter((e) => e.isFile());
+    // Not another build's temporary file: builds may run at once (three `npm start` of a local cluster).
+    for (const e of present) {
+      const name = relative(outdir, join(e.parentPath, e.name));
+      if (!names.includes(name) && !name.endsWith('.tmp')) await rm(join(outdir, name), { force: true });
+    }
+  }
+  return copied;
 }
 
 export async function buildAll(outdir = resolve(ROOT, 'dist')): Promise<BuildResult> {
@@ -48,7 +62,7 @@ export async function buildAll(outdir = resolve(ROOT, 'dist')): Promise<BuildRes
   }
   await writeAtomic(join(outdir, 'client/hubbub.js'), await buildBrowserBundle());
   await writeAtomic(join(outdir, 'client/admin.js'), await buildBrowserBundle(ADMIN_ENTRY));
-  files.push('client/hubbub.js', 'client/admin.js', ...(await copyPublic(outdir)));
+  files.push('client/hubbub.js', 'client/admin.js', ...(await copyRuntimeFiles(outdir)));
   return { outdir, files, metafile: server.metafile };
 }
 

@@ -32,7 +32,11 @@ export const BROWSER_BUNDLE: BuildOptions = {
  */
 const BUILT_REPLACEMENTS: Record<string, string> = {
   'server/http/client-bundle.ts': 'server/http/client-bundle-built.ts',
+  'server/http/source-files.ts': 'server/http/source-files-built.ts',
 };
+
+/** What the server reads from disk at run time (server/http/source-files.ts), copied by the build to the same paths under dist/. */
+export const RUNTIME_FILES = ['server/public', 'docs/protocol.md'] as const;
 
 const replaceForBuild: Plugin = {
   name: 'hubbub-built-replacements',

@@ -6,12 +6,14 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { buildOpenApi } from '../../contract/openapi.js';
+import { buildAsyncApi } from '../../contract/asyncapi.js';
+import { ASYNCAPI_URL, CODES_TAG, PROTOCOL_GUIDE_URL, buildOpenApi } from '../../contract/openapi.js';
 import { staticCompression } from './compression.js';
+import { sourceFile } from './source-files.js';
 
 /**
- * The non-API pages: the OpenAPI document, its Swagger UI at /docs, the browser client bundle and
- * the demo. Every URL is registered from a fixed list, and files are read from fixed names only:
+ * The non-API pages: the OpenAPI and AsyncAPI documents, Swagger UI at /docs, the protocol guide,
+ * the favicon, the browser client bundle and the demo. Every URL is registered from a fixed list, and files are read from fixed names only:
  * no request path is ever joined to a directory, so there is nothing to traverse.
  */
 export interface StaticDeps {
@@ -28,15 +30,21 @@ export const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+// Markdown as text/plain: browsers show it (Firefox offers text/markdown as a download), and no
+// Markdown renderer is installed to serve it as HTML.
+const MARKDOWN_TYPE = 'text/plain; charset=utf-8';
+
 /** Swagger UI files are versioned with the install; the demo and the bundle change with the checkout. */
 const CACHE_IMMUTABLE = 'public, max-age=86400';
 const CACHE_REVALIDATE = 'no-cache';
 
 /** The files of swagger-ui-dist that /docs uses; nothing else of the package is reachable. */
-const SWAGGER_FILES = ['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png', 'favicon-16x16.png'] as const;
+const SWAGGER_FILES = ['swagger-ui.css', 'swagger-ui-bundle.js'] as const;
 
-// server/public in a checkout; bundled into dist/server/main.js, dist/public (npm run build copies it there).
-const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+const PUBLIC_DIR = sourceFile('server/public/');
+const PROTOCOL_MD = sourceFile('docs/protocol.md');
+/** Linked by the demo and /docs; browsers ask /favicon.ico of every other page, so it answers too. */
+const FAVICON = join(PUBLIC_DIR, 'favicon.svg');
 
 const DOCS_HTML = `<!doctype html>
 <html lang="en">
@@ -44,9 +52,9 @@ const DOCS_HTML = `<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Hubbub API</title>
-  <link rel="icon" type="image/png" sizes="32x32" href="/docs/assets/favicon-32x32.png">
-  <link rel="icon" type="image/png" sizes="16x16" href="/docs/assets/favicon-16x16.png">
+  <link rel="icon" type="image/svg+xml" href="/favicon.svg">
   <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+  <link rel="stylesheet" href="/docs/assets/hubbub.css">
 </head>
 <body>
   <div id="swagger-ui"></div>
@@ -65,6 +73,17 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({
   presets: [SwaggerUIBundle.presets.apis],
   layout: 'BaseLayout',
 });
+`;
+
+/**
+ * The code tables are the description of a tag without operations (contract/openapi.ts), which Swagger UI
+ * squeezes beside the tag's name in its header: stack them under it, without the empty section's toggle.
+ */
+const CODES_HEADER = `#operations-tag-${CODES_TAG.replace(/ /g, '_')}`;
+const DOCS_CSS = `${CODES_HEADER} { flex-direction: column; align-items: flex-start; cursor: default; }
+${CODES_HEADER} > small { flex: none; padding: 0; font-size: 14px; }
+${CODES_HEADER} th, ${CODES_HEADER} td { padding: 2px 12px 2px 0; text-align: left; }
+${CODES_HEADER} > button { display: none; }
 `;
 
 interface Asset {
@@ -113,11 +132,18 @@ export function mountStatic(router: Router, deps: StaticDeps): void {
   const get = (path: string, handler: Middleware) => router.get(path, compressed, handler);
   const openApi = once(async () => asset(`${JSON.stringify(buildOpenApi(), null, 2)}\n`, TYPES['.json']!));
   get('/openapi.json', async (ctx) => send(ctx, await openApi(), CACHE_REVALIDATE));
+  const asyncApi = once(async () => asset(`${JSON.stringify(buildAsyncApi(), null, 2)}\n`, TYPES['.json']!));
+  get(ASYNCAPI_URL, async (ctx) => send(ctx, await asyncApi(), CACHE_REVALIDATE));
+  const protocolGuide = once(async () => asset(await readFile(PROTOCOL_MD), MARKDOWN_TYPE));
+  get(PROTOCOL_GUIDE_URL, async (ctx) => send(ctx, await protocolGuide(), CACHE_REVALIDATE));
+  get('/favicon.ico', async (ctx) => send(ctx, asset(await readFile(FAVICON), TYPES['.svg']!), CACHE_REVALIDATE));
 
   const docsPage = asset(DOCS_HTML, TYPES['.html']!);
   const docsInit = asset(DOCS_INIT, TYPES['.js']!);
   get('/docs', (ctx) => send(ctx, docsPage, CACHE_REVALIDATE));
   get('/docs/assets/init.js', (ctx) => send(ctx, docsInit, CACHE_REVALIDATE));
+  const docsCss = asset(DOCS_CSS, TYPES['.css']!);
+  get('/docs/assets/hubbub.css', (ctx) => send(ctx, docsCss, CACHE_REVALIDATE));
 
   const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   for (const name of SWAGGER_FILES) {
