@@ -34,3 +34,38 @@ test('swagger-ui-dist serves only its allow-list, and paths cannot escape it', a
     expect((await request.get(path)).status(), path).toBe(404);
   }
 });
+
+test('GET /docs shows the endpoints first and the code tables after them, without a failed request', async ({ page, request }) => {
+  const failures: string[] = [];
+  page.on('response', (res) => {
+    if (res.status() >= 400) failures.push(`${res.status()} ${res.url()}`);
+  });
+  page.on('requestfailed', (req) => failures.push(`failed ${req.url()}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') failures.push(`console: ${msg.text()}`);
+  });
+  await page.goto('/docs');
+  const firstOperation = page.locator('.opblock').first();
+  const errorTable = page.locator('table', { has: page.locator('code', { hasText: /^bad_request$/ }) });
+  await expect(firstOperation).toBeVisible();
+  await expect(errorTable).toHaveCount(1);
+  const operationTop = (await firstOperation.boundingBox())!.y;
+  const tableTop = (await errorTable.boundingBox())!.y;
+  expect(operationTop, 'the first operation is above the error table').toBeLessThan(tableTop);
+  // The links of the rendered description lead to pages the server serves.
+  for (const name of ['protocol guide', 'AsyncAPI document']) {
+    const href = await page.locator('.info .description a', { hasText: name }).first().getAttribute('href');
+    expect(href, name).toMatch(/^\//);
+    expect((await request.get(href!)).status(), `${name}: ${href}`).toBe(200);
+  }
+  expect(failures).toEqual([]);
+});
+
+test('GET /asyncapi.json is the generated AsyncAPI document', async ({ request }) => {
+  const res = await request.get('/asyncapi.json');
+  expect(res.status()).toBe(200);
+  expect(res.headers()['content-type']).toContain('application/json');
+  const doc = (await res.json()) as { asyncapi: string; channels: Record<string, { address: string }> };
+  expect(doc.asyncapi).toBe('3.0.0');
+  expect(Object.values(doc.channels).map((c) => c.address)).toEqual(['/ws', '/sse', '/poll']);
+});
