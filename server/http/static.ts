@@ -13,8 +13,9 @@ import { sourceFile } from './source-files.js';
 
 /**
  * The non-API pages: the OpenAPI and AsyncAPI documents, Swagger UI at /docs, the protocol guide,
- * the favicon, the browser client bundle and the demo. Every URL is registered from a fixed list, and files are read from fixed names only:
- * no request path is ever joined to a directory, so there is nothing to traverse.
+ * the favicon, the browser client bundle and the demo. Every URL is registered from a fixed list,
+ * and files are read from fixed names only: no request path is ever joined to a directory, so there
+ * is nothing to traverse.
  */
 export interface StaticDeps {
   clientBundle: () => Promise<string>;
