@@ -4,7 +4,7 @@ import { z } from 'zod';
 // reads it (no path-prefix rules), and the OpenAPI document derives its security from it.
 
 /** Operations an API key can be scoped to (see `apiKeys` in docs/security.md). */
-export const API_OPERATIONS = ['publish', 'broadcast', 'history', 'presence', 'channels', 'info', 'users', 'admin'] as const;
+export const API_OPERATIONS = ['publish', 'broadcast', 'history', 'presence', 'channels', 'info', 'users', 'admin', 'metrics'] as const;
 export type ApiOperation = (typeof API_OPERATIONS)[number];
 export const ApiOperation = z.enum(API_OPERATIONS);
 

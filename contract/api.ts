@@ -228,6 +228,18 @@ export const api = c.router(
       summary: 'Readiness: 503 unavailable while the node drains or its broker is disconnected (no key: for load balancers and readiness probes)',
       metadata: open,
     },
+    metrics: {
+      method: 'GET',
+      path: '/metrics',
+      headers: AuthHeaders,
+      responses: {
+        // The Prometheus text exposition format, not JSON: scrapers read it as is (docs/metrics.md).
+        200: c.otherResponse({ contentType: 'text/plain; version=0.0.4', body: z.string().describe('Prometheus text exposition format: every metric is listed in docs/metrics.md') }),
+        ...errorResponses('unauthorized', 'forbidden', 'not_found', 'rate_limited'),
+      },
+      summary: 'Prometheus metrics of this node (an API key with the `metrics` operation; not_found when metrics are off)',
+      metadata: apiKey('metrics'),
+    },
     sse: {
       method: 'GET',
       path: '/sse',

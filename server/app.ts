@@ -11,6 +11,10 @@ import type { Hub } from './hub/hub.js';
 import type { SampledLog } from './log-sampler.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { type ReloadResult, Reloader } from './reload.js';
+import { MetricsListener } from './metrics/metrics-listener.js';
+import { type Metrics, type NodeSources, noMetrics } from './metrics/metrics.js';
+import { type NodeStats, nodeStats } from './metrics/node-stats.js';
+import { PrometheusMetrics } from './metrics/prometheus.js';
 import { applyUserCommand } from './session/user-commands.js';
 import { TRANSPORTS } from './transports/index.js';
 import type { Transport, TransportEnv, TransportRoute } from './transports/transport.js';
@@ -34,6 +38,8 @@ export interface HubbubDeps {
   /** Connects this node to the others; called once on the first listen(). Default: alone. */
   cluster?: (local: LocalNode) => Promise<Cluster>;
   logger?: Logger;
+  /** Default: a Prometheus registry of this node's own when `config.metrics`, else none. */
+  metrics?: Metrics;
   /** Check every REST response against the contract (tests turn it on). */
   validateResponses?: boolean;
   /** Answer /poll and /sse before Koa (default); off only to compare both doors in tests. */
@@ -64,6 +70,9 @@ export interface HubbubApp {
   readonly cluster: Cluster;
   /** What clients got wrong, counted per kind (each kind is logged at most once per interval). */
   readonly clientErrors: SampledLog;
+  readonly metrics: Metrics;
+  /** The port of the key-less /metrics listener (--metrics-port) once listening; undefined without one. */
+  readonly metricsPort: number | undefined;
   /** Base URL once listening, e.g. http://127.0.0.1:8080 (https with --tls-cert) */
   readonly url: string;
   readonly port: number;
@@ -77,10 +86,13 @@ export interface HubbubApp {
   readonly config: Config;
   /** Applies what can change at runtime (reload.ts); throws ReloadError, having changed nothing, if `next` cannot be applied. */
   reload(next: Config): ReloadResult;
+  /** This node's counts as plain data (connections, subscriptions, deliveries…), metrics on or off. */
+  stats(): NodeStats;
 }
 
 export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
-  const core = createCore(config, deps.logger ?? consoleLogger, deps.broker);
+  const metrics = deps.metrics ?? (config.metrics ? new PrometheusMetrics() : noMetrics);
+  const core = createCore(config, deps.logger ?? consoleLogger, deps.broker, metrics);
   const { hub, broker, sessions, clientErrors, logger } = core;
   const nodeId = config.nodeId;
   const local: LocalNode = {
@@ -105,9 +117,21 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     node: { id: nodeId, version: VERSION },
     isClosing: () => closing,
     clientErrors,
+    metrics,
     log: (m, err) => logger.warn(m, err),
   };
   const transports: Transport[] = TRANSPORTS.map((factory) => factory(env));
+  const sources: NodeSources = {
+    nodeId,
+    version: VERSION,
+    transports,
+    hub,
+    publishing: core.publishing,
+    broker,
+    cluster: () => cluster,
+  };
+  metrics.watch(sources);
+  const metricsListener = config.metricsPort !== undefined && metrics.enabled ? new MetricsListener(metrics) : undefined;
   const door = new FrontDoor(
     createRequestListener(core, {
       transports,
@@ -128,6 +152,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     if (!door.listening) return;
     closing = true;
     while (started.length > 0) await started.pop()!.stop();
+    await metricsListener?.stop();
     await door.stop(async () => void (await Promise.all(transports.map((t) => t.shutdown('shutdown')))), config.shutdownTimeout * 1000);
     closing = false;
   }
@@ -137,6 +162,10 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     broker,
     nodeId,
     clientErrors,
+    metrics,
+    get metricsPort() {
+      return metricsListener && door.listening ? metricsListener.port : undefined;
+    },
     get cluster() {
       return cluster;
     },
@@ -152,6 +181,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       clusterReady ??= join ? join(local).then((c) => void (cluster = c)) : Promise.resolve();
       await clusterReady;
       await door.listen(p, host);
+      if (metricsListener) await metricsListener.listen(config.metricsPort!, host);
       for (const l of listeners) {
         await l.start();
         started.push(l);
@@ -172,6 +202,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
         sessions: sessions.counts,
       };
     },
+    stats: () => nodeStats(sources),
     async close() {
       await stop();
       sessions.close();

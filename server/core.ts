@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import { Hub } from './hub/hub.js';
 import { SampledLog } from './log-sampler.js';
 import type { Logger } from './logger.js';
+import { type Metrics, noMetrics } from './metrics/metrics.js';
+import { TimedBroker } from './metrics/timed-broker.js';
 import { PublishService } from './publish/service.js';
 import { buildSessions } from './session/build.js';
 import type { Sessions } from './session/sessions.js';
@@ -16,6 +18,8 @@ import type { Sessions } from './session/sessions.js';
 export interface Core {
   config: Config;
   logger: Logger;
+  /** Reports rare events (disconnects, refusals, broker latency); counts kept elsewhere are read at scrape time. */
+  metrics: Metrics;
   broker: Broker;
   hub: Hub;
   sessions: Sessions;
@@ -38,15 +42,17 @@ export function tokenVerifier(config: Config): TokenVerifier | undefined {
   });
 }
 
-export function createCore(config: Config, logger: Logger, broker?: Broker): Core {
+export function createCore(config: Config, logger: Logger, broker?: Broker, metrics: Metrics = noMetrics): Core {
   const store = broker ?? memoryBroker(config);
   let clientSeq = 0;
   const sessions = buildSessions(config, {
     verifier: tokenVerifier(config),
     newClientId: () => `${config.nodeId}-${(++clientSeq).toString(36)}`,
     logger,
+    metrics,
   });
-  const hub = new Hub(store, {
+  // The hub's broker calls are timed only when metrics are on: off, it talks to the broker itself.
+  const hub = new Hub(metrics.enabled ? new TimedBroker(store, metrics) : store, {
     logger,
     nodeId: config.nodeId,
     presenceEvents: (channel) => sessions.policy.namespaces.of(channelNamespace(channel)).joinLeave,
@@ -56,6 +62,7 @@ export function createCore(config: Config, logger: Logger, broker?: Broker): Cor
   return {
     config,
     logger,
+    metrics,
     broker: store,
     hub,
     sessions,

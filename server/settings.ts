@@ -239,11 +239,20 @@ export const SETTINGS = {
     schema: z.enum(LOG_FORMATS).default('auto'),
     doc: 'Log lines as json (one object per line), pretty (readable), or auto: pretty on a terminal, else json',
   },
-  config: {
-    flag: 'config',
-    env: 'HUBBUB_CONFIG',
-    schema: z.string().min(1).optional(),
-    doc: 'Config file (YAML or JSON): namespaces, API keys and any setting above; flags and env override it',
+  metrics: {
+    flag: 'metrics',
+    env: 'HUBBUB_METRICS',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false'])])
+      .default(true)
+      .transform((v) => v === true || v === 'true'),
+    doc: 'Prometheus metrics at GET /metrics (an API key with the `metrics` operation) and on --metrics-port; false turns them off',
+  },
+  metricsPort: {
+    flag: 'metrics-port',
+    env: 'HUBBUB_METRICS_PORT',
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    doc: 'Also serve /metrics without a key on this port (for a scraper on a private network; 0 = any free port); unset = only on the main port',
   },
   tlsCert: {
     flag: 'tls-cert',
@@ -256,6 +265,12 @@ export const SETTINGS = {
     env: 'HUBBUB_TLS_KEY',
     schema: z.string().min(1).optional(),
     doc: 'PEM private key file of --tls-cert',
+  },
+  config: {
+    flag: 'config',
+    env: 'HUBBUB_CONFIG',
+    schema: z.string().min(1).optional(),
+    doc: 'Config file (YAML or JSON): namespaces, API keys and any setting above; flags and env override it',
   },
 } as const;
 

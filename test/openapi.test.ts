@@ -69,7 +69,8 @@ describe('buildOpenApi()', () => {
 
   it.each(routes)('route %s declares who may call it (contract metadata)', (_key, route) => {
     expect(routeAccess(route)).toBeDefined();
-    expect(routeAccess(route)?.auth === 'apiKey').toBe(route.path.startsWith('/api/'));
+    // /metrics takes a key too, at the path Prometheus scrapes by default.
+    expect(routeAccess(route)?.auth === 'apiKey').toBe(route.path.startsWith('/api/') || route.path === '/metrics');
   });
 
   it.each(routes)('route %s is present with its method, operationId, summary and security', (key, route) => {
@@ -78,7 +79,7 @@ describe('buildOpenApi()', () => {
     expect(op, `${route.method} ${path}`).toBeDefined();
     expect(op.operationId).toBe(key);
     expect(op.summary).toBe(route.summary);
-    if (route.path.startsWith('/api/')) {
+    if (routeAccess(route)?.auth === 'apiKey') {
       expect(op.security).toEqual([{ bearer: [] }]);
       expect(op.parameters.map((p: Json) => p['name'])).not.toContain('authorization');
     } else if (routeAccess(route)?.auth === 'connection') {

@@ -111,7 +111,7 @@ describe('the long-poll fast path', () => {
           if (fast) {
             answeredFast += 1;
             const got = make();
-            hub.deliverStart(got, fast);
+            hub.deliverStart(got, fast, since !== undefined);
             expect(got.results).toEqual(slow.results);
             expect(got.pubs).toEqual(slow.pubs);
             expect(got.frames).toEqual(slow.frames);

@@ -62,6 +62,14 @@ export interface Broker {
   /** Current position: the last stored or kept one, else `0<now>:0` (read without creating anything). */
   position(channel: string): Promise<StreamPosition>;
   close(): Promise<void>;
+  /** Counts of a broker with a connection (NATS), read by the metrics; absent for the memory broker. */
+  readonly stats?: BrokerConnectionStats;
+}
+
+export interface BrokerConnectionStats {
+  /** Times the connection was lost, and regained. */
+  readonly disconnects: number;
+  readonly reconnects: number;
 }
 
 /**

@@ -18,6 +18,7 @@ import { cors } from './cors.js';
 import { type DirectHandler, directRequests } from './direct-route.js';
 import { errorMiddleware } from './error-middleware.js';
 import { accessGuard } from './guard.js';
+import { metricsHandlers } from '../metrics/metrics-route.js';
 import { probeHandlers } from './probes.js';
 import { requestLog } from './request-log.js';
 import { mountStatic } from './static.js';
@@ -94,6 +95,7 @@ export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
     }),
     ...clientHandlers({ sessions, publishing, devTokenSecret: config.devTokenSecret }),
     ...probeHandlers({ config, broker: core.broker, startedAt: core.startedAt, isClosing: deps.isClosing }),
+    ...metricsHandlers(core.metrics),
     ...Object.fromEntries(deps.transports.map((t) => [t.route, t.handle])),
   } as RouterHandlers<typeof api>;
   const admin = adminAuth(config, sessions);

@@ -40,7 +40,12 @@ export function resumeFrom(last: StreamPosition, pub: Publication): StreamPositi
 /** Hands `pub` to one subscriber unless it already had it; returns the subscriber's new position. */
 export function deliverOne(sub: Subscriber, pub: Publication, last: StreamPosition, frames: FrameCache): StreamPosition {
   if (pub.epoch === last.epoch && pub.offset <= last.offset) return last;
-  sub.onPublication(frames.frame(sub.codec, pub), pub);
+  const codec = sub.codec;
+  const frame = frames.frame(codec, pub);
+  // Backlogs and catch-ups, off the live fan-out: each delivery counts its own bytes.
+  codec.tally.deliveries += 1;
+  codec.tally.bytes += codec.bytes(frame);
+  sub.onPublication(frame, pub);
   return pub;
 }
 

@@ -10,7 +10,7 @@ import {
   isEmptyEpoch,
 } from '../broker/broker.js';
 import { type ChannelEntry, channelPositions, deliverOne, presenceOf, resumeFrom, subscriberCounts } from './channel-entry.js';
-import { type Codec, CodecRegistry, FrameCache } from './codec.js';
+import { type Codec, CodecRegistry, type DeliveryTally, FrameCache } from './codec.js';
 import { BrokerInterest } from './interest.js';
 import { type Logger, consoleLogger } from '../logger.js';
 import type { HubOptions } from './options.js';
@@ -19,6 +19,12 @@ import { type StartingPoint, startFromWindow, startingPoint } from './starting-p
 import type { Subscriber } from './subscriber.js';
 
 export type { HubOptions } from './options.js';
+
+/** A subscription from a position: did it continue without a gap (recovered) or not. */
+function countRecovery(sub: Subscriber, result: SubscribeResult): void {
+  if (result.recovered) sub.codec.tally.recovered += 1;
+  else sub.codec.tally.unrecovered += 1;
+}
 
 export class SubscriptionAbortedError extends Error {
   override readonly name = 'SubscriptionAbortedError';
@@ -71,8 +77,13 @@ export class Hub {
     });
   }
 
-  codec<F>(name: string, encode: (pub: Publication) => F): Codec<F> {
-    return this.codecs.register(name, encode);
+  codec<F>(name: string, encode: (pub: Publication) => F, bytes?: (frame: F) => number): Codec<F> {
+    return this.codecs.register(name, encode, bytes);
+  }
+
+  /** Each transport's delivery tally (metrics and node stats read them; never reset). */
+  tallies(): Array<{ transport: string; tally: Readonly<DeliveryTally> }> {
+    return this.codecs.list().map((c) => ({ transport: c.name, tally: c.tally }));
   }
 
   publish(channel: string, data: JsonData, options?: PublishOptions): Promise<Publication> {
@@ -97,6 +108,7 @@ export class Hub {
       const { result } = start;
       let backlog = start.backlog;
       if (entry.pending.get(sub) !== buffer) throw new SubscriptionAbortedError(`unsubscribed from ${channel} while subscribing`);
+      if (since) countRecovery(sub, result);
       sub.onSubscribed(result);
       let last: StreamPosition = { epoch: result.epoch, offset: result.offset };
       for (;;) {
@@ -168,6 +180,7 @@ export class Hub {
     // Pending during onSubscribed, as in subscribe(): a subscriber may leave, or publish, from inside it.
     const buffer: Publication[] = [];
     entry.pending.set(sub, buffer);
+    if (since) countRecovery(sub, start.result);
     sub.onSubscribed(start.result);
     if (entry.pending.get(sub) !== buffer) {
       this.release(entry);
@@ -191,7 +204,8 @@ export class Hub {
   }
 
   /** Hands a catchUp() answer to `sub` as subscribe() would: its result, then its backlog in order. */
-  deliverStart(sub: Subscriber, start: StartingPoint): void {
+  deliverStart(sub: Subscriber, start: StartingPoint, fromPosition: boolean): void {
+    if (fromPosition) countRecovery(sub, start.result);
     sub.onSubscribed(start.result);
     let last: StreamPosition = start.result;
     for (const pub of start.backlog) last = deliverOne(sub, pub, last, this.frames);
@@ -343,12 +357,16 @@ export class Hub {
     }
     // One frame per codec for this publication, shared by all its subscribers and later catch-ups.
     const frames = this.frames.of(pub);
+    this.codecs.beginFanOut();
     for (const sub of entry.live.keys()) {
-      const slot = sub.codec.slot;
-      let frame = frames[slot];
-      if (frame === undefined) frame = frames[slot] = sub.codec.encode(pub);
+      const codec = sub.codec;
+      let frame = frames[codec.slot];
+      if (frame === undefined) frame = frames[codec.slot] = codec.encode(pub);
+      // The only counting per delivery: bytes are added once per codec by endFanOut.
+      codec.tally.deliveries++;
       sub.onPublication(frame, pub);
     }
+    this.codecs.endFanOut(frames);
   }
 
   /** The broker skipped offsets: read the hole from history, then replay what arrived meanwhile. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConnectionIdentity, TokenVerifier } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { KeyedBuckets } from './rate.js';
 import { type SessionVerifier, tokenFailure } from './session.js';
 
@@ -19,6 +20,7 @@ export class AddressVerifier implements SessionVerifier {
     /** The digest of the token each signed-in identity came with (revocation by token). */
     private readonly digests: WeakMap<ConnectionIdentity, string>,
     private readonly ip: string,
+    private readonly metrics: Pick<Metrics, 'authFailed' | 'rateLimited'>,
   ) {}
 
   get leewayMs(): number {
@@ -57,12 +59,16 @@ export class AddressVerifier implements SessionVerifier {
 
   private assertMayTry(): void {
     const failing = this.failures.waitFor(this.ip);
-    if (failing > 0) throw rateLimited('too many failed credentials from your address', failing);
+    if (failing > 0) {
+      this.metrics.rateLimited('auth_failures');
+      throw rateLimited('too many failed credentials from your address', failing);
+    }
   }
 
   private failed(err: unknown): HubbubError {
     const e = tokenFailure(err);
     if (e.code === 'token_invalid') this.failures.take(this.ip);
+    if (e.code === 'token_invalid' || e.code === 'token_expired') this.metrics.authFailed(e.code);
     return e;
   }
 }

@@ -1,6 +1,7 @@
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { ApiKeys } from './api-keys.js';
 import { TrustedProxies } from './client-address.js';
 import { Namespaces, type NamespaceOptions } from './namespaces.js';
@@ -12,8 +13,8 @@ import { type Limits, type SessionRules, Sessions } from './sessions.js';
 // origins, proxies and limits. Bursts are the rate times a few seconds, so a page reload storm or
 // a reconnect wave after a restart passes while a sustained flood does not.
 
-export function buildSessions(config: Config, deps: { verifier: TokenVerifier | undefined; newClientId(): string; logger?: Logger }): Sessions {
-  return new Sessions({ ...sessionRules(config, deps.verifier), newClientId: deps.newClientId, logger: deps.logger, limits: sessionLimits(config) });
+export function buildSessions(config: Config, deps: { verifier: TokenVerifier | undefined; newClientId(): string; logger?: Logger; metrics?: Metrics }): Sessions {
+  return new Sessions({ ...sessionRules(config, deps.verifier), newClientId: deps.newClientId, logger: deps.logger, metrics: deps.metrics, limits: sessionLimits(config) });
 }
 
 /** What a reload swaps in whole (Sessions.reload). */

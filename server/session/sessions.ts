@@ -4,6 +4,7 @@ import { ANONYMOUS, type ConnectionIdentity, type TokenVerifier } from '../auth/
 import { HubbubError } from '../errors.js';
 import { scrub } from '../log-format.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { ApiKeys } from './api-keys.js';
 import type { TrustedProxies } from './client-address.js';
 import { findToken } from './credentials.js';
@@ -42,7 +43,11 @@ export interface SessionsOptions extends SessionRules {
   now?: () => number;
   /** Where each connection's open and close lines go (info). */
   logger?: Pick<Logger, 'info'> | undefined;
+  /** Counts refused credentials and rate-limit refusals (default: not counted). */
+  metrics?: Pick<Metrics, 'authFailed' | 'rateLimited'> | undefined;
 }
+
+const UNCOUNTED: Pick<Metrics, 'authFailed' | 'rateLimited'> = { authFailed: () => undefined, rateLimited: () => undefined };
 
 export interface OpenOptions {
   transport: string;
@@ -105,6 +110,7 @@ export class Sessions {
   /** Replaced whole by reload(): a request reads it once and keeps that one for its checks. */
   private current: SessionsOptions;
   private readonly verifierInForce = () => this.current.verifier;
+  private readonly metrics: Pick<Metrics, 'authFailed' | 'rateLimited'>;
 
   constructor(options: SessionsOptions) {
     this.now = options.now ?? Date.now;
@@ -112,6 +118,7 @@ export class Sessions {
     const limits: Limits = { ...options.limits };
     for (const k of RATES) limits[k] = { ...limits[k] };
     this.current = { ...options, limits };
+    this.metrics = options.metrics ?? UNCOUNTED;
     this.concurrent = new ConcurrencyCounter(limits.connectionsPerIp);
     this.opening = new KeyedBuckets(limits.connectionRate, 100_000, this.now);
     this.failures = new KeyedBuckets(limits.authFailureRate, 100_000, this.now);
@@ -129,7 +136,11 @@ export class Sessions {
         return self.current.policy;
       },
       commandRate: limits.commandRate,
-      takePublish: (user) => this.publishes.take(user),
+      takePublish: (user) => {
+        const wait = this.publishes.take(user);
+        if (wait > 0) this.metrics.rateLimited('publishes');
+        return wait;
+      },
       isRevoked: (id) => this.isRevoked(id),
       now: this.now,
       onIdentity: (s, previous) => this.index(s, previous),
@@ -176,10 +187,11 @@ export class Sessions {
     }
     const ip = o.proxies.clientAddress(req);
     const wait = this.opening.take(ip);
-    if (wait > 0) throw rateLimited('too many new connections from your address', wait);
+    if (wait > 0) throw this.limited('connection_rate', rateLimited('too many new connections from your address', wait));
     const found = findToken(req, how.queryToken, o.cookieName);
     const identity = found ? await this.verify(o, found.token, ip) : ANONYMOUS;
     if (how.longLived && !this.concurrent.acquire(ip)) {
+      this.metrics.rateLimited('connections_per_ip');
       throw rateLimited(`at most ${this.concurrent.max} connections per address`, 1000);
     }
     const session = new Session(o.newClientId(), how.transport, ip, identity, this.sessionDeps, how.longLived, how.connection);
@@ -189,15 +201,22 @@ export class Sessions {
 
   /** Counts a failed API key from `ip`; throws rate_limited once the address has failed too often. */
   apiKeyFailed(req: IncomingMessage): void {
+    this.metrics.authFailed('api_key');
     const ip = this.current.proxies.clientAddress(req);
     const wait = this.failures.take(ip);
-    if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
+    if (wait > 0) throw this.limited('auth_failures', rateLimited('too many failed credentials from your address', wait));
   }
 
   /** Refuses any credentials from an address that failed too often, before checking them. */
   assertMayTry(req: IncomingMessage): void {
     const wait = this.failures.waitFor(this.current.proxies.clientAddress(req));
-    if (wait > 0) throw rateLimited('too many failed credentials from your address', wait);
+    if (wait > 0) throw this.limited('auth_failures', rateLimited('too many failed credentials from your address', wait));
+  }
+
+  /** Counts a rate-limit refusal; returns it to be thrown. */
+  private limited(limit: Parameters<Metrics['rateLimited']>[0], err: HubbubError): HubbubError {
+    this.metrics.rateLimited(limit);
+    return err;
   }
 
   /**
@@ -242,7 +261,7 @@ export class Sessions {
   }
 
   private async verify(o: SessionsOptions, token: string, ip: string): Promise<ConnectionIdentity> {
-    const verifier = o.verifier && new AddressVerifier(() => o.verifier, this.failures, this.tokenDigests, ip);
+    const verifier = o.verifier && new AddressVerifier(() => o.verifier, this.failures, this.tokenDigests, ip, this.metrics);
     if (!verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
     let identity: ConnectionIdentity;
     try {
@@ -259,7 +278,7 @@ export class Sessions {
   /** The verifier of one address (address-verifier.ts); undefined without a token key. */
   private verifierFor(ip: string): SessionVerifier | undefined {
     // A session keeps this one for its life, so it reads the verifier in force at each use (a reload may rotate the key).
-    return this.current.verifier && new AddressVerifier(this.verifierInForce, this.failures, this.tokenDigests, ip);
+    return this.current.verifier && new AddressVerifier(this.verifierInForce, this.failures, this.tokenDigests, ip, this.metrics);
   }
 
   private index(s: Session, previous: string | null): void {

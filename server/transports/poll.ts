@@ -209,13 +209,14 @@ function answerFromWindow(hub: Hub, poll: PollRequest, since: ReadonlyArray<Stre
     else (starts ??= [one!]).push(start);
   }
   if (!news) return false;
-  for (const start of starts ?? [one!]) hub.deliverStart(poll, start);
+  const all = starts ?? [one!];
+  for (let i = 0; i < all.length; i++) hub.deliverStart(poll, all[i]!, since[i] !== undefined);
   return true;
 }
 
 export function createPollTransport(env: TransportEnv): Transport<'poll'> {
   const { hub, config } = env;
-  const codec = hub.codec('poll', encode);
+  const codec = hub.codec('poll', encode, (frame) => frame.bytes);
   const waiting = new Set<PollRequest>();
   const answers = new AnswerQueue();
   const lastAnswer = new LastAnswer();

@@ -113,6 +113,7 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
   disconnect(reason: DisconnectName): void {
     if (this.closed) return;
     this.identity.disconnecting(reason);
+    this.env.metrics.disconnected('sse', reason);
     const row = DISCONNECT_TABLE[reason];
     this.write(`event: ${SSE_EVENTS.disconnect}\ndata: ${JSON.stringify({ code: row.code, name: reason, reason: row.reason, reconnect: row.reconnect })}\n\n`);
     this.res.end();
@@ -123,7 +124,7 @@ class SseConnection implements Subscriber<SseFrame>, ConnectionHandle {
 /** Server-Sent Events: several channels per stream; every event id is a cursor, so Last-Event-ID resumes. */
 export function createSseTransport(env: TransportEnv): Transport<'sse'> {
   const { hub, config } = env;
-  const codec = hub.codec('sse', encode);
+  const codec = hub.codec('sse', encode, (frame) => frame.single.length);
   const turn = new TurnWrites();
   const connections = new Set<SseConnection>();
 

@@ -5,6 +5,7 @@ import type { Api, DisconnectName } from '../../contract/index.js';
 import type { Config } from '../config.js';
 import type { Exchange, RouteHandler } from '../http/adapter.js';
 import type { Hub } from '../hub/hub.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { SampledLog } from '../log-sampler.js';
 import type { PublishService } from '../publish/service.js';
 import type { Sessions } from '../session/sessions.js';
@@ -35,6 +36,8 @@ export interface TransportEnv {
   isClosing(): boolean;
   /** Counted, sampled warnings for what clients get wrong (malformed frames, oversized messages). */
   clientErrors: SampledLog;
+  /** Counts what the server closes and what the command limit refuses (never called per delivery). */
+  metrics: Pick<Metrics, 'disconnected' | 'rateLimited'>;
   log(message: string, err?: unknown): void;
 }
 

@@ -28,7 +28,7 @@ function readableId(json: unknown): number | undefined {
 export function createWebSocketTransport(env: TransportEnv): Transport<'websocket'> {
   const { hub, config } = env;
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxMessageBytes, clientTracking: false });
-  const codec = hub.codec('websocket', encodePublication);
+  const codec = hub.codec('websocket', encodePublication, (frame) => frame.length);
   const turn = new TurnWrites();
   const connections = new Set<WsConnection>();
 
@@ -52,7 +52,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
   const commands = new WsCommands(env);
 
   function onConnection(ws: WebSocket, socket: Socket, session: Session): void {
-    const conn = new WsConnection(ws, socket, codec, session, config.maxQueueBytes, commands, turn);
+    const conn = new WsConnection(ws, socket, codec, session, config.maxQueueBytes, commands, turn, env.metrics);
     connections.add(conn);
     pinger.ensureRunning();
     session.attach(conn);
@@ -106,6 +106,7 @@ export function createWebSocketTransport(env: TransportEnv): Transport<'websocke
       return frameError(conn, 'invalid_frame', undefined, 'the frame is not valid JSON');
     }
     if (!conn.session.takeCommand()) {
+      env.metrics.rateLimited('commands');
       if (++conn.refusals > MAX_REFUSALS) return conn.close('rate_limited');
       return conn.error('rate_limited', readableId(json), `at most ${config.limitCommands} commands per second`);
     }

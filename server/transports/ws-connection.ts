@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { DISCONNECT_TABLE, type DisconnectName, type ErrorCode, type SubscribeResult, errorBody } from '../../contract/index.js';
 import type { HubbubError } from '../errors.js';
 import type { Subscriber } from '../hub/subscriber.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { ConnectionHandle, Session } from '../session/session.js';
 import type { TurnWrites } from './turn-writes.js';
 import { StallWatch } from './ticker.js';
@@ -63,6 +64,7 @@ export class WsConnection implements Subscriber<Buffer>, ConnectionHandle {
     private readonly maxQueueBytes: number,
     private readonly commands: ServerCommands,
     private readonly turn: TurnWrites,
+    private readonly metrics: Pick<Metrics, 'disconnected'>,
   ) {
     this.watch = new StallWatch(socket);
     socket.on('drain', () => this.flush());
@@ -153,6 +155,7 @@ export class WsConnection implements Subscriber<Buffer>, ConnectionHandle {
     if (this.closed) return;
     this.closed = true;
     this.session.disconnecting(reason);
+    this.metrics.disconnected('websocket', reason);
     this.backlog = [];
     this.backlogBytes = 0;
     const row = DISCONNECT_TABLE[reason];

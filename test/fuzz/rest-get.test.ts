@@ -59,7 +59,7 @@ const getInput = (pairs: fc.Arbitrary<QueryPair[]>): fc.Arbitrary<GetInput> =>
 
 const READ_ROUTES = ['presence', 'channels', 'info'] as const;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-const PATHS = ['/api/publish', '/api/broadcast', '/api/channels', '/api/info', '/health', '/ready', '/api/channels/a/history', '/api/channels/a/presence', '/sse', '/poll', '/ws', '/openapi.json', '/asyncapi.json', '/docs', '/docs/protocol.md', '/favicon.ico'];
+const PATHS = ['/api/publish', '/api/broadcast', '/api/channels', '/api/info', '/health', '/ready', '/api/channels/a/history', '/api/channels/a/presence', '/sse', '/poll', '/ws', '/openapi.json', '/asyncapi.json', '/docs', '/docs/protocol.md', '/favicon.ico', '/metrics'];
 
 describe('fuzz: REST history, presence, channels, info', () => {
   let srv: TestServer;

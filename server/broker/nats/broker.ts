@@ -43,7 +43,7 @@ export class NatsBroker implements Broker {
   get ready(): boolean {
     return this.connected && !this.closed;
   }
-  readonly stats: NatsBrokerStats = { decodeErrors: 0, publishConflicts: 0, gaps: 0, duplicatesDropped: 0, seals: 0 };
+  readonly stats: NatsBrokerStats = { disconnects: 0, reconnects: 0, decodeErrors: 0, publishConflicts: 0, gaps: 0, duplicatesDropped: 0, seals: 0 };
   private handler: BrokerHandler | undefined;
   private connected = true;
   private closed = false;
@@ -273,11 +273,13 @@ export class NatsBroker implements Broker {
     for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') {
         this.connected = false;
+        this.stats.disconnects += 1;
         // Whatever arrives after the reconnect becomes each channel's new baseline.
         for (const live of this.live.values()) live.sequencer.forget();
         this.log.warn('NATS disconnected', { server: s.server });
       } else if (s.type === 'reconnect') {
         this.connected = true;
+        this.stats.reconnects += 1;
         this.appender.forgetHeads();
         this.log.warn('NATS reconnected', { server: s.server });
         void this.gapsAfterReconnect();

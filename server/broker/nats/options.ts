@@ -35,6 +35,9 @@ export interface NatsBrokerOptions {
 }
 
 export interface NatsBrokerStats {
+  /** Connection losses and reconnects reported by the NATS client. */
+  disconnects: number;
+  reconnects: number;
   /** Stored or live messages that could not be decoded (each also logged). */
   decodeErrors: number;
   /** Appends (one publication or a batch) that lost the race for an offset and were retried. */
