@@ -3,6 +3,7 @@
 //                  [--nats] [--nats3] [--auth] [--workers 2] [--stall 30] [--in-flight 8]
 //                  [--scale] [--steps 1000,5000,10000,20000] [--scale-messages 5]
 //                  [--channels] [--channel-count 10000] [--per-channel 2] [--profile DIR] [--node-flags=--trace-gc]
+//                  [--metrics on|off]
 // Measures Hubbub beside a raw floor server (floor-server.ts) in the same run, every transport, and
 // prints issue #8's table with the ratios: deliveries/s in a fan-out, server CPU µs per delivery
 // (/proc/<pid>/stat), p50/p99 latency at a fixed rate, KB per idle connection (/proc/<pid>/status),
@@ -50,6 +51,7 @@ const { values: o } = parseArgs({
     'per-channel': { type: 'string', default: '2' },
     profile: { type: 'string' },
     'node-flags': { type: 'string' },
+    metrics: { type: 'string', default: 'on' },
   },
 });
 
@@ -93,7 +95,7 @@ const config: BenchConfig = {
 for (const t of config.transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}; known: ${TRANSPORTS.join(', ')}`);
 
 const history = o.history !== undefined ? Number(o.history) : Math.max(100, config.messages);
-const systemOptions: SystemOptions = { history, inFlight: Number(o['in-flight']), payloadBytes: Number(o.bytes), auth: o.auth, fdPrefix: fd.prefix, profileDir: o.profile, nodeFlags: o['node-flags']?.split(' ').filter(Boolean) ?? [] };
+const systemOptions: SystemOptions = { history, inFlight: Number(o['in-flight']), payloadBytes: Number(o.bytes), auth: o.auth, fdPrefix: fd.prefix, profileDir: o.profile, nodeFlags: o['node-flags']?.split(' ').filter(Boolean) ?? [], metrics: o.metrics !== 'off' };
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const brief = (d: Delivery) =>
   `${d.perSecond}/s, ${d.cpuPerDelivery} µs/delivery${d.p99 !== undefined ? `, p50 ${d.p50} p99 ${d.p99} ms` : ''}, lost ${d.lost}, recovered:false ${d.unrecovered}${d.perAnswer !== undefined ? `, ${d.perAnswer} publications/answer` : ''}, publish p50 ${d.publishP50} p99 ${d.publishP99} ms${d.natsCpuPerDelivery !== undefined ? `, nats-server ${d.natsCpuPerDelivery} µs/delivery ${d.natsMsgsPerPublication} msgs/publication` : ''}, server cores ${d.serverCores}, client cores ${d.clientCores.join('/')} (${d.clientCpuPerDelivery} µs/delivery)`;

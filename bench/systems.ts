@@ -23,6 +23,8 @@ export interface SystemOptions {
   profileDir: string | undefined;
   /** More node flags for Hubbub's processes (e.g. --trace-gc); their output is kept in .tmp/hubbub-<pid>.log. */
   nodeFlags: string[];
+  /** Hubbub's Prometheus metrics (--metrics); off to measure what they cost. */
+  metrics: boolean;
 }
 
 /** A nats-server for the NATS modes, with its pid (for its CPU) and monitoring port (for its subscription count). */
@@ -86,7 +88,7 @@ function system(name: System['name'], mode: System['mode'], nodes: ServerProcess
 
 export async function startHubbub(mode: System['mode'], nats: BenchNats | undefined, opts: SystemOptions): Promise<System> {
   const secret = opts.auth ? randomBytes(32).toString('base64url') : undefined;
-  const args = ['--history-size', String(opts.history)];
+  const args = ['--history-size', String(opts.history), '--metrics', String(opts.metrics)];
   const env = hubbubEnv(secret);
   const flags = [...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), ...opts.nodeFlags];
   if (mode === 'memory') return system('hubbub', mode, [await startServerProcess(args, env, opts.fdPrefix, flags)], opts, secret);
