@@ -184,6 +184,9 @@ async function startSite(transport: string, { refused = false }: { refused?: boo
     hubbub,
     async [Symbol.asyncDispose]() {
       await hubbub.close();
+      // The page may still hold a kept-alive connection: without this, a failed expectation would
+      // hang here and be reported as the test's timeout instead of its own message.
+      app.server.closeAllConnections();
       await new Promise((resolve) => app.server.close(resolve));
     },
   };
