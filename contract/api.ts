@@ -13,17 +13,19 @@ const AuthHeaders = z.object({
   authorization: z.string().optional().describe('Bearer <API key>'),
 });
 
+const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .optional()
+  .describe('Retrying a publish with the same key within 5 minutes returns the first result instead of publishing twice');
+
 export const PublishRequest = z
   .object({
     channel: ChannelName,
     data: JsonData,
     tags: Tags.optional(),
-    idempotencyKey: z
-      .string()
-      .min(1)
-      .max(128)
-      .optional()
-      .describe('Retrying a publish with the same key within 5 minutes returns the first result instead of publishing twice'),
+    idempotencyKey: IdempotencyKey,
   })
   .strict();
 
@@ -34,6 +36,8 @@ export const BroadcastRequest = z
     channels: z.array(ChannelName).min(1).max(1000),
     data: JsonData,
     tags: Tags.optional(),
+    // Keys are scoped per channel, so one key makes the retry of a whole broadcast safe.
+    idempotencyKey: IdempotencyKey.describe('Retrying a broadcast with the same key within 5 minutes returns the first results instead of publishing twice'),
   })
   .strict();
 

@@ -34,6 +34,18 @@ describe('REST API', () => {
     ]);
   });
 
+  it('broadcast retried with the same idempotency key publishes nothing twice and returns the first positions', async () => {
+    await using srv = await startServer();
+    await srv.publish('b', 'earlier');
+    const send = async () =>
+      BroadcastResult.parse(await (await srv.api('/api/broadcast', body({ channels: ['a', 'b'], data: 'once', idempotencyKey: 'job-9' }))).json());
+    const first = await send();
+    expect(first.results.map((x) => ('offset' in x ? [x.channel, x.offset] : x))).toEqual([['a', 1], ['b', 2]]);
+    expect(await send()).toEqual(first);
+    const h = HistoryResponse.parse(await (await srv.api('/api/channels/b/history')).json());
+    expect(h.publications.map((p) => p.data)).toEqual(['earlier', 'once']);
+  });
+
   it('serves history with since, limit and reverse', async () => {
     await using srv = await startServer();
     let epoch = '';

@@ -54,7 +54,7 @@ export class PublishService {
   }
 
   /** Every channel is authorized before anything is published: a scoped key outside its namespaces publishes nothing. */
-  async broadcast(caller: PublishCaller, req: Omit<PublishRequest, 'channel' | 'idempotencyKey'> & { channels: string[] }): Promise<BroadcastItem[]> {
+  async broadcast(caller: PublishCaller, req: Omit<PublishRequest, 'channel'> & { channels: string[] }): Promise<BroadcastItem[]> {
     try {
       for (const channel of req.channels) this.authorize(caller, channel);
       this.checkSize(req.data);
@@ -65,7 +65,7 @@ export class PublishService {
     return Promise.all(
       req.channels.map(async (channel): Promise<BroadcastItem> => {
         try {
-          const pub = await this.hub.publish(channel, req.data, { tags: req.tags, publisher });
+          const pub = await this.hub.publish(channel, req.data, { tags: req.tags, idempotencyKey: req.idempotencyKey, publisher });
           this.counters.accepted += 1;
           return { channel, epoch: pub.epoch, offset: pub.offset };
         } catch (err) {
