@@ -11,6 +11,10 @@ command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 # The token-minting examples of docs/security.md run in the tests with Debian's interpreters.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 command -v php >/dev/null 2>&1 || missing+=(php-cli)
+# The backend examples of docs/backends.md (test/backends.test.ts): PHP's curl extension, Ruby and Go.
+php -r 'exit(function_exists("curl_init") ? 0 : 1);' >/dev/null 2>&1 || missing+=(php-curl)
+command -v ruby >/dev/null 2>&1 || missing+=(ruby)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 # test/tls.test.ts makes its self-signed certificates with openssl.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # test/nginx.test.ts and e2e/nginx.spec.ts run docs/deploy/nginx.conf in Debian's nginx.
