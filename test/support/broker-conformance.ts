@@ -113,6 +113,17 @@ export function describeBroker(
       expect(page.publications).toHaveLength(1);
     });
 
+    // A broadcast sends one key to every channel (POST /api/broadcast): each channel must publish once.
+    it('scopes an idempotency key to its channel', async () => {
+      const [a, b] = [freshChannel(), freshChannel()];
+      await fx.broker.publish(b, 'earlier');
+      const first = await fx.broker.publish(a, 'to a', { idempotencyKey: 'shared' });
+      const second = await fx.broker.publish(b, 'to b', { idempotencyKey: 'shared' });
+      expect([first.channel, first.offset, second.channel, second.offset]).toEqual([a, 1, b, 2]);
+      expect((await fx.broker.history(b)).publications.map((p) => p.data)).toEqual(['earlier', 'to b']);
+      expect(await fx.broker.publish(b, 'to b', { idempotencyKey: 'shared' })).toEqual(second);
+    });
+
     // Registered only for brokers that span nodes: a memory broker has no peer to agree with.
     if (!capabilities.multiNode) return;
     it('shares offsets and delivery with a peer on the same backbone', async () => {

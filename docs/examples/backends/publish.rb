@@ -1,6 +1,5 @@
 # Publish to Hubbub from a Ruby backend with the standard library only (net/http, json, openssl).
 # Run: HUBBUB_URL=http://localhost:8080 HUBBUB_API_KEY=... HUBBUB_TOKEN_SECRET=... ruby publish.rb
-require 'base64'
 require 'erb'
 require 'json'
 require 'net/http'
@@ -51,9 +50,12 @@ module Hubbub
   def user_token(user, ttl: 15 * 60)
     now = Time.now.to_i
     claims = { sub: user, iat: now, exp: now + ttl, channels: ["notifications:##{user}"] }
-    signed = [{ alg: 'HS256', typ: 'JWT' }, claims].map { |part| Base64.urlsafe_encode64(JSON.generate(part), padding: false) }.join('.')
-    "#{signed}.#{Base64.urlsafe_encode64(OpenSSL::HMAC.digest('SHA256', TOKEN_SECRET, signed), padding: false)}"
+    signed = [{ alg: 'HS256', typ: 'JWT' }, claims].map { |part| b64url(JSON.generate(part)) }.join('.')
+    "#{signed}.#{b64url(OpenSSL::HMAC.digest('SHA256', TOKEN_SECRET, signed))}"
   end
+
+  # Base64url without padding; pack('m0') is core Ruby (the base64 library is a gem from Ruby 3.4).
+  def b64url(bytes) = [bytes].pack('m0').tr('+/', '-_').delete('=')
 end
 
 puts JSON.generate(published: Hubbub.publish('chat:lobby', { text: 'hello from Ruby' }))
