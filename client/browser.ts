@@ -1,4 +1,4 @@
-// Entry of the browser bundle (server/build/config.ts): the realtime client, the publisher and the error classes.
-export { Hubbub } from './hubbub.js';
-export { createPublisher } from './publisher.js';
-export { HubbubDisconnectError, HubbubError, HubbubNoTransportError, HubbubProtocolError } from './errors.js';
+// Entry of the browser bundle (server/build/config.ts), served at /client/hubbub.js, and the
+// package's "browser" condition: the realtime client on the host's WebSocket, EventSource and
+// fetch. Zod-free: the typed publisher (ts-rest + zod) is the package's `./publisher`, for backends.
+export * from './realtime.js';

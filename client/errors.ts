@@ -1,4 +1,5 @@
-import { ERROR_TABLE, type ErrorBody, type ErrorCode } from '../contract/errors.js';
+import { ERROR_TABLE, type ErrorCode } from '../contract/error-table.js';
+import type { ErrorBody } from '../contract/errors.js';
 import { DISCONNECT_TABLE, type DisconnectName } from '../contract/disconnect.js';
 
 /** Every code the server can answer with; derived from the contract's table, never copied. */

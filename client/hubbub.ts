@@ -1,6 +1,6 @@
-import { isChannelName } from '../contract/channel.js';
+import { isChannelName } from '../contract/channel-names.js';
 import { ABNORMAL_CLOSURE, DISCONNECT_TABLE, shouldReconnect } from '../contract/disconnect.js';
-import { formatPosition, parsePosition } from '../contract/position.js';
+import { formatPosition, parsePosition } from '../contract/position-text.js';
 import type { JsonData } from '../contract/publication.js';
 import { TokenKeeper, markExpired, tokenChannels } from './auth.js';
 import { backoffDelay } from './backoff.js';

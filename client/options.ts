@@ -1,9 +1,9 @@
-import { FetchEventSource } from './fetch-event-source.js';
 import { DEFAULT_TRANSPORTS, TRANSPORTS } from './transports/index.js';
 import {
   realTimers,
   type EventSourceConstructor,
   type FetchLike,
+  type HeaderEventSourceConstructor,
   type Timers,
   type HostEnv,
   type TransportFactory,
@@ -16,9 +16,12 @@ export interface HubbubOptions {
   transports?: ReadonlyArray<TransportName | TransportFactory>;
   /** A WebSocket class (e.g. `ws` in Node). Default: the global one. `null`: act as if there were none. */
   WebSocket?: WebSocketConstructor | null;
-  /** An EventSource class. Default: the global one, else FetchEventSource over `fetch`. `null`: no SSE. */
+  /**
+   * An EventSource class. Default: the global one in a browser; in Node (client/index.ts), the
+   * `eventsource` package's, which sends the token in a header. `null`: no SSE.
+   */
   EventSource?: EventSourceConstructor | null;
-  /** Default: the global fetch. `null`: act as if there were none (no long-poll, no FetchEventSource). */
+  /** Default: the global fetch. `null`: act as if there were none (no long-poll, no publish over HTTP). */
   fetch?: FetchLike | null;
   /** Ceiling of the first reconnect delay, ms (full jitter: the delay is uniform below the ceiling). Default 500. */
   minReconnectDelay?: number;
@@ -84,17 +87,10 @@ function resolveEnv(options: HubbubOptions, timers: Timers): HostEnv {
   // Browsers throw "Illegal invocation" when fetch is called with another `this`.
   const globalFetch = typeof g.fetch === 'function' ? g.fetch.bind(globalThis) : undefined;
   const fetch = pick(options.fetch, globalFetch);
-  let EventSource = pick(options.EventSource, g.EventSource);
-  let openEventSourceWithHeaders: HostEnv['openEventSourceWithHeaders'];
-  // Only the client's own FetchEventSource is known to send headers; any other class may be a native one.
-  const own = EventSource === FetchEventSource || (EventSource === undefined && options.EventSource !== null);
-  if (own && fetch) {
-    openEventSourceWithHeaders = (url, headers) => new FetchEventSource(url, { fetch, timers, headers });
-    EventSource = class extends FetchEventSource {
-      constructor(url: string) {
-        super(url, { fetch, timers });
-      }
-    };
-  }
+  const EventSource = pick(options.EventSource, g.EventSource);
+  // Only a class that says so can send headers; any other may be a native one.
+  const withHeaders = EventSource && 'withHeaders' in EventSource ? (EventSource as HeaderEventSourceConstructor).withHeaders : undefined;
+  const openEventSourceWithHeaders: HostEnv['openEventSourceWithHeaders'] =
+    withHeaders && fetch ? (url, headers) => withHeaders(url, headers, fetch) : undefined;
   return { WebSocket: pick(options.WebSocket, g.WebSocket), EventSource, openEventSourceWithHeaders, fetch, timers, now: options.now ?? Date.now };
 }

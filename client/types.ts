@@ -40,7 +40,7 @@ export interface SseMessageEvent {
   readonly lastEventId: string;
 }
 
-/** The part of the EventSource API the client uses; the browser's EventSource and FetchEventSource both fit. */
+/** The part of the EventSource API the client uses; the browser's EventSource and the `eventsource` package's both fit. */
 export interface EventSourceLike {
   readonly readyState: number;
   onopen: ((event: never) => void) | null;
@@ -49,6 +49,10 @@ export interface EventSourceLike {
   close(): void;
 }
 export type EventSourceConstructor = new (url: string) => EventSourceLike;
+/** An EventSource class that can also open a stream with request headers (the Node entry's, client/node-event-source.ts). */
+export interface HeaderEventSourceConstructor extends EventSourceConstructor {
+  withHeaders(url: string, headers: Record<string, string>, fetch: FetchLike): EventSourceLike;
+}
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -57,7 +61,7 @@ export interface HostEnv {
   WebSocket: WebSocketConstructor | undefined;
   EventSource: EventSourceConstructor | undefined;
   /**
-   * Set when EventSource is the client's FetchEventSource, which can send request headers: the
+   * Set when the EventSource class can send request headers (HeaderEventSourceConstructor): the
    * connection token then goes in Authorization. A native EventSource cannot; it goes in the URL.
    */
   openEventSourceWithHeaders?: ((url: string, headers: Record<string, string>) => EventSourceLike) | undefined;

@@ -1,4 +1,4 @@
-import { formatCursor } from '../contract/position.js';
+import { formatCursor } from '../contract/position-text.js';
 import type { PollResponse } from '../contract/frames.js';
 import type { Publication, SubscribeResult } from '../contract/publication.js';
 import type { ChannelWanted } from './types.js';

@@ -1,20 +1,17 @@
 import { z } from 'zod';
+import { CHANNEL_MAX_LENGTH, CHANNEL_PATTERN, CHANNEL_RULE, USER_ID_PATTERN } from './channel-names.js';
 
-// Channel names: an optional `namespace:` prefix, then a name. The alphabet is kept small on
-// purpose: every name must map onto a NATS subject token and fit in a comma-separated query list
-// without escaping — except `#`, which marks a user channel and must be sent as %23 in a URL.
-//
-// User channels (`notifications:#ada`, `dm:#ada~bob`): the part after `#` lists the only users
-// who may subscribe, separated by `~`. Not `,` (Centrifugo's choice): our SSE and long-poll
-// requests separate channels with commas. `~` is unreserved in URLs and never part of a user id.
-export const CHANNEL_MAX_LENGTH = 255;
-const NAMESPACE = '[A-Za-z0-9_-]+';
-const NAME = '[A-Za-z0-9_.@=-]';
-export const USER_ID_PATTERN = new RegExp(`^${NAME}+$`);
-export const USER_SEPARATOR = '~';
-export const CHANNEL_PATTERN = new RegExp(`^(?:${NAMESPACE}:)?(?:${NAME}+|${NAME}*#${NAME}+(?:~${NAME}+)*)$`);
-export const CHANNEL_RULE =
-  'namespace:name or name; namespace is [A-Za-z0-9_-]+, name is [A-Za-z0-9_.@=-]+, optionally followed by #user~user (a user channel), at most 255 characters';
+// The schemas of channel names and user ids, built on the zod-free rules of channel-names.ts.
+export {
+  CHANNEL_MAX_LENGTH,
+  CHANNEL_PATTERN,
+  CHANNEL_RULE,
+  USER_ID_PATTERN,
+  USER_SEPARATOR,
+  channelNamespace,
+  channelUsers,
+  isChannelName,
+} from './channel-names.js';
 
 export const ChannelName = z
   .string()
@@ -27,19 +24,3 @@ export type ChannelName = z.infer<typeof ChannelName>;
 
 /** A user id as it may appear after `#` in a channel name. */
 export const UserId = z.string().regex(USER_ID_PATTERN, { message: 'user ids are [A-Za-z0-9_.@=-]+' });
-
-export function isChannelName(value: string): boolean {
-  return value.length > 0 && value.length <= CHANNEL_MAX_LENGTH && CHANNEL_PATTERN.test(value);
-}
-
-/** The namespace of `chat:lobby` is `chat`; a name without `:` has the namespace `''`. */
-export function channelNamespace(channel: string): string {
-  const i = channel.indexOf(':');
-  return i < 0 ? '' : channel.slice(0, i);
-}
-
-/** The users a user channel is limited to (`dm:#ada~bob` → ada, bob); undefined for other channels. */
-export function channelUsers(channel: string): string[] | undefined {
-  const i = channel.indexOf('#');
-  return i < 0 ? undefined : channel.slice(i + 1).split(USER_SEPARATOR);
-}

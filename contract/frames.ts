@@ -122,17 +122,7 @@ export const RealtimeQuery = z.object({
   cursor: z.string().optional().describe('One <epoch>:<offset> per channel, comma-separated; empty entries mean "from now"'),
 });
 
-/**
- * SSE event names. `id:` of every subscribed/publication event is the cursor after that event;
- * `connected` and `ping` have no `id:`, so they never move the cursor (Last-Event-ID).
- */
-export const SSE_EVENTS = {
-  connected: 'connected',
-  subscribed: 'subscribed',
-  publication: 'publication',
-  ping: 'ping',
-  disconnect: 'disconnect',
-} as const;
+export { SSE_EVENTS } from './sse-events.js';
 
 /** First event of every stream: the WebSocket `connected` greeting without `type` (and no command id). */
 export const SseConnectedEvent = ConnectedFrame.omit({ type: true, id: true, channels: true });

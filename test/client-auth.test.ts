@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FetchEventSource, HubbubDisconnectError, HubbubError, type TransportName } from '../client/index.js';
+import { EventSource } from 'eventsource';
+import { HubbubDisconnectError, HubbubError, type EventSourceLike, type TransportName } from '../client/index.js';
 import { collect } from './support/collect.js';
 import { tokenFor } from './support/fake-auth.js';
 import { hubFixtures, next, only, record, tokens, virtualTime } from './support/hub-fixture.js';
@@ -189,8 +190,12 @@ describe('SSE with a native EventSource (no request headers)', () => {
   it('sends the connection token as the token query parameter', async () => {
     const p = await peer();
     const token = fresh();
-    // Any EventSource but the client's own FetchEventSource is taken as one that cannot send headers.
-    const NativeLike = class extends FetchEventSource {};
+    // A class without the eventsource package's fetch-override mark is taken as one that cannot send headers.
+    const NativeLike = class {
+      constructor(url: string) {
+        return new EventSource(url) as unknown as EventSourceLike;
+      }
+    } as unknown as new (url: string) => EventSourceLike;
     const c = collect(hub(p, { ...only('sse'), EventSource: NativeLike, token }), 'chat:a');
     await vi.waitFor(() => expect(c.subscribed()).toHaveLength(1));
     expect(p.log[0]).toMatchObject({ token });

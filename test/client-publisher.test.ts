@@ -1,7 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import type { ERROR_TABLE, HistoryResponse, PublishResult as PublishResultSchema } from '../contract/index.js';
-import { HubbubError, createPublisher, type FetchLike, type HubbubErrorCode, type PublishResult } from '../client/index.js';
+import { HubbubError, type FetchLike, type HubbubErrorCode } from '../client/index.js';
+import { createPublisher, type PublishResult } from '../client/publisher.js';
 
 interface Call {
   url: string;

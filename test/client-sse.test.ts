@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FetchEventSource, SseParser, type SseEvent, type Timers } from '../client/index.js';
+import { openWithHeaders } from '../client/node-event-source.js';
+import { SseParser, type SseEvent } from './support/sse-parser.js';
 
 function parse(chunks: string[]) {
   const events: SseEvent[] = [];
@@ -68,7 +69,7 @@ describe('SseParser', () => {
   });
 });
 
-/* ---------- FetchEventSource against a real HTTP server ---------- */
+/* ---------- SSE over fetch against a real HTTP server ---------- */
 
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
 const closers: Array<() => Promise<void>> = [];
@@ -93,51 +94,38 @@ async function server(handler: Handler): Promise<{ url: string; requests: Incomi
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/sse`, requests };
 }
 
-/** Runs the reconnect timer on the next microtask, so tests do not wait the retry time. */
-const immediate: Timers = {
-  setTimeout: (fn) => (queueMicrotask(fn), 0),
-  clearTimeout: () => undefined,
-};
+describe('SSE in Node over the eventsource package (node-event-source.ts)', () => {
+  const globalFetch: typeof fetch = (input, init) => fetch(input, init);
 
-describe('FetchEventSource', () => {
-  it('reconnects when the stream ends and sends Last-Event-ID, so the server resumes', async () => {
-    const s = await server((req, res, n) => {
+  it('sends the extra headers and delivers named events', async () => {
+    const s = await server((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
-      // Split mid-event, to cross chunk boundaries over a real socket too.
-      if (n === 1) {
-        res.write('id: e1:1\nevent: publication\nda');
-        res.end('ta: one\n\nid: e1:2\nevent: publication\ndata: two\n\n');
-      } else {
-        res.write('event: publication\ndata: three\n\n');
-      }
+      // Split mid-event, to cross chunk boundaries over a real socket.
+      res.write('id: e1:1\nevent: publication\nda');
+      res.write('ta: one\n\n');
     });
-    const es = new FetchEventSource(s.url, { timers: immediate });
+    const es = openWithHeaders(s.url, { authorization: 'Bearer t1' }, globalFetch);
     closers.push(async () => es.close());
     const data: string[] = [];
-    let opens = 0;
-    let errors = 0;
-    es.onopen = () => void opens++;
-    es.onerror = () => void errors++;
     es.addEventListener('publication', (e) => data.push(e.data));
-    await vi.waitFor(() => expect(data).toEqual(['one', 'two', 'three']));
-    expect(s.requests[0]!.headers['last-event-id']).toBeUndefined();
-    expect(s.requests[1]!.headers['last-event-id']).toBe('e1:2');
-    expect(s.requests[1]!.headers.accept).toBe('text/event-stream');
-    expect([opens, errors]).toEqual([2, 1]);
-    expect(es.readyState).toBe(FetchEventSource.OPEN);
+    await vi.waitFor(() => expect(data).toEqual(['one']));
+    expect(s.requests[0]!.headers.authorization).toBe('Bearer t1');
+    expect(s.requests[0]!.headers.accept).toBe('text/event-stream');
   });
 
-  it('fails for good on an HTTP error and passes the error body on', async () => {
+  it('passes the status, error body and Retry-After of a refusal on, which a native EventSource hides', async () => {
     const s = await server((_req, res) => {
-      res.writeHead(400, { 'content-type': 'application/json' });
-      res.end('{"code":"invalid_cursor","message":"bad","retryable":false}');
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
+      res.end('{"code":"rate_limited","message":"slow down","retryable":true}');
     });
-    const es = new FetchEventSource(s.url, { timers: immediate });
-    const failed = new Promise<{ status?: number; body?: string }>((resolve) => (es.onerror = resolve));
+    const es = openWithHeaders(s.url, {}, globalFetch);
+    closers.push(async () => es.close());
+    const failed = new Promise<{ status?: number; body?: string; retryAfter?: string }>((resolve) => (es.onerror = resolve));
     const ev = await failed;
-    expect(ev.status).toBe(400);
-    expect(JSON.parse(ev.body!)).toMatchObject({ code: 'invalid_cursor' });
-    expect(es.readyState).toBe(FetchEventSource.CLOSED);
+    expect(ev.status).toBe(429);
+    expect(ev.retryAfter).toBe('3');
+    expect(JSON.parse(ev.body!)).toMatchObject({ code: 'rate_limited' });
+    expect(es.readyState).toBe(2);
     expect(s.requests).toHaveLength(1);
   });
 
@@ -146,14 +134,14 @@ describe('FetchEventSource', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: first\n\n');
     });
-    const es = new FetchEventSource(s.url, { timers: immediate });
+    const es = openWithHeaders(s.url, {}, globalFetch);
     const got: string[] = [];
-    es.onmessage = (e) => {
+    es.addEventListener('message', (e) => {
       got.push(e.data);
       es.close();
-    };
+    });
     await vi.waitFor(() => expect(got).toEqual(['first']));
-    expect(es.readyState).toBe(FetchEventSource.CLOSED);
+    expect(es.readyState).toBe(2);
     expect(s.requests).toHaveLength(1);
   });
 });

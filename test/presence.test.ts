@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createPublisher } from '../client/index.js';
+import { createPublisher } from '../client/publisher.js';
 import { PresenceResponse } from '../contract/index.js';
 import { openSession } from './support/raw-clients.js';
 import { TEST_API_KEY, startServer } from './support/server.js';

@@ -1,5 +1,5 @@
 import { ABNORMAL_CLOSURE, DISCONNECT_TABLE } from '../../contract/disconnect.js';
-import { SSE_EVENTS } from '../../contract/frames.js';
+import { SSE_EVENTS } from '../../contract/sse-events.js';
 import { HubbubError, HubbubProtocolError } from '../errors.js';
 import type { ClientTransport, EventSourceLike, SseMessageEvent, TransportContext, TransportFactory } from '../types.js';
 import { cursorOf, isPublication, isSubscribeResult, parseJson, realtimeUrl, retryAfterMs, tokensOf } from '../wire.js';
@@ -77,18 +77,18 @@ class SseTransport implements ClientTransport {
     // The connection token as a header where the EventSource can send one, else in the URL (the
     // server never logs it). A refreshed token is used from the next stream on.
     const token = this.#ctx.token();
-    const withHeaders = token !== undefined ? env.openEventSourceWithHeaders : undefined;
+    const withHeaders = env.openEventSourceWithHeaders;
     const url = realtimeUrl(baseUrl, '/sse', {
       channels: wanted.map((w) => w.channel).join(','),
       cursor: cursorOf(wanted),
       tokens: tokensOf(wanted),
       token: withHeaders ? undefined : token,
     });
-    const es = withHeaders ? withHeaders(url, { authorization: `Bearer ${token}` }) : new env.EventSource!(url);
+    const es = withHeaders ? withHeaders(url, token === undefined ? {} : { authorization: `Bearer ${token}` }) : new env.EventSource!(url);
     this.#es = es;
     if (!this.#opened) this.#connectTimer = env.timers.setTimeout(() => this.#finish({ code: ABNORMAL_CLOSURE, reason: 'connect timeout' }), connectTimeout);
     this.#armStaleTimer();
-    // A browser EventSource cannot read the error body; FetchEventSource passes it along.
+    // A browser EventSource cannot read the error body; the Node entry's passes it along (node-event-source.ts).
     es.onerror = (ev: { status?: number; body?: string; retryAfter?: string }) => {
       if (es !== this.#es) return;
       const retryAfter = retryAfterMs(ev?.retryAfter, env.now());

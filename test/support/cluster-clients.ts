@@ -2,7 +2,7 @@ import http from 'node:http';
 import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { Hubbub, type SubscriptionStateEvent, type TransportName } from '../../client/index.js';
-import { SseParser } from '../../client/sse-parser.js';
+import { SseParser } from './sse-parser.js';
 import {
   type Publication,
   type StreamPosition,
