@@ -5,7 +5,7 @@
 export const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** Structurally the contract's StreamPosition (position.ts infers the same type from its schema). */
-interface Position {
+export interface Position {
   epoch: string;
   offset: number;
 }

@@ -2,9 +2,11 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Metafile, build } from 'esbuild';
+import { buildClientPackage } from './client-package.js';
 import { ADMIN_ENTRY, ROOT, RUNTIME_FILES, buildBrowserBundle, serverBundleOptions } from './config.js';
 
-// `npm run build`: the server, the `hubbub` command and the browser client into dist/, plus the
+// `npm run build`: the server, the `hubbub` command, the browser client and the client package
+// (dist/client-package/, client-package.ts) into dist/, plus the
 // files the server reads at run time (RUNTIME_FILES). Every file is written to a temporary name and renamed, so a
 // server starting during a build (npm start runs one first) never reads half a file.
 
@@ -72,5 +74,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const started = Date.now();
   const result = await buildAll(outdir);
   const shown = relative(process.cwd(), result.outdir) || '.';
-  console.log(`built ${shown}/server/main.js, ${shown}/bin/hubbub.js and ${shown}/client/hubbub.js in ${Date.now() - started} ms`);
+  // `npm start` skips the client package: tsc takes seconds and the server does not need it.
+  const pkg = process.argv.includes('--no-client-package') ? '' : ` and ${relative(process.cwd(), resolve(result.outdir, 'client-package'))}/`;
+  if (pkg) await buildClientPackage(resolve(result.outdir, 'client-package'));
+  console.log(`built ${shown}/server/main.js, ${shown}/bin/hubbub.js, ${shown}/client/hubbub.js${pkg} in ${Date.now() - started} ms`);
 }

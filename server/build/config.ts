@@ -76,6 +76,34 @@ export function serverBundleOptions(outdir: string): BuildOptions {
   };
 }
 
+/**
+ * The client as an npm package (dist/client-package/, see client/package.json): the realtime
+ * client for browsers (client/browser.ts) and for Node (client/index.ts, SSE over `eventsource`),
+ * and the typed publisher (client/publisher.ts, ts-rest and zod). Split into shared chunks, so one
+ * HubbubError class serves every entry; packages stay imports, installed as the package's dependencies.
+ */
+export function clientPackageOptions(outdir: string): BuildOptions {
+  return {
+    entryPoints: [
+      { in: CLIENT_ENTRY, out: 'browser' },
+      { in: resolve(ROOT, 'client/index.ts'), out: 'node' },
+      { in: resolve(ROOT, 'client/publisher.ts'), out: 'publisher' },
+    ],
+    outdir,
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    packages: 'external',
+    legalComments: 'none',
+    absWorkingDir: ROOT,
+    metafile: true,
+    logLevel: 'silent',
+  };
+}
+
 /** A browser bundle's code (the client's by default), built in memory. */
 export async function buildBrowserBundle(entry = CLIENT_ENTRY): Promise<string> {
   const result = await build({ ...BROWSER_BUNDLE, entryPoints: [entry], write: false });
