@@ -2,6 +2,9 @@ import { initClient, type ApiFetcher, type ClientInferRequest, type ClientInferR
 import { api, type Api } from '../contract/api.js';
 import { formatPosition, type StreamPosition } from '../contract/position.js';
 import { HubbubError } from './errors.js';
+
+// A backend catches what the publisher throws without a second import.
+export { HubbubError };
 import type { FetchLike } from './types.js';
 import { normalizeBaseUrl, parseJson } from './wire.js';
 

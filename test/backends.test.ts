@@ -2,13 +2,14 @@
 // against a real server: what they print is checked against the server's history, a live
 // subscriber and a WebSocket that connects with the token they minted.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BroadcastResult, HistoryResponse, PublishResult } from '../contract/index.js';
 import { BACKENDS_MD, includedFiles, rewriteIncludes } from '../docs/generate-backends.js';
+import { buildClientPackage } from '../server/build/client-package.js';
 import { type TestBuild, buildForTest } from './support/cli-process.js';
 import { openSession } from './support/raw-clients.js';
 import { TEST_API_KEY, startServer } from './support/server.js';
@@ -43,7 +44,8 @@ const EXAMPLES: Record<string, () => [string, string[]]> = {
   'publish.php': () => ['php', [`${DIR}/publish.php`]],
   'publish.rb': () => ['ruby', [`${DIR}/publish.rb`]],
   'publish.go': () => [goBinary, []],
-  'publish.mjs': () => [process.execPath, ['--import', 'tsx', `${DIR}/publish.mjs`]],
+  // Copied beside a node_modules holding the built client package, as a backend that installed it has.
+  'publish.mjs': () => [process.execPath, [`${tmp}/node-app/publish.mjs`]],
   'publish.sh': () => ['bash', [`${DIR}/publish.sh`]],
 };
 
@@ -57,6 +59,16 @@ beforeAll(async () => {
   writeFileSync(`${tmp}/bin/hubbub`, `#!/bin/sh\nexec '${process.execPath}' '${build.bin}' "$@"\n`);
   chmodSync(`${tmp}/bin/hubbub`, 0o755);
   // Offline and standard library only: no module proxy, caches in the temp folder.
+  // The Node example imports @hubbub/client/publisher and jose, as an app that ran
+  // `npm install @hubbub/client jose` would: the package as `npm run build` makes it, and its
+  // dependencies linked from this checkout (test/client-package.test.ts installs the packed tarball).
+  const app = `${tmp}/node-app`;
+  await buildClientPackage(`${app}/node_modules/@hubbub/client`);
+  for (const dep of ['jose', 'zod', '@ts-rest/core', 'eventsource', 'eventsource-parser']) {
+    mkdirSync(dirname(`${app}/node_modules/${dep}`), { recursive: true });
+    symlinkSync(`${ROOT}node_modules/${dep}`, `${app}/node_modules/${dep}`);
+  }
+  copyFileSync(`${ROOT}${DIR}/publish.mjs`, `${app}/publish.mjs`);
   goBinary = `${tmp}/publish-go`;
   const go = await run('go', ['build', '-o', goBinary, `${DIR}/publish.go`], {
     ...baseEnv(),

@@ -1,8 +1,8 @@
-// Publish to Hubbub from a Node backend with the typed publisher of the client, and mint user
-// tokens with jose (npm install jose).
+// Publish to Hubbub from a Node backend with the typed publisher of the client package, and mint
+// user tokens with jose (npm install @hubbub/client jose).
 // Run: HUBBUB_URL=http://localhost:8080 HUBBUB_API_KEY=... HUBBUB_TOKEN_SECRET=... node publish.mjs
 import { SignJWT } from 'jose';
-import { HubbubError, createPublisher } from '../../../client/index.js';
+import { HubbubError, createPublisher } from '@hubbub/client/publisher';
 
 const hubbub = createPublisher({ url: process.env.HUBBUB_URL, apiKey: process.env.HUBBUB_API_KEY });
 const secret = new TextEncoder().encode(process.env.HUBBUB_TOKEN_SECRET);
