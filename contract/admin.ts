@@ -56,6 +56,13 @@ export type AdminConfig = z.infer<typeof AdminConfig>;
 
 export const OkResponse = z.object({ ok: z.literal(true) });
 
+export const AdminTailTokenRequest = z.object({ channel: ChannelName }).strict();
+export const AdminTailToken = z.object({
+  token: z.string().describe('A connection token that lets the live tail watch this one channel (docs/admin.md)'),
+  expires: z.number().int().describe('ms since the Unix epoch when the token expires (about a minute): fetch a new one'),
+});
+export type AdminTailToken = z.infer<typeof AdminTailToken>;
+
 const ADMIN_ERRORS = ['admin_session_required', 'forbidden', 'not_found', 'rate_limited'] as const;
 
 export const adminApi = c.router(
@@ -128,6 +135,15 @@ export const adminApi = c.router(
       body: AdminDisconnectRequest,
       responses: { 200: UserCommandResult, ...errorResponses('bad_request', ...ADMIN_ERRORS, 'unsupported_media_type', 'unavailable') },
       summary: 'Disconnect every connection of a user, on every node',
+      metadata: adminSession,
+    },
+    adminTailToken: {
+      method: 'POST',
+      path: '/admin/api/tail-token',
+      headers: CsrfHeaders,
+      body: AdminTailTokenRequest,
+      responses: { 200: AdminTailToken, ...errorResponses('bad_request', ...ADMIN_ERRORS, 'unsupported_media_type') },
+      summary: "A short-lived token for the dashboard's live tail: subscribe to this one channel, nothing else",
       metadata: adminSession,
     },
     adminConfig: {

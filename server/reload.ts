@@ -39,6 +39,8 @@ const RELOADABLE: ReadonlySet<string> = new Set([
   'logLevel',
   'tlsCert',
   'tlsKey',
+  // The admin session and tail-token keys are derived from it (and from admin-scoped apiKeys).
+  'adminPassword',
 ]);
 
 /** Follows from other keys (apiKey), never a change of its own. */

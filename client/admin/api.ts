@@ -46,5 +46,7 @@ export const admin = {
   channel: async (channel: string) => ok(await client.adminChannel({ params: { channel } })),
   config: async () => ok(await client.adminConfig()),
   publish: async (channel: string, data: JsonData) => ok(await client.adminPublish({ body: { channel, data }, headers: { 'x-csrf-token': csrf } })),
+  /** A short-lived token that lets the live tail watch `channel` (and nothing else). */
+  tailToken: async (channel: string) => ok(await client.adminTailToken({ body: { channel }, headers: { 'x-csrf-token': csrf } })),
   disconnect: async (user: string) => ok(await client.adminDisconnect({ body: { user }, headers: { 'x-csrf-token': csrf } })),
 };

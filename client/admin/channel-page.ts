@@ -6,16 +6,18 @@ import { type Page, disconnect, errorBox, header } from './pages.js';
 
 // A channel: the publish box, a live tail of its publications (a subscription of the project's
 // own client, so it sees what any subscriber sees), and its presence and newest history,
-// refreshed every 3 seconds.
+// refreshed every 3 seconds. The tail itself is not listed in presence.
 
 /** Publications the tail keeps on screen. */
 const TAIL_SIZE = 200;
 
-let client: Hubbub | undefined;
-/** One realtime connection for the whole dashboard, opened on the first channel page. */
-function realtime(): Hubbub {
-  client ??= new Hubbub(location.origin);
-  return client;
+/**
+ * The tail's own connection, one per channel page: it signs in with a tail token for this channel
+ * (POST /admin/api/tail-token, refreshed by getToken before it expires), so it may watch channels
+ * an anonymous client may not, on whichever node the balancer picks (docs/admin.md).
+ */
+function tailClient(channel: string): Hubbub {
+  return new Hubbub(location.origin, { getToken: async () => (await admin.tailToken(channel)).token });
 }
 
 export const channelPage: Page = (main, channel) => {
@@ -24,7 +26,9 @@ export const channelPage: Page = (main, channel) => {
   const presence = h('div', {}, 'Loading…');
   const history = h('div', {}, 'Loading…');
 
-  const sub = realtime().subscribe(channel, {
+  const client = tailClient(channel);
+  client.on('error', (err) => setBadge(tailState, err.message, 'bad'));
+  client.subscribe(channel, {
     onPublication: (pub) => addToTail(tail, pub),
     onSubscribed: () => setBadge(tailState, 'live', 'ok'),
     onError: (err) => setBadge(tailState, err.message, 'bad'),
@@ -62,7 +66,7 @@ export const channelPage: Page = (main, channel) => {
   return () => {
     stopped = true;
     clearInterval(timer);
-    sub.unsubscribe();
+    client.close();
   };
 };
 

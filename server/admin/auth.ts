@@ -4,17 +4,19 @@ import type { Context } from 'koa';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import type { AdminSession } from '../../contract/index.js';
+import { AdminTailTokens } from '../auth/admin-tail.js';
 import { HubbubError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { ApiKeys } from '../session/api-keys.js';
 import type { TrustedProxies } from '../session/client-address.js';
-import type { Sessions } from '../session/sessions.js';
 
 // Who may use the admin dashboard. The session is a signed, stateless cookie (expiry and who
 // signed in, HMAC-SHA256), so it works on every node behind a round-robin balancer without sticky
 // sessions: every node derives the same signing key from the same admin password and admin keys.
 // Derived with scrypt, so a stolen cookie does not allow a fast offline guess of the password.
 // The CSRF token is an HMAC of the cookie: stateless too, and useless without the cookie.
+// Built with the session rules (session/build.ts), so a reload that changes the password or the
+// admin keys ends the sessions and tail tokens signed with the old key.
 
 export const ADMIN_COOKIE = 'hubbub_admin';
 const COOKIE_PATH = '/admin';
@@ -36,6 +38,8 @@ export class AdminAuth {
   private readonly password: { salt: Buffer; hash: Buffer } | undefined;
   private readonly signingKey: Buffer;
   private readonly now: () => number;
+  /** Mints and checks the live tail's tokens; undefined while the dashboard is off. */
+  readonly tail: AdminTailTokens | undefined;
 
   constructor(private readonly options: AdminAuthOptions) {
     this.enabled = options.password !== undefined || options.apiKeys.hasAdminKeys;
@@ -47,6 +51,7 @@ export class AdminAuth {
     const material = [options.password ?? '', ...[...options.adminKeys].sort()].join('\0');
     // A fixed salt on purpose: every node must derive the same key from the same configuration.
     this.signingKey = this.enabled ? scryptSync(material, 'hubbub admin session v1', 32) : Buffer.alloc(32);
+    this.tail = this.enabled ? new AdminTailTokens(this.signingKey) : undefined;
   }
 
   /** Who `secret` signs in as, or undefined. Both checks always run, so timing does not tell which failed. */
@@ -138,13 +143,13 @@ function readCookie(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-/** The node's admin access: the password setting and the config file's keys scoped to `admin`. */
-export function adminAuth(config: Config, sessions: Sessions): AdminAuth {
+/** The node's admin access: the password setting and the config file's keys scoped to `admin` (`apiKeys` built from the same config). */
+export function adminAuth(config: Config, rules: { apiKeys: ApiKeys; proxies: TrustedProxies }): AdminAuth {
   return new AdminAuth({
     password: config.adminPassword,
     adminKeys: config.apiKeys.filter((k) => k.operations.includes('admin')).map((k) => k.key),
-    apiKeys: sessions.options.apiKeys,
-    proxies: sessions.options.proxies,
+    apiKeys: rules.apiKeys,
+    proxies: rules.proxies,
   });
 }
 

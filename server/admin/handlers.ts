@@ -17,7 +17,8 @@ import { configView } from './config-view.js';
 // and every action is logged with who did it and from where.
 
 export interface AdminDeps {
-  auth: AdminAuth;
+  /** The admin access in force (a reload replaces it). */
+  auth: () => AdminAuth;
   config: Config;
   hub: Hub;
   publishing: PublishService;
@@ -49,20 +50,20 @@ export function adminHandlers(deps: AdminDeps): RouterHandlers<AdminApi> {
     async adminLogin({ body }, ctx) {
       // Failed logins count towards the address's limit of failed credentials, shared with API keys and tokens.
       sessions.assertMayTry(ctx.req);
-      const who = await auth.verify(body.secret);
+      const who = await auth().verify(body.secret);
       if (!who) {
         log(ctx, 'someone', 'failed to sign in');
         sessions.apiKeyFailed(ctx.req);
         throw new HubbubError('admin_login_failed');
       }
-      const { cookie, session } = auth.issue(who);
-      ctx.set('Set-Cookie', auth.setCookie(ctx.req, cookie));
+      const { cookie, session } = auth().issue(who);
+      ctx.set('Set-Cookie', auth().setCookie(ctx.req, cookie));
       log(ctx, who, 'signed in');
       return { status: 200, body: session };
     },
 
     async adminLogout(_req, ctx) {
-      ctx.set('Set-Cookie', auth.clearCookie(ctx.req));
+      ctx.set('Set-Cookie', auth().clearCookie(ctx.req));
       log(ctx, adminOf(ctx).who, 'signed out');
       return { status: 200, body: { ok: true as const } };
     },
@@ -99,6 +100,16 @@ export function adminHandlers(deps: AdminDeps): RouterHandlers<AdminApi> {
       const connections = await deps.cluster().userCommand({ kind: 'disconnect', user: body.user });
       log(ctx, who, `disconnected user ${body.user} (${connections} connections)`);
       return { status: 200, body: { user: body.user, connections } };
+    },
+
+    async adminTailToken({ body }, ctx) {
+      const who = adminOf(ctx).who;
+      // The guard admitted a session, so the dashboard is on and the tail key exists.
+      const tail = auth().tail;
+      if (!tail) throw new HubbubError('not_found', 'the admin dashboard is off');
+      // Watching a channel reads it: logged like every admin action (once a minute while a page stays open).
+      log(ctx, who, `watches ${body.channel}`);
+      return { status: 200, body: await tail.mint(who, body.channel) };
     },
 
     async adminConfig(_req, ctx) {

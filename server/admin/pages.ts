@@ -19,13 +19,14 @@ const PAGE_HEADERS = {
 };
 
 export interface AdminPagesDeps {
-  enabled: boolean;
+  /** Read per request: a reload may turn the dashboard on or off. */
+  enabled: () => boolean;
   bundle: () => Promise<string>;
 }
 
 export function mountAdminPages(router: Router, deps: AdminPagesDeps): void {
   const on = (ctx: Context) => {
-    if (!deps.enabled) throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
+    if (!deps.enabled()) throw new HubbubError('not_found', `no endpoint at ${ctx.method} ${ctx.path}`);
   };
   const page = async (ctx: Context) => {
     on(ctx);

@@ -52,6 +52,8 @@ export interface ConnectionIdentity {
   expiresAt: number | undefined;
   /** The token's `iat`, ms; user disconnects revoke tokens issued before them. */
   issuedAt?: number | undefined;
+  /** An admin tail token (admin-tail.ts): watches its one channel, nothing else, unseen in presence. */
+  adminTail?: true;
 }
 
 export interface SubscriptionGrant {

@@ -10,12 +10,12 @@ import type { Sessions } from '../session/sessions.js';
 // this guard reads it. API-key routes get their caller here; client routes open a session in
 // their transport or handler, which checks the connection token.
 
-/** `apiKeys` is read per request: a reload may replace the keys. */
-export function accessGuard(deps: { apiKeys: () => ApiKeys; sessions: Sessions; admin: AdminAuth }) {
+/** `apiKeys` and `admin` are read per request: a reload may replace them. */
+export function accessGuard(deps: { apiKeys: () => ApiKeys; sessions: Sessions; admin: () => AdminAuth }) {
   return (route: AppRoute, ctx: Context): void => {
     const access = routeAccess(route);
     if (!access) throw new Error(`the contract route ${route.method} ${route.path} declares no access rule`);
-    if (access.auth === 'admin') return admitAdmin(deps.admin, ctx, access.session);
+    if (access.auth === 'admin') return admitAdmin(deps.admin(), ctx, access.session);
     if (access.auth !== 'apiKey') return;
     deps.sessions.assertMayTry(ctx.req);
     const header = ctx.get('authorization') || undefined;

@@ -2,7 +2,6 @@ import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { type InfoResponse, adminApi, api } from '../../contract/index.js';
-import { adminAuth } from '../admin/auth.js';
 import { adminHandlers } from '../admin/handlers.js';
 import { mountAdminPages } from '../admin/pages.js';
 import type { Cluster } from '../cluster/cluster.js';
@@ -98,7 +97,8 @@ export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
     ...metricsHandlers(core.metrics),
     ...Object.fromEntries(deps.transports.map((t) => [t.route, t.handle])),
   } as RouterHandlers<typeof api>;
-  const admin = adminAuth(config, sessions);
+  // Read per request: a reload (new password, admin keys) replaces it with the session rules.
+  const admin = () => sessions.options.admin;
   const options = {
     // Broadcast bodies carry channel lists besides the data, which has its own limit.
     maxBodyBytes: config.maxMessageBytes + 64 * 1024,
@@ -108,7 +108,7 @@ export function createKoaApp(core: Core, deps: KoaAppDeps): Koa {
   mountContract(router, api, handlers, options);
   mountContract(router, adminApi, adminHandlers({ auth: admin, config, hub, publishing, sessions, cluster: deps.cluster, logger: core.logger }), options);
   mountStatic(router, { clientBundle });
-  mountAdminPages(router, { enabled: admin.enabled, bundle: adminBundle });
+  mountAdminPages(router, { enabled: () => admin().enabled, bundle: adminBundle });
   koa.use(router.routes());
   koa.use(
     router.allowedMethods({

@@ -54,7 +54,7 @@ export function presenceOf(entry: ChannelEntry, nodeId: string): PresenceEntry[]
   const out: PresenceEntry[] = [];
   for (const [sub, since] of entry.live) {
     const id = sub.identity;
-    if (!id) continue;
+    if (!id || id.hidden) continue;
     const row: PresenceEntry = { client: id.client, user: id.user, node: nodeId, transport: id.transport, since };
     const info = id.info?.(entry.name);
     if (info !== undefined) row.info = info;

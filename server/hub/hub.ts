@@ -230,7 +230,7 @@ export class Hub {
   private announce(channel: string, sub: Subscriber, type: 'join' | 'leave'): void {
     const id = sub.identity;
     // Only identified users: anonymous subscribe/unsubscribe churn must not push real messages out of history.
-    if (!id || id.user === null || !this.presenceEvents(channel)) return;
+    if (!id || id.user === null || id.hidden || !this.presenceEvents(channel)) return;
     // The user's public info (from the token) rides along, so a page can name who came and went
     // without the presence API, which takes an API key.
     const info = id.info?.(channel);

@@ -9,6 +9,8 @@ export interface ClientIdentity {
   readonly transport: string;
   /** Public info about the user in this channel's presence (from the token). */
   info?(channel: string): JsonData | undefined;
+  /** Left out of presence and join/leave events (an admin's live tail watches unseen). */
+  readonly hidden?: boolean;
 }
 
 /** One subscription target: a connection of some transport. The hub never knows which. */

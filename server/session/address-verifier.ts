@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AdminTailTokens } from '../auth/admin-tail.js';
 import type { ConnectionIdentity, TokenVerifier } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -21,6 +22,8 @@ export class AddressVerifier implements SessionVerifier {
     private readonly digests: WeakMap<ConnectionIdentity, string>,
     private readonly ip: string,
     private readonly metrics: Pick<Metrics, 'authFailed' | 'rateLimited'>,
+    /** The admin tail tokens in force; undefined while the dashboard is off (such a token then fails like any other). */
+    private readonly tail: () => AdminTailTokens | undefined = () => undefined,
   ) {}
 
   get leewayMs(): number {
@@ -35,7 +38,8 @@ export class AddressVerifier implements SessionVerifier {
 
   async connection(token: string): Promise<ConnectionIdentity> {
     this.assertMayTry();
-    const verifier = this.verifier;
+    // A tail token's kid routes it to the admin key; with the dashboard off it meets the app's key and fails.
+    const verifier: Pick<TokenVerifier, 'connection'> = (AdminTailTokens.claims(token) ? this.tail() : undefined) ?? this.verifier;
     let identity: ConnectionIdentity;
     try {
       identity = await verifier.connection(token);

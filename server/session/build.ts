@@ -1,3 +1,4 @@
+import { adminAuth } from '../admin/auth.js';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -22,13 +23,17 @@ export function sessionRules(config: Config, verifier: TokenVerifier | undefined
   // --presence-events predates namespace options: it turns joinLeave on for the namespaces it lists.
   const namespaces: Record<string, Partial<NamespaceOptions>> = { ...config.namespaces };
   for (const ns of config.presenceEvents) namespaces[ns] = { joinLeave: true, ...namespaces[ns] };
+  const apiKeys = new ApiKeys(config.apiKey, config.apiKeys);
+  const proxies = new TrustedProxies(config.trustedProxies);
   return {
     verifier,
     policy: new Policy(new Namespaces(config.defaults, namespaces)),
-    apiKeys: new ApiKeys(config.apiKey, config.apiKeys),
+    apiKeys,
     origins: new OriginPolicy(config.allowedOrigins),
-    proxies: new TrustedProxies(config.trustedProxies),
+    proxies,
     cookieName: config.tokenCookie,
+    // With the API keys it checks admin keys against: a reload swaps both at once.
+    admin: adminAuth(config, { apiKeys, proxies }),
   };
 }
 

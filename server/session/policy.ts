@@ -19,6 +19,8 @@ export class Policy {
    * backend; otherwise the namespace's `subscribe` rule decides.
    */
   canSubscribe(identity: ConnectionIdentity, channel: string, grant?: SubscriptionGrant): Decision {
+    // An admin's live tail may watch the one channel its token names, user channels included, and nothing else.
+    if (identity.adminTail) return identity.channels.includes(channel) ? ALLOW : deny(`an admin tail token watches ${identity.channels.join(', ')} only`);
     const users = channelUsers(channel);
     if (users) {
       if (identity.user === null) return deny(`${channel} is a user channel: connect with a token of one of its users`);
@@ -40,6 +42,7 @@ export class Policy {
    * (WebSocket); the HTTP door has none and passes false, so `subscribers` then means "may subscribe".
    */
   canPublish(identity: ConnectionIdentity, channel: string, subscribed: boolean): Decision {
+    if (identity.adminTail) return deny('an admin tail token only watches: publish from the dashboard');
     const rule = this.namespaces.of(channelNamespace(channel)).publish;
     if (rule === 'nobody') return deny(`clients may not publish to ${channel}: its namespace takes publications from backends only`);
     if (identity.user === null) return deny(`publishing to ${channel} needs an authenticated connection`);
@@ -56,7 +59,7 @@ export class Policy {
 
   /** Join/leave events are for identified users only: anonymous churn must not fill history. */
   announcesJoinLeave(channel: string, identity: ConnectionIdentity): boolean {
-    return identity.user !== null && this.namespaces.of(channelNamespace(channel)).joinLeave;
+    return identity.user !== null && !identity.adminTail && this.namespaces.of(channelNamespace(channel)).joinLeave;
   }
 
   private checkGrant(identity: ConnectionIdentity, channel: string, grant: SubscriptionGrant): Decision {

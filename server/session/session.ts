@@ -93,6 +93,11 @@ export class Session {
     return this.id.user;
   }
 
+  /** An admin's live tail: not listed in presence, no join/leave events (the hub reads it). */
+  get hidden(): boolean {
+    return this.id.adminTail === true;
+  }
+
   /** The info shown in a channel's presence: the subscription token's, else the connection token's. */
   info(channel: string): JsonData | undefined {
     return this.channelInfo?.has(channel) ? this.channelInfo.get(channel) : this.id.info;

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { DISCONNECT_TABLE } from '../../contract/index.js';
+import type { AdminAuth } from '../admin/auth.js';
 import { ANONYMOUS, type ConnectionIdentity, type TokenVerifier } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
 import { scrub } from '../log-format.js';
@@ -35,6 +36,8 @@ export interface SessionRules {
   origins: OriginPolicy;
   apiKeys: ApiKeys;
   cookieName: string | undefined;
+  /** The admin dashboard's access, whose tail tokens (auth/admin-tail.ts) the session layer accepts too. */
+  admin: AdminAuth;
 }
 
 export interface SessionsOptions extends SessionRules {
@@ -110,6 +113,7 @@ export class Sessions {
   /** Replaced whole by reload(): a request reads it once and keeps that one for its checks. */
   private current: SessionsOptions;
   private readonly verifierInForce = () => this.current.verifier;
+  private readonly tailInForce = () => this.current.admin.tail;
   private readonly metrics: Pick<Metrics, 'authFailed' | 'rateLimited'>;
 
   constructor(options: SessionsOptions) {
@@ -261,7 +265,7 @@ export class Sessions {
   }
 
   private async verify(o: SessionsOptions, token: string, ip: string): Promise<ConnectionIdentity> {
-    const verifier = o.verifier && new AddressVerifier(() => o.verifier, this.failures, this.tokenDigests, ip, this.metrics);
+    const verifier = (o.verifier || o.admin.tail) && new AddressVerifier(() => o.verifier, this.failures, this.tokenDigests, ip, this.metrics, () => o.admin.tail);
     if (!verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
     let identity: ConnectionIdentity;
     try {
@@ -278,7 +282,8 @@ export class Sessions {
   /** The verifier of one address (address-verifier.ts); undefined without a token key. */
   private verifierFor(ip: string): SessionVerifier | undefined {
     // A session keeps this one for its life, so it reads the verifier in force at each use (a reload may rotate the key).
-    return this.current.verifier && new AddressVerifier(this.verifierInForce, this.failures, this.tokenDigests, ip, this.metrics);
+    const o = this.current;
+    return (o.verifier || o.admin.tail) && new AddressVerifier(this.verifierInForce, this.failures, this.tokenDigests, ip, this.metrics, this.tailInForce);
   }
 
   private index(s: Session, previous: string | null): void {
