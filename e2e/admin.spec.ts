@@ -2,7 +2,7 @@ import { type Page, test as base } from '@playwright/test';
 import { type HubbubServer, demoState, expect, joinDemo, startHubbub } from './fixtures.js';
 
 // The admin dashboard in a real browser: sign-in, the node list, publishing JSON and seeing it in
-// the live tail, and disconnecting a user connected from another page. With ADMIN_SCREENSHOTS=<dir>
+// the live tail (a private channel's too), and disconnecting a user connected from another page. With ADMIN_SCREENSHOTS=<dir>
 // the walk-through also saves a screenshot of every page there (docs/admin.md describes them).
 
 const PASSWORD = 'correct horse battery staple';
@@ -71,6 +71,21 @@ test('JSON published from the dashboard appears in the live tail and in history'
   await page.getByTestId('publish-data').fill('{oops');
   await page.getByTestId('publish-submit').click();
   await expect(page.getByTestId('publish-result')).toContainText('Not JSON');
+  expect(problems).toEqual([]);
+});
+
+test('the live tail watches a private user channel, unseen in its presence', async ({ page, hubbub }) => {
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(err.message));
+  // notifications:#ada is ada's own: an anonymous subscriber is refused, the tail's admin token is not.
+  await signIn(page, '/admin#/channel/notifications:%23ada');
+  await expect(page.getByTestId('tail-state')).toHaveText('live');
+  await hubbub.publish('notifications:#ada', { note: 'for ada only' });
+  await expect(page.getByTestId('tail-item')).toHaveCount(1);
+  await expect(page.getByTestId('tail-item').first()).toContainText('"note": "for ada only"');
+  // History and presence come from one refresh, taken after the tail went live: it is not listed.
+  await expect(page.getByTestId('history-item')).toHaveCount(1);
+  await expect(page.getByTestId('presence')).toContainText('Nobody is subscribed.');
   expect(problems).toEqual([]);
 });
 

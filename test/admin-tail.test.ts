@@ -102,6 +102,20 @@ describe('admin tail token', () => {
     });
   });
 
+  it('is refreshed on an open WebSocket by a new one (what getToken does ahead of expiry), never by an app token', async () => {
+    const srv = await locked();
+    const admin = await signIn(srv.url);
+    const ws = await connectWs(`${srv.url.replace('http', 'ws')}/ws?token=${await tailToken(srv.url, admin, 'orders:1')}`);
+    cleanups.push(() => ws.close());
+    await ws.next('subscribed', (f) => f.channel === 'orders:1');
+    ws.send({ id: 1, type: 'refresh', token: await tailToken(srv.url, admin, 'orders:1') });
+    expect(await ws.next('refreshed', (f) => f.id === 1)).toMatchObject({ expires: expect.any(Number) });
+    ws.send({ id: 2, type: 'refresh', token: await signToken(srv.secret, { sub: 'ada' }) });
+    expect(await ws.next('error', (f) => f.id === 2)).toMatchObject({ code: 'forbidden' });
+    await srv.publish('orders:1', 'still watching');
+    expect(await ws.next('publication')).toMatchObject({ data: 'still watching' });
+  });
+
   it('is refused for another channel on every transport', async () => {
     const srv = await locked();
     const token = await tailToken(srv.url, await signIn(srv.url), 'orders:1');

@@ -43,7 +43,8 @@ export const admin = {
   },
   nodes: async () => ok(await client.adminNodes()).nodes,
   channels: async () => ok(await client.adminChannels()).channels,
-  channel: async (channel: string) => ok(await client.adminChannel({ params: { channel } })),
+  // ts-rest puts path params in as they are: the `#` of a user channel would start the URL's fragment.
+  channel: async (channel: string) => ok(await client.adminChannel({ params: { channel: encodeURIComponent(channel) } })),
   config: async () => ok(await client.adminConfig()),
   publish: async (channel: string, data: JsonData) => ok(await client.adminPublish({ body: { channel, data }, headers: { 'x-csrf-token': csrf } })),
   /** A short-lived token that lets the live tail watch `channel` (and nothing else). */

@@ -39,7 +39,8 @@ export class AddressVerifier implements SessionVerifier {
   async connection(token: string): Promise<ConnectionIdentity> {
     this.assertMayTry();
     // A tail token's kid routes it to the admin key; with the dashboard off it meets the app's key and fails.
-    const verifier: Pick<TokenVerifier, 'connection'> = (AdminTailTokens.claims(token) ? this.tail() : undefined) ?? this.verifier;
+    const tail = this.tail();
+    const verifier: Pick<TokenVerifier, 'connection'> = tail && AdminTailTokens.claims(token) ? tail : this.verifier;
     let identity: ConnectionIdentity;
     try {
       identity = await verifier.connection(token);
