@@ -98,7 +98,7 @@ export class Reloader {
       const verifier = tokenVerifier({ ...next, devTokenSecret: this.running.devTokenSecret });
       const tls = door.secure && tlsNext ? readTlsFiles(next) : undefined;
       if (tls) createSecureContext(tls);
-      built = { rules: sessionRules(next, verifier), limits: sessionLimits(next), tls };
+      built = { rules: sessionRules(next, verifier, { config: this.running, rules: sessions.options }), limits: sessionLimits(next), tls };
     } catch (err) {
       throw new ReloadError(`the new configuration was not applied: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }

@@ -193,7 +193,7 @@ describe('admin tail token', () => {
     expect(history.publications.map((p) => p.data.user)).toEqual(['ada']);
   });
 
-  it('is refused by a node with the dashboard off, and after a reload turns it off or changes the password', async () => {
+  it('is refused by a node with the dashboard off, and after a reload turns it off or changes the password (not after other reloads)', async () => {
     const srv = await locked();
     const admin = await signIn(srv.url);
     const token = await tailToken(srv.url, admin, 'orders:1');
@@ -201,7 +201,12 @@ describe('admin tail token', () => {
     cleanups.push(() => off.close());
     expect(await refusal(await poll(off.url, 'orders:1', token))).toEqual([401, 'token_invalid']);
 
-    srv.app.reload({ ...srv.app.config, adminPassword: 'a new and different admin password' });
+    // A reload of other settings keeps the admin keys: the session and the token go on working.
+    expect(srv.app.reload({ ...srv.app.config, limitCommands: 77 }).applied).toEqual(['--limit-commands']);
+    expect((await poll(srv.url, 'orders:1', token)).status).toBe(200);
+    expect((await askTailToken(srv.url, admin, 'orders:1')).status).toBe(200);
+
+    expect(srv.app.reload({ ...srv.app.config, adminPassword: 'a new and different admin password' }).applied).toEqual(['--admin-password']);
     expect(await refusal(await poll(srv.url, 'orders:1', token))).toEqual([401, 'token_invalid']);
     expect(await refusal(await askTailToken(srv.url, admin, 'orders:1'))).toEqual([401, 'admin_session_required']);
     const renewed = await tailToken(srv.url, await signIn(srv.url, 'a new and different admin password'), 'orders:1');

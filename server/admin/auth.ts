@@ -2,7 +2,7 @@ import { createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'no
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import type { AdminSession } from '../../contract/index.js';
 import { AdminTailTokens } from '../auth/admin-tail.js';
 import { HubbubError } from '../errors.js';
@@ -41,9 +41,19 @@ export class AdminAuth {
   /** Mints and checks the live tail's tokens; undefined while the dashboard is off. */
   readonly tail: AdminTailTokens | undefined;
 
-  constructor(private readonly options: AdminAuthOptions) {
+  /** `same`: an AdminAuth of the same password and admin keys, whose derived keys are reused (no scrypt). */
+  constructor(
+    private readonly options: AdminAuthOptions,
+    same?: AdminAuth,
+  ) {
     this.enabled = options.password !== undefined || options.apiKeys.hasAdminKeys;
     this.now = options.now ?? Date.now;
+    if (same) {
+      this.password = same.password;
+      this.signingKey = same.signingKey;
+      this.tail = same.tail;
+      return;
+    }
     if (options.password !== undefined) {
       const salt = randomBytes(16);
       this.password = { salt, hash: scryptSync(options.password, salt, 32) };
@@ -143,14 +153,23 @@ function readCookie(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-/** The node's admin access: the password setting and the config file's keys scoped to `admin` (`apiKeys` built from the same config). */
-export function adminAuth(config: Config, rules: { apiKeys: ApiKeys; proxies: TrustedProxies }): AdminAuth {
-  return new AdminAuth({
-    password: config.adminPassword,
-    adminKeys: config.apiKeys.filter((k) => k.operations.includes('admin')).map((k) => k.key),
-    apiKeys: rules.apiKeys,
-    proxies: rules.proxies,
-  });
+/**
+ * The node's admin access: the password setting and the config file's keys scoped to `admin`
+ * (`apiKeys` built from the same config). `previous`: the access in force before a reload; when
+ * its password and admin keys are the same, its derived keys are kept, so a reload that changes
+ * other settings costs no scrypt (a few hundred ms of blocked event loop) and ends no session.
+ */
+export function adminAuth(config: Config, rules: { apiKeys: ApiKeys; proxies: TrustedProxies }, previous?: { config: Config; auth: AdminAuth }): AdminAuth {
+  const options = { password: config.adminPassword, adminKeys: adminKeysOf(config), apiKeys: rules.apiKeys, proxies: rules.proxies };
+  const same = previous && previous.config.adminPassword === config.adminPassword && isDeepStrictEqual(adminKeysOf(previous.config), options.adminKeys);
+  return new AdminAuth(options, same ? previous.auth : undefined);
+}
+
+function adminKeysOf(config: Config): string[] {
+  return config.apiKeys
+    .filter((k) => k.operations.includes('admin'))
+    .map((k) => k.key)
+    .sort();
 }
 
 /**

@@ -19,7 +19,8 @@ export function buildSessions(config: Config, deps: { verifier: TokenVerifier | 
 }
 
 /** What a reload swaps in whole (Sessions.reload). */
-export function sessionRules(config: Config, verifier: TokenVerifier | undefined): SessionRules {
+/** `previous`: the rules in force before a reload and their config (the admin access keeps its keys when its secrets did not change). */
+export function sessionRules(config: Config, verifier: TokenVerifier | undefined, previous?: { config: Config; rules: SessionRules }): SessionRules {
   // --presence-events predates namespace options: it turns joinLeave on for the namespaces it lists.
   const namespaces: Record<string, Partial<NamespaceOptions>> = { ...config.namespaces };
   for (const ns of config.presenceEvents) namespaces[ns] = { joinLeave: true, ...namespaces[ns] };
@@ -33,7 +34,7 @@ export function sessionRules(config: Config, verifier: TokenVerifier | undefined
     proxies,
     cookieName: config.tokenCookie,
     // With the API keys it checks admin keys against: a reload swaps both at once.
-    admin: adminAuth(config, { apiKeys, proxies }),
+    admin: adminAuth(config, { apiKeys, proxies }, previous && { config: previous.config, auth: previous.rules.admin }),
   };
 }
 
