@@ -18,8 +18,10 @@ export function buildSessions(config: Config, deps: { verifier: TokenVerifier | 
   return new Sessions({ ...sessionRules(config, deps.verifier), newClientId: deps.newClientId, logger: deps.logger, metrics: deps.metrics, limits: sessionLimits(config) });
 }
 
-/** What a reload swaps in whole (Sessions.reload). */
-/** `previous`: the rules in force before a reload and their config (the admin access keeps its keys when its secrets did not change). */
+/**
+ * What a reload swaps in whole (Sessions.reload). `previous`: on a reload, the rules in force and
+ * their config (the admin access keeps its derived keys when its secrets did not change).
+ */
 export function sessionRules(config: Config, verifier: TokenVerifier | undefined, previous?: { config: Config; rules: SessionRules }): SessionRules {
   // --presence-events predates namespace options: it turns joinLeave on for the namespaces it lists.
   const namespaces: Record<string, Partial<NamespaceOptions>> = { ...config.namespaces };
