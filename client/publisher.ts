@@ -68,10 +68,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
       if (query.since !== undefined) q.since = typeof query.since === 'string' ? query.since : formatPosition(query.since);
       if (query.limit !== undefined) q.limit = query.limit;
       if (query.reverse !== undefined) q.reverse = query.reverse ? 'true' : 'false';
-      return ok(await client.history({ params: { channel }, query: q }));
+      return ok(await client.history({ params: { channel: pathSegment(channel) }, query: q }));
     },
     async presence(channel) {
-      return ok(await client.presence({ params: { channel } }));
+      return ok(await client.presence({ params: { channel: pathSegment(channel) } }));
     },
     async info() {
       return ok(await client.info());
@@ -107,4 +107,9 @@ function makeFetcher(injected: FetchLike | undefined): ApiFetcher {
     const isJson = (res.headers.get('content-type') ?? '').includes('json');
     return { status: res.status, body: isJson ? (parseJson(text) ?? text) : text, headers: res.headers };
   };
+}
+
+/** ts-rest puts path parameters in as they are: a user channel's `#` would start the URL's fragment. */
+function pathSegment(value: string): string {
+  return encodeURIComponent(value);
 }

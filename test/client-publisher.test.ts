@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { ERROR_TABLE, HistoryResponse, PublishResult as PublishResultSchema } from '../contract/index.js';
 import { HubbubError, type FetchLike, type HubbubErrorCode } from '../client/index.js';
 import { createPublisher, type PublishResult } from '../client/publisher.js';
+import { TEST_API_KEY, startServer } from './support/server.js';
 
 interface Call {
   url: string;
@@ -53,12 +54,21 @@ describe('createPublisher', () => {
     await pub.channels();
     await pub.broadcast(['a', 'b'], 1);
     expect(s.calls.map((c) => `${c.method} ${c.url}`)).toEqual([
-      'GET http://hub.test/api/channels/chat:a/history?since=e1%3A4&limit=10&reverse=true',
+      'GET http://hub.test/api/channels/chat%3Aa/history?since=e1%3A4&limit=10&reverse=true',
       'GET http://hub.test/api/info',
       'GET http://hub.test/api/channels',
       'POST http://hub.test/api/broadcast',
     ]);
     expect(s.calls[3]!.body).toEqual({ channels: ['a', 'b'], data: 1 });
+  });
+
+  it('reads the history and presence of a user channel: the # of notifications:#ada is sent encoded, not cut as a URL fragment', async () => {
+    await using srv = await startServer();
+    const pub = createPublisher({ url: srv.url, apiKey: TEST_API_KEY });
+    const sent = await pub.publish('notifications:#ada', { text: 'for ada' });
+    const history = await pub.history('notifications:#ada');
+    expect(history.publications.map((p) => [p.channel, p.offset, p.data])).toEqual([['notifications:#ada', sent.offset, { text: 'for ada' }]]);
+    expect((await pub.presence('notifications:#ada')).channel).toBe('notifications:#ada');
   });
 
   it.each([
