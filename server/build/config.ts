@@ -2,13 +2,13 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, type Plugin, build } from 'esbuild';
 
-// The one esbuild configuration of the project: the browser bundle of client/ (served at
-// /client/hubbub.js, built on demand by the server in a checkout and ahead of time by
-// `npm run build`) and the Node bundles of the server and the `hubbub` command (dist/).
+// The one esbuild configuration of the project: the browser bundles (the client served at
+// /client/hubbub.js and the admin dashboard's script, built on demand by the server in a checkout
+// and ahead of time by `npm run build`), the client package, and the Node bundles of the server
+// and the `hubbub` command (dist/).
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The browser bundle: one minified ES module, the same bytes whether served from a checkout or from dist/. */
 /** The browser bundles' entries: the client, and the admin dashboard's script. */
 export const CLIENT_ENTRY = resolve(ROOT, 'client/browser.ts');
 export const ADMIN_ENTRY = resolve(ROOT, 'client/admin/main.ts');
