@@ -5,7 +5,7 @@ import { ChannelName, UserId } from './channel.js';
 import { ErrorBody, errorResponses } from './errors.js';
 import { Offset, PositionText, StreamPosition } from './position.js';
 import { PollQuery, PollResponse, RealtimeQuery, SSE_EVENTS } from './frames.js';
-import { JsonData, Publication, Tags } from './publication.js';
+import { EventName, JsonData, Publication, Tags } from './publication.js';
 
 const c = initContract();
 
@@ -24,6 +24,7 @@ export const PublishRequest = z
   .object({
     channel: ChannelName,
     data: JsonData,
+    event: EventName.optional(),
     tags: Tags.optional(),
     idempotencyKey: IdempotencyKey,
   })
@@ -35,6 +36,7 @@ export const BroadcastRequest = z
   .object({
     channels: z.array(ChannelName).min(1).max(1000),
     data: JsonData,
+    event: EventName.optional(),
     tags: Tags.optional(),
     // Keys are scoped per channel, so one key makes the retry of a whole broadcast safe.
     idempotencyKey: IdempotencyKey.describe('Retrying a broadcast with the same key within 5 minutes returns the first results instead of publishing twice'),

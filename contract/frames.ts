@@ -3,7 +3,7 @@ import { ChannelName } from './channel.js';
 import { DISCONNECT_TABLE } from './disconnect.js';
 import { ErrorBody } from './errors.js';
 import { StreamPosition } from './position.js';
-import { JsonData, Publication, SubscribeResult, Tags } from './publication.js';
+import { EventName, JsonData, Publication, SubscribeResult, Tags } from './publication.js';
 import { Token } from './tokens.js';
 
 /* ---------- WebSocket at /ws: JSON text frames ---------- */
@@ -47,6 +47,7 @@ export const PublishCommand = z
     type: z.literal('publish'),
     channel: ChannelName,
     data: JsonData,
+    event: EventName.optional(),
     tags: Tags.optional(),
     idempotencyKey: z.string().min(1).max(128).optional(),
   })

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { ChannelName } from './channel.js';
+import { EVENT_NAME_MAX_LENGTH, EVENT_NAME_PATTERN, EVENT_NAME_RULE } from './event-name.js';
 import { MAX_DATA_DEPTH, dataProblem } from './json-data.js';
 import { Epoch, Offset } from './position.js';
 
 export { MAX_DATA_DEPTH, dataProblem };
+export { EVENT_NAME_MAX_LENGTH, EVENT_NAME_PATTERN, EVENT_NAME_RULE, isEventName } from './event-name.js';
 
 /**
  * Any JSON value; `undefined` (a missing field) is not one. `{} | null` rather than a recursive
@@ -33,12 +35,26 @@ export const Tags = z
   .refine((t) => Object.keys(t).length <= 32, { message: 'at most 32 tags' })
   .describe('Free-form string labels delivered with the publication');
 
+const invalidEvent = { message: `invalid event name (${EVENT_NAME_RULE})` };
+/**
+ * What a publication is about (`create`, `tweet.update`): clients pick handlers by it. Absent: no
+ * name, and the publication's frames are exactly those of a server without events.
+ */
+export const EventName = z
+  .string()
+  .min(1, invalidEvent)
+  .max(EVENT_NAME_MAX_LENGTH, invalidEvent)
+  .regex(EVENT_NAME_PATTERN, invalidEvent)
+  .describe(`Event name of the publication, for clients that handle events by name: ${EVENT_NAME_RULE}`);
+export type EventName = z.infer<typeof EventName>;
+
 export const Publication = z.object({
   channel: ChannelName,
   offset: Offset,
   epoch: Epoch,
   data: JsonData,
   time: z.number().int().describe('Server time of the publication, ms since the Unix epoch'),
+  event: EventName.optional(),
   tags: Tags.optional(),
   publisher: z
     .object({

@@ -61,12 +61,13 @@ describe('NatsBroker batching', () => {
     await c.subscribe(ch);
     const pubs = await Promise.all([
       a.publish(ch, 'alone'),
-      ...range(8).map((i) => a.publish(ch, { i }, { tags: { n: String(i) } })),
+      ...range(8).map((i) => a.publish(ch, { i }, { tags: { n: String(i) }, event: i % 2 ? `ev${i}` : undefined })),
       a.publish(ch, 'last', { publisher: { user: 'u', client: 'c1' } }),
     ]);
     expect(pubs.map((p) => p.offset)).toEqual(range(10));
     expect(pubs.map((p) => p.data)).toEqual(['alone', ...range(8).map((i) => ({ i })), 'last']);
     expect(pubs[3]!.tags).toEqual({ n: '3' });
+    expect(pubs.map((p) => p.event)).toEqual([undefined, ...range(8).map((i) => (i % 2 ? `ev${i}` : undefined)), undefined]);
     expect(pubs[9]!.publisher).toEqual({ user: 'u', client: 'c1' });
     const stored = await storedMessages('batch', ch);
     expect(stored.map((m) => [m.count, m.last])).toEqual([
@@ -76,6 +77,8 @@ describe('NatsBroker batching', () => {
     // A lone publication is the original message: no count header, one JSON object as body.
     expect(stored[0]!.headers.sort()).toEqual(['Hubbub-Epoch', 'Hubbub-First', 'Hubbub-Offset', 'Hubbub-Prev-Seq', 'Hubbub-Time']);
     expect(JSON.parse(stored[0]!.body)).toEqual({ d: 'alone' });
+    // Each entry of a batch holds its own event name, or none.
+    expect(JSON.parse(stored[1]!.body).map((e: { e?: string }) => e.e)).toEqual([...range(8).map((i) => (i % 2 ? `ev${i}` : undefined)), undefined]);
     // Another node gets the batch live, one publication at a time, equal to what the publisher was told.
     await vi.waitFor(() => expect(seen.pubs).toHaveLength(10));
     expect(seen.pubs).toEqual(pubs);

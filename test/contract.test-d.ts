@@ -4,16 +4,24 @@ import type { Api, ClientFrame, ErrorCode, JsonData, Publication, ServerFrame, S
 
 /** Type-level pins of the contract: a change here changes what every client compiles against. */
 describe('contract types', () => {
-  it('publish takes a channel, any JSON data and optional tags/idempotency key', () => {
+  it('publish takes a channel, any JSON data and optional event name/tags/idempotency key', () => {
     expectTypeOf<ServerInferRequest<Api['publish']>['body']['data']>().toEqualTypeOf<JsonData>();
     type Body = ClientInferRequest<Api['publish']>['body'];
     expectTypeOf<Body>().toEqualTypeOf<{
       channel: string;
       data: JsonData;
+      event?: string | undefined;
       tags?: Record<string, string> | undefined;
       idempotencyKey?: string | undefined;
     }>();
     expectTypeOf<ClientInferResponseBody<Api['publish'], 200>>().toEqualTypeOf<{ channel: string; epoch: string; offset: number }>();
+  });
+
+  it('a publication carries an optional event name, on every frame that holds one', () => {
+    expectTypeOf<Publication['event']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ClientInferRequest<Api['broadcast']>['body']['event']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<Extract<ClientFrame, { type: 'publish' }>['event']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<Extract<ServerFrame, { type: 'publication' }>['event']>().toEqualTypeOf<string | undefined>();
   });
 
   it('data is any JSON value but never undefined, and cannot be left out', () => {

@@ -24,6 +24,8 @@ export { emptyEpoch, emptyEpochTime, isEmptyEpoch } from '../../contract/empty-e
  *   an empty position follows recoverableFromEmpty() on every node.
  */
 export interface PublishOptions {
+  /** The publication's event name (contract EventName), stored and delivered with it. */
+  event?: string | undefined;
   tags?: Record<string, string> | undefined;
   /** Same key on the same channel within the idempotency window → the first result, no second publication. */
   idempotencyKey?: string | undefined;

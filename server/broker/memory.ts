@@ -97,6 +97,7 @@ export class MemoryBroker implements Broker {
     stream.offset += 1;
     stream.touched = now;
     const pub: Publication = { channel, offset: stream.offset, epoch: stream.epoch, data, time: now };
+    if (options.event !== undefined) pub.event = options.event;
     if (options.tags) pub.tags = options.tags;
     if (options.publisher) pub.publisher = options.publisher;
     this.append(stream, pub);

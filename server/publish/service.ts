@@ -12,6 +12,7 @@ import type { Session } from '../session/session.js';
 export interface PublishRequest {
   channel: string;
   data: JsonData;
+  event?: string | undefined;
   tags?: Record<string, string> | undefined;
   idempotencyKey?: string | undefined;
 }
@@ -42,6 +43,7 @@ export class PublishService {
       this.authorize(caller, req.channel);
       this.checkSize(req.data);
       const pub = await this.hub.publish(req.channel, req.data, {
+        event: req.event,
         tags: req.tags,
         idempotencyKey: req.idempotencyKey,
         publisher: caller.kind === 'client' ? stamp(caller.session) : undefined,
@@ -65,7 +67,7 @@ export class PublishService {
     return Promise.all(
       req.channels.map(async (channel): Promise<BroadcastItem> => {
         try {
-          const pub = await this.hub.publish(channel, req.data, { tags: req.tags, idempotencyKey: req.idempotencyKey, publisher });
+          const pub = await this.hub.publish(channel, req.data, { event: req.event, tags: req.tags, idempotencyKey: req.idempotencyKey, publisher });
           this.counters.accepted += 1;
           return { channel, epoch: pub.epoch, offset: pub.offset };
         } catch (err) {

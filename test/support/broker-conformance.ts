@@ -3,6 +3,7 @@ import type { Publication, StreamPosition } from '../../contract/index.js';
 import { isEmptyEpoch } from '../../contract/empty-epoch.js';
 import { type Broker, UnrecoverablePositionError } from '../../server/broker/broker.js';
 import { describeEmptyChannels } from './broker-conformance-empty.js';
+import { describeEventNames } from './broker-conformance-events.js';
 import { type BrokerFactoryOptions, type BrokerFixture, freshChannel } from './broker-fixture.js';
 
 export { type BrokerFactoryOptions, type BrokerFixture, freshChannel } from './broker-fixture.js';
@@ -143,6 +144,7 @@ export function describeBroker(
 
   describeQuietChannels(name, factory);
   describeEmptyChannels(name, factory);
+  describeEventNames(name, factory, capabilities);
 }
 
 /** Time that passes with nothing published: the position outlives the publications (history meta). */

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
+import { isEventName } from '../../../contract/event-name.js';
 import { dataProblem } from '../../../contract/json-data.js';
 import { EPOCH_PATTERN, type JsonData, type Publication } from '../../../contract/index.js';
+import type { PublishOptions } from '../broker.js';
 
 /**
  * Wire format of one stored publication: position and time in headers (so the publish path
- * can read a channel's head without parsing its payload), data and tags as a JSON body.
+ * can read a channel's head without parsing its payload), data, event name, tags and publisher as a
+ * JSON body (so a batch holds each publication's own).
  */
 export const Header = {
   epoch: 'Hubbub-Epoch',
@@ -59,11 +62,15 @@ export function idempotencyDigest(channel: string, key: string): string {
   return createHash('sha256').update(channel).update('\0').update(key).digest('base64url');
 }
 
-/** The JSON body of one publication (data, tags, publisher): encoded once per publish, reused by retries. */
-export function encodeEntry(data: JsonData, tags?: Record<string, string>, publisher?: Publication['publisher']): string {
-  const body: { d: JsonData; t?: Record<string, string>; p?: Publication['publisher'] } = { d: data };
-  if (tags) body.t = tags;
-  if (publisher) body.p = publisher;
+/** What a publication carries besides its data. */
+export type EntryExtras = Pick<PublishOptions, 'event' | 'tags' | 'publisher'>;
+
+/** The JSON body of one publication (data, event, tags, publisher): encoded once per publish, reused by retries. */
+export function encodeEntry(data: JsonData, extras: EntryExtras = {}): string {
+  const body: { d: JsonData; e?: string; t?: Record<string, string>; p?: Publication['publisher'] } = { d: data };
+  if (extras.event !== undefined) body.e = extras.event;
+  if (extras.tags) body.t = extras.tags;
+  if (extras.publisher) body.p = extras.publisher;
   return JSON.stringify(body);
 }
 
@@ -92,7 +99,7 @@ export function encodeMessage(m: MessagePosition, entries: readonly string[]): {
 
 export function encodePublication(pub: Publication, prevSeq: number): { headers: MsgHdrs; body: Uint8Array } {
   const m = { epoch: pub.epoch, last: pub.offset, time: pub.time, prevSeq };
-  return encodeMessage(m, [encodeEntry(pub.data, pub.tags, pub.publisher)]);
+  return encodeMessage(m, [encodeEntry(pub.data, pub)]);
 }
 
 function intHeader(h: MsgHdrs, name: string, min: number): number {
@@ -176,12 +183,16 @@ function toPublication(channel: string, body: unknown, epoch: string, offset: nu
   if (typeof body !== 'object' || body === null || !('d' in body)) {
     throw new NatsDecodeError(`publication of ${channel} has no data`);
   }
-  const { d, t, p } = body as { d: JsonData; t?: unknown; p?: unknown };
+  const { d, e, t, p } = body as { d: JsonData; e?: unknown; t?: unknown; p?: unknown };
   // Stored by something that skipped the contract (an older node, a hand-written message): data
   // that no transport can encode must stop here as a counted decode error, not in the fan-out.
   const problem = dataProblem(d);
   if (problem) throw new NatsDecodeError(`publication of ${channel}: ${problem.message}`);
   const pub: Publication = { channel, offset, epoch, data: d, time };
+  if (e !== undefined) {
+    if (!isEventName(e)) throw new NatsDecodeError(`publication of ${channel} has a malformed event name`);
+    pub.event = e;
+  }
   if (t !== undefined) {
     if (typeof t !== 'object' || t === null || Object.values(t).some((v) => typeof v !== 'string')) {
       throw new NatsDecodeError(`publication of ${channel} has malformed tags`);

@@ -8,6 +8,7 @@ import {
   type IdempotencyRecord,
   decodeIdempotencyRecord,
   decodePublication,
+  type EntryExtras,
   encodeEntry,
   encodeIdempotencyRecord,
   encodeMessage,
@@ -44,10 +45,12 @@ const HEAD_CACHE_MAX = 100_000;
  */
 export const BATCH_MAX = 32;
 
-/** What a publication carries besides its data: tags, and the publisher a client publish is stamped with. */
-type PublicationExtras = Pick<PublishOptions, 'tags' | 'publisher'>;
+/** What a publication carries besides its data: its event name, tags, and the publisher a client publish is stamped with. */
+type PublicationExtras = EntryExtras;
 
+/** In the order toPublication (codec.ts) decodes them, so a publication reads the same live and from history. */
 function withExtras(pub: Publication, extras: PublicationExtras): void {
+  if (extras.event !== undefined) pub.event = extras.event;
   if (extras.tags) pub.tags = extras.tags;
   if (extras.publisher) pub.publisher = extras.publisher;
 }
@@ -97,7 +100,7 @@ export class OffsetAppender {
   publish(channel: string, subject: string, data: JsonData, options: PublishOptions): Promise<Publication> {
     return new Promise<Publication>((resolve, reject) => {
       const key = options.idempotencyKey;
-      const entry = key === undefined ? encodeEntry(data, options.tags, options.publisher) : '';
+      const entry = key === undefined ? encodeEntry(data, options) : '';
       const q: Queued = { data, extras: options, key, entry, resolve, reject };
       const lane = this.lanes.get(channel);
       if (lane) return void lane.push(q);
@@ -254,7 +257,7 @@ export class OffsetAppender {
         `${digest}:${rec?.seq ?? 0}`,
       );
       if (reservation === null) continue;
-      const entry = encodeEntry(data, extras.tags, extras.publisher);
+      const entry = encodeEntry(data, extras);
       const stored = await this.append(channel, subject, [{ data, extras, entry }], digest);
       const pub = stored.pubs[0]!;
       await this.record(idemSubject, reservation, digest, done(pub, stored.seq), channel);
