@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ChannelName } from './channel.js';
-import { EVENT_NAME_MAX_LENGTH, EVENT_NAME_PATTERN, EVENT_NAME_RULE } from './event-name.js';
+import { EVENT_NAME_PATTERN, EVENT_NAME_RULE } from './event-name.js';
 import { MAX_DATA_DEPTH, dataProblem } from './json-data.js';
 import { Epoch, Offset } from './position.js';
 
@@ -35,16 +35,13 @@ export const Tags = z
   .refine((t) => Object.keys(t).length <= 32, { message: 'at most 32 tags' })
   .describe('Free-form string labels delivered with the publication');
 
-const invalidEvent = { message: `invalid event name (${EVENT_NAME_RULE})` };
 /**
  * What a publication is about (`create`, `tweet.update`): clients pick handlers by it. Absent: no
  * name, and the publication's frames are exactly those of a server without events.
  */
 export const EventName = z
   .string()
-  .min(1, invalidEvent)
-  .max(EVENT_NAME_MAX_LENGTH, invalidEvent)
-  .regex(EVENT_NAME_PATTERN, invalidEvent)
+  .regex(EVENT_NAME_PATTERN, { message: `invalid event name (${EVENT_NAME_RULE})` })
   .describe(`Event name of the publication, for clients that handle events by name: ${EVENT_NAME_RULE}`);
 export type EventName = z.infer<typeof EventName>;
 
