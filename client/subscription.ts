@@ -31,7 +31,8 @@ export type UnsubscribeReason = 'client' | 'error' | 'closed' | 'server';
 export interface SubscribeOptions {
   /** Recover every publication after this position (e.g. saved from a previous session); default: from now. */
   since?: StreamPosition;
-  onPublication: (publication: Publication) => void;
+  /** Every publication, named or not; `subscription.on(name, fn)` takes those of one event name. */
+  onPublication?: (publication: Publication) => void;
   /** Called on every (re)subscribe; `recovered: false` means a gap the app must fill itself (e.g. from history). */
   onSubscribed?: (result: SubscribeResult) => void;
   onState?: (event: SubscriptionStateEvent) => void;
@@ -41,6 +42,9 @@ export interface SubscribeOptions {
   /** Fetches the channel's subscription token: before subscribing when no token is given, after it expired, and ahead of its `exp`. */
   getToken?: (channel: string) => Promise<string>;
 }
+
+/** A handler of one event name: the publication's data, then the whole publication (position, tags, publisher). */
+export type EventHandler = (data: Publication['data'], publication: Publication) => void;
 
 export type PublicationVerdict = 'delivered' | 'duplicate' | 'gap' | 'ignored';
 
@@ -57,6 +61,8 @@ export class ChannelState {
   auth: TokenKeeper | undefined;
   /** A server-side channel: the server subscribed it on its own and the app did not ask for it. */
   server = false;
+  /** Handlers by event name (subscription.on), made on the first. */
+  handlers: Map<string, Set<EventHandler>> | undefined;
 
   constructor(
     readonly channel: string,
@@ -105,6 +111,9 @@ export class ChannelState {
     }
     this.position = { epoch: pub.epoch, offset: pub.offset };
     safeCall(this.options.onPublication, pub);
+    const named = pub.event === undefined ? undefined : this.handlers?.get(pub.event);
+    // A copy, so a handler may remove itself (or another) while they run.
+    if (named) for (const fn of [...named]) safeCall(fn, pub.data, pub);
     return 'delivered';
   }
 
@@ -138,6 +147,25 @@ export class Subscription {
 
   get status(): SubscriptionStatus {
     return this.#state.status;
+  }
+
+  /**
+   * Calls `handler` with the data and the publication of each publication named `event`, in order,
+   * after `onPublication`. Returns a function that removes it (as `off` does).
+   */
+  on(event: string, handler: EventHandler): () => void {
+    const handlers = (this.#state.handlers ??= new Map());
+    let set = handlers.get(event);
+    if (!set) handlers.set(event, (set = new Set()));
+    set.add(handler);
+    return () => this.off(event, handler);
+  }
+
+  off(event: string, handler: EventHandler): void {
+    const handlers = this.#state.handlers;
+    const set = handlers?.get(event);
+    if (!set?.delete(handler) || set.size > 0) return;
+    handlers!.delete(event);
   }
 
   unsubscribe(): void {

@@ -97,6 +97,8 @@ export interface CloseInfo {
 export interface PublishCommand {
   channel: string;
   data: JsonData;
+  /** The publication's event name (contract EventName); subscribers' `subscription.on(event)` handlers get it. */
+  event?: string;
   tags?: Record<string, string>;
   idempotencyKey?: string;
 }
