@@ -118,10 +118,17 @@ export function parseSseEvents(stream: string): SseEvent[] {
   return out;
 }
 
-/** `! publish chat:lobby {"text":"hi"}` → the channel and data; other actions are returned as words. */
-export function parseAction(text: string): { name: 'publish'; channel: string; data: unknown } | { name: string; args: string } {
+/**
+ * `! publish chat:lobby {"text":"hi"}` → the channel and data; `! publish chat:lobby event=create {…}`
+ * also names the publication's event. Other actions are returned as words.
+ */
+export function parseAction(
+  text: string,
+): { name: 'publish'; channel: string; data: unknown; event?: string } | { name: string; args: string } {
   const [name = '', ...rest] = text.split(' ');
   if (name !== 'publish') return { name, args: rest.join(' ') };
   const [channel = '', ...json] = rest;
-  return { name, channel, data: JSON.parse(json.join(' ')) as unknown };
+  const event = json[0]?.startsWith('event=') ? json.shift()!.slice('event='.length) : undefined;
+  const data = JSON.parse(json.join(' ')) as unknown;
+  return event === undefined ? { name, channel, data } : { name, channel, data, event };
 }

@@ -19,6 +19,7 @@ import {
   parseCursor,
   Publication,
   isChannelName,
+  isEventName,
   routeAccess,
 } from '../contract/index.js';
 import { API_VERSION, ASYNCAPI_URL, CODES_TAG, LICENSE, PROTOCOL_GUIDE_URL, buildOpenApi } from '../contract/openapi.js';
@@ -118,7 +119,8 @@ describe('buildOpenApi()', () => {
     expect(schema.required).toEqual(['channel', 'data']);
     expect(schema.properties.channel).toMatchObject({ type: 'string', maxLength: 255 });
     expect(schema.properties.channel.pattern).toBeTruthy();
-    expect(Object.keys(schema.properties)).toEqual(['channel', 'data', 'tags', 'idempotencyKey']);
+    expect(Object.keys(schema.properties)).toEqual(['channel', 'data', 'event', 'tags', 'idempotencyKey']);
+    expect(schema.properties.event).toMatchObject({ type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' });
   });
 
   it('has no empty schema anywhere', () => {
@@ -221,6 +223,7 @@ function checkAction(text: string): void {
   const action = parseAction(text);
   expect(['publish', 'shutdown']).toContain(action.name);
   if ('channel' in action) expect(isChannelName(action.channel), text).toBe(true);
+  if ('event' in action) expect(isEventName(action.event), text).toBe(true);
 }
 
 function checkWs(example: Example): void {
@@ -265,11 +268,15 @@ function checkHttp(example: Example): void {
   const { route, params } = findRoute(method, url.pathname);
   if (route.pathParams) (route.pathParams as z.ZodTypeAny).parse(params);
   if ('query' in route && route.query) (route.query as z.ZodTypeAny).parse(Object.fromEntries(url.searchParams));
-  if (route.method === 'POST') (route.body as z.ZodTypeAny).parse(JSON.parse(request.body));
   for (const step of example.steps) if (step.kind === 'action') checkAction(step.text);
 
   const response = parseHttpMessage(receives[0]!.text);
   const status = statusOf(response);
+  if (route.method === 'POST') {
+    // A refused body (a 400 example) must be one the contract refuses, and every other body one it takes.
+    const accepted = (route.body as z.ZodTypeAny).safeParse(JSON.parse(request.body)).success;
+    expect(accepted, `the body of ${example.id} ${status === 400 ? 'is refused' : 'matches the contract'}`).toBe(status !== 400);
+  }
   if (route === api.sse && status === 200) {
     expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
     const channels = url.searchParams.get('channels')!.split(',');

@@ -116,7 +116,7 @@ async function contextFor(srv: TestServer, timeoutMs: number): Promise<Context> 
     async act(text) {
       const action = parseAction(text);
       if ('channel' in action) {
-        await srv.publish(action.channel, action.data);
+        await srv.publish(action.channel, action.data, action.event === undefined ? {} : { event: action.event });
         await readEpochs();
       }
       else if (action.name === 'shutdown') ctx.stopping ??= srv.app.stop();
