@@ -167,6 +167,14 @@ export const dataText: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: longString(1000, 140_000).map((s) => JSON.stringify(s)) },
 );
 
+/** An `event` field's JSON text: names from the contract's alphabet and around its 64-character edge, odd strings, other JSON. */
+export const eventText: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ unit: fc.constantFrom(...'aZ09_.:-'), minLength: 1, maxLength: 64 }).map((s) => JSON.stringify(s)) },
+  { weight: 1, arbitrary: fc.integer({ min: 63, max: 66 }).map((n) => JSON.stringify('e'.repeat(n))) },
+  { weight: 2, arbitrary: stringToken },
+  { weight: 1, arbitrary: jsonText },
+);
+
 /** `text` cut short somewhere (an interrupted or truncated JSON document). */
 export const truncated = (text: fc.Arbitrary<string>): fc.Arbitrary<string> =>
   fc.tuple(text, fc.nat()).map(([t, k]) => t.slice(0, k % Math.max(1, t.length)));

@@ -12,6 +12,7 @@ import {
   dataText,
   encoding,
   entriesOf,
+  eventText,
   extraHeaders,
   field,
   jsonText,
@@ -74,6 +75,7 @@ const publishBody = bodyOf(
     [
       maybe(field('channel', channelText), 0.95),
       maybe(field('data', dataText), 0.95),
+      maybe(field('event', eventText), 0.25),
       maybe(field('tags', tagsText), 0.25),
       maybe(field('idempotencyKey', idempotencyText), 0.25),
     ],
@@ -87,7 +89,10 @@ const channelsText = fc.oneof(
   { weight: 1, arbitrary: jsonText },
 );
 const broadcastBody = bodyOf(
-  entriesOf([maybe(field('channels', channelsText), 0.95), maybe(field('data', dataText), 0.95), maybe(field('tags', tagsText), 0.25)], extraEntries),
+  entriesOf(
+    [maybe(field('channels', channelsText), 0.95), maybe(field('data', dataText), 0.95), maybe(field('event', eventText), 0.25), maybe(field('tags', tagsText), 0.25)],
+    extraEntries,
+  ),
 );
 
 interface PostInput {

@@ -10,6 +10,7 @@ import {
   deepJsonText,
   entriesOf,
   epochLike,
+  eventText,
   field,
   jsonText,
   keyToken,
@@ -51,7 +52,15 @@ const sinceToken = fc.oneof(
 );
 const commandText = objectText(
   entriesOf(
-    [maybe(field('id', idToken), 0.9), maybe(field('type', typeToken), 0.9), maybe(field('channel', channelToken), 0.6), maybe(field('since', sinceToken), 0.15)],
+    [
+      maybe(field('id', idToken), 0.9),
+      maybe(field('type', typeToken), 0.9),
+      maybe(field('channel', channelToken), 0.6),
+      maybe(field('since', sinceToken), 0.15),
+      // With data, a publish frame can be valid; its event name is then checked by the contract.
+      maybe(field('data', jsonText), 0.1),
+      maybe(field('event', eventText), 0.1),
+    ],
     fc.array(fc.tuple(fc.oneof(keyToken, fc.constantFrom('"id"', '"type"', '"channel"')), jsonText), { maxLength: 1 }),
   ),
 );
