@@ -114,7 +114,7 @@ export class TokenKeeper {
   fetch(ahead = false): Promise<string> {
     if (this.#inflight) return this.#inflight;
     const get = this.getToken;
-    if (!get) return Promise.reject(new HubbubError('token_expired', undefined, { status: 0 }));
+    if (!get) return Promise.reject(new HubbubError('token_expired', 'the token expired and there is no getToken to renew it', { status: 0 }));
     let called: Promise<string>;
     try {
       called = Promise.resolve(get());

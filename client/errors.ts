@@ -1,4 +1,4 @@
-import { ERROR_TABLE, type ErrorCode } from '../contract/error-table.js';
+import { ERROR_STATUS, type ErrorCode } from '../contract/error-table.js';
 import type { ErrorBody } from '../contract/errors.js';
 import { DISCONNECT_TABLE, type DisconnectName } from '../contract/disconnect.js';
 
@@ -27,8 +27,10 @@ export class HubbubError extends Error {
   readonly retryAfter: number | undefined;
 
   constructor(code: HubbubErrorCode, message?: string, options: HubbubErrorOptions = {}) {
-    const row = ERROR_TABLE[code];
-    super(message ?? row.message, options.cause === undefined ? undefined : { cause: options.cause });
+    const row = ERROR_STATUS[code];
+    // The table's messages stay on the server (they would cost the bundle a third of its budget):
+    // a client-made error without its own message says its code.
+    super(message ?? code, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options.status ?? row.status;
     this.retryable = options.retryable ?? row.retryable;
@@ -52,7 +54,7 @@ export class HubbubError extends Error {
 }
 
 function codeForStatus(status: number): HubbubErrorCode {
-  for (const [code, row] of Object.entries(ERROR_TABLE) as Array<[HubbubErrorCode, (typeof ERROR_TABLE)[HubbubErrorCode]]>) {
+  for (const [code, row] of Object.entries(ERROR_STATUS) as Array<[HubbubErrorCode, (typeof ERROR_STATUS)[HubbubErrorCode]]>) {
     if (row.status === status) return code;
   }
   if (status === 502 || status === 503 || status === 504) return 'unavailable';
@@ -63,7 +65,7 @@ function codeForStatus(status: number): HubbubErrorCode {
 export function isErrorBody(value: unknown): value is ErrorBody {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.code === 'string' && v.code in ERROR_TABLE && typeof v.message === 'string' && typeof v.retryable === 'boolean';
+  return typeof v.code === 'string' && v.code in ERROR_STATUS && typeof v.message === 'string' && typeof v.retryable === 'boolean';
 }
 
 /** The server closed the connection with a terminal code (see `shouldReconnect` in the contract): the client stopped. */

@@ -141,7 +141,7 @@ export class Hubbub extends Emitter<HubbubEvents> {
   #tokenExpired(info: CloseInfo): void {
     const streak = ++this.#expiredStreak;
     const verdict = markExpired([this.#auth, ...this.#channels.keepers()], this.#env.now(), streak);
-    const error = info.error ?? new HubbubError('token_expired', undefined, { status: 0 });
+    const error = info.error ?? new HubbubError('token_expired', 'the token expired and no fresh one came', { status: 0 });
     if (verdict === 'terminal' || verdict.dead.includes(this.#auth)) return this.#terminate(error);
     this.#channels.endWithTokens(verdict.dead, error);
     // Again at once would loop on a getToken that hands out expired tokens: from the second on, back off.

@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { ERROR_CODES, ERROR_TABLE, type ErrorCode } from './error-table.js';
+import { ERROR_CODES, ERROR_TABLE } from './error-messages.js';
+import type { ErrorCode } from './error-table.js';
 
-// The error body schemas, built on the one table of error codes (error-table.ts).
-export { ERROR_CODES, ERROR_TABLE, type ErrorCode } from './error-table.js';
+// The error body schemas, built on the one table of error codes (error-table.ts, with its messages in error-messages.ts).
+export { ERROR_STATUS, type ErrorCode } from './error-table.js';
+export { ERROR_CODES, ERROR_MESSAGES, ERROR_TABLE } from './error-messages.js';
 
 export const ErrorCodeSchema = z.enum(ERROR_CODES);
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { Hubbub, type Publication, type TransportName, createPublisher } from '../client/index.js';
+import { Hubbub, type Publication, type TransportName } from '../client/index.js';
+import { createPublisher } from '../client/publisher.js';
 import { ChannelState, Subscription } from '../client/subscription.js';
 import { TEST_API_KEY, type TestServer } from './support/server.js';
 import { TOKEN_SECRET, startWithConfig } from './support/secured.js';
