@@ -19,6 +19,7 @@ export const ERROR_MESSAGES = {
   admin_login_failed: 'The admin password or admin key is wrong',
   admin_session_required: 'Sign in to the admin dashboard: the session cookie is missing, expired or not valid',
   forbidden: 'The credentials do not allow this operation',
+  publish_rejected: "The app's backend refused this publication (its publish proxy said no)",
   not_found: 'No such endpoint',
   method_not_allowed: 'The endpoint does not accept this method',
   already_subscribed: 'The connection is already subscribed to this channel',
@@ -32,6 +33,7 @@ export const ERROR_MESSAGES = {
   headers_too_large: 'The request line or headers exceed the size limit',
   internal: 'Internal server error',
   unavailable: 'The server is shutting down or its broker is unavailable',
+  webhook_unavailable: "The app's backend did not answer the publish proxy in time, or answered wrongly: nothing was published",
 } as const satisfies Record<ErrorCode, string>;
 
 /** Each code's status, `retryable` and message. */

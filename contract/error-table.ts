@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   admin_login_failed: { status: 401, retryable: false },
   admin_session_required: { status: 401, retryable: false },
   forbidden: { status: 403, retryable: false },
+  publish_rejected: { status: 403, retryable: false },
   not_found: { status: 404, retryable: false },
   method_not_allowed: { status: 405, retryable: false },
   already_subscribed: { status: 409, retryable: false },
@@ -34,6 +35,7 @@ export const ERROR_STATUS = {
   headers_too_large: { status: 431, retryable: false },
   internal: { status: 500, retryable: true },
   unavailable: { status: 503, retryable: true },
+  webhook_unavailable: { status: 503, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -8,5 +8,6 @@ export * from './frames.js';
 export * from './position.js';
 export * from './publication.js';
 export * from './tokens.js';
+export * from './webhooks.js';
 
 export const PROTOCOL_VERSION = '1';

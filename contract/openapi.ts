@@ -8,6 +8,7 @@ import { DISCONNECT_TABLE } from './disconnect.js';
 import { ERROR_TABLE, ErrorBody, type ErrorCode } from './errors.js';
 import { PROTOCOL_VERSION } from './index.js';
 import { REF, componentSchemas, dropUntypedNullable, type Json } from './openapi-schemas.js';
+import { WEBHOOK_SIGNATURE, WEBHOOK_SIGNATURE_SCHEME, webhookOperations, webhookSchemas } from './openapi-webhooks.js';
 
 /** The API version published in the OpenAPI document; test/openapi.test.ts keeps it equal to package.json. */
 export const API_VERSION = '0.1.0';
@@ -155,10 +156,11 @@ export function buildOpenApi(): object {
         { name: 'REST API', description: 'Publishing and inspection; needs the API key' },
         { name: 'Realtime transports', description: 'Subscriptions over SSE, long-poll and WebSocket, and client publish: anonymous or with a connection token' },
         { name: 'Admin dashboard', description: 'The API of the dashboard at /admin (docs/admin.md); 404 unless an admin password or admin key is configured' },
+        { name: 'Webhooks', description: 'Requests Hubbub makes to your backend (x-webhooks; docs/webhooks.md)' },
         { name: CODES_TAG, description: CODES_DESCRIPTION },
       ],
       components: {
-        schemas: componentSchemas(),
+        schemas: { ...componentSchemas(), ...webhookSchemas() },
         securitySchemes: {
           [BEARER]: { type: 'http', scheme: 'bearer', description: 'An API key: the one printed by the server at start, or a scoped key of the config file' },
           [CONNECTION_TOKEN]: {
@@ -167,6 +169,7 @@ export function buildOpenApi(): object {
             bearerFormat: 'JWT',
             description: 'A connection token signed by your backend (docs/security.md); also accepted as the token query parameter or a cookie',
           },
+          [WEBHOOK_SIGNATURE]: WEBHOOK_SIGNATURE_SCHEME,
           [ADMIN_SESSION]: {
             type: 'apiKey',
             in: 'cookie',
@@ -175,6 +178,7 @@ export function buildOpenApi(): object {
           },
         },
       },
+      'x-webhooks': webhookOperations(),
       'x-protocol-version': PROTOCOL_VERSION,
       'x-error-table': Object.entries(ERROR_TABLE).map(([code, row]) => ({ code, ...row })),
       'x-disconnect-table': Object.entries(DISCONNECT_TABLE).map(([name, row]) => ({ name, ...row })),

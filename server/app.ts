@@ -128,6 +128,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
     hub,
     publishing: core.publishing,
     broker,
+    webhooks: core.webhooks,
     cluster: () => cluster,
   };
   metrics.watch(sources);
@@ -207,6 +208,7 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       await stop();
       sessions.close();
       await hub.stopLingering();
+      await core.webhooks.close();
       await cluster.close();
       await broker.close();
     },

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ApiKeyConfig } from './session/api-keys.js';
 import { NamespaceOptions, NamespacesConfig } from './session/namespaces.js';
 import { SETTINGS } from './settings.js';
+import { WebhooksConfig } from './webhooks/options.js';
 
 // The config file (`--config FILE`, YAML or JSON): every flag setting under its name in
 // server/settings.ts, plus what only a file can hold — namespace options and scoped API keys.
@@ -26,6 +27,7 @@ export const FileConfig = z
     defaults: NamespaceOptions.partial().optional().describe('Options of every namespace not listed under namespaces'),
     namespaces: NamespacesConfig.optional(),
     apiKeys: z.array(ApiKeyConfig).optional().describe('Scoped API keys for backends, besides the full-access HUBBUB_API_KEY'),
+    webhooks: WebhooksConfig.optional(),
   })
   .strict();
 export type FileConfig = z.output<typeof FileConfig>;
@@ -57,10 +59,22 @@ export function readConfigFile(path: string): { raw: Record<string, unknown>; pa
     const why = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${describeIssue(i)}`).join('; ');
     throw new ConfigFileError(`config file ${path}: ${why}`);
   }
+  const orphan = namespacesWithEventsButNoUrl(result.data);
+  if (orphan.length > 0) throw new ConfigFileError(`config file ${path}: ${orphan.join(', ')} ask${orphan.length > 1 ? '' : 's'} for webhook events but webhooks.url is not set`);
   return { raw: raw as Record<string, unknown>, parsed: result.data };
 }
 
 function describeIssue(issue: z.ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   return issue.message;
+}
+
+/** Channel events need the one endpoint they are sent to. */
+function namespacesWithEventsButNoUrl(file: FileConfig): string[] {
+  if (file.webhooks?.url !== undefined) return [];
+  const out: string[] = [];
+  if ((file.defaults?.webhooks?.length ?? 0) > 0) out.push('defaults.webhooks');
+  for (const [name, ns] of Object.entries(file.namespaces ?? {})) if ((ns.webhooks?.length ?? 0) > 0) out.push(`namespaces.${name}.webhooks`);
+  if ((file.webhooks?.events.length ?? 0) > 0) out.push('webhooks.events');
+  return out;
 }

@@ -4,6 +4,7 @@ import { ConfigFileError, type FileConfig, readConfigFile } from './config-file.
 import type { ApiKeyConfig } from './session/api-keys.js';
 import type { NamespaceOptions } from './session/namespaces.js';
 import { SETTINGS, type Settings } from './settings.js';
+import type { WebhooksConfig } from './webhooks/options.js';
 
 // Loads the settings from flags, HUBBUB_* variables and the config file, in that order of
 // precedence. A bad value stops the server with a message naming the setting and where it came from.
@@ -18,6 +19,8 @@ export type Config = { -readonly [K in Exclude<keyof Settings, 'apiKey' | 'nodeI
   namespaces: Record<string, Partial<NamespaceOptions>>;
   /** Scoped API keys from the config file. */
   apiKeys: ApiKeyConfig[];
+  /** The webhook endpoint and connection events from the config file (docs/webhooks.md); undefined: none. */
+  webhooks: WebhooksConfig | undefined;
   /**
    * No token key and no config file: a development setup. The dev token endpoint is on and signs
    * with `devTokenSecret`, derived from the API key (see devSecret), so the demo never needs the
@@ -118,13 +121,14 @@ export function loadConfig(source: ConfigSource = {}): Config {
   const kept = source.previous?.apiKeyGenerated ? source.previous.apiKey : undefined;
   const key = apiKey ?? kept ?? randomBytes(24).toString('base64url');
   return {
-    ...(result as Omit<Config, 'apiKey' | 'apiKeyGenerated' | 'nodeId' | 'defaults' | 'namespaces' | 'apiKeys' | 'devTokenSecret'>),
+    ...(result as Omit<Config, 'apiKey' | 'apiKeyGenerated' | 'nodeId' | 'defaults' | 'namespaces' | 'apiKeys' | 'devTokenSecret' | 'webhooks'>),
     apiKey: key,
     apiKeyGenerated: apiKey === undefined,
     nodeId: (result['nodeId'] as string | undefined) ?? source.previous?.nodeId ?? `node-${randomBytes(4).toString('hex')}`,
     defaults: file.parsed?.defaults ?? {},
     namespaces: file.parsed?.namespaces ?? (devMode ? devNamespaces() : {}),
     apiKeys: file.parsed?.apiKeys ?? [],
+    webhooks: file.parsed?.webhooks,
     devTokenSecret: devMode ? devSecret(key) : undefined,
   };
 }

@@ -11,6 +11,7 @@ import { TimedBroker } from './metrics/timed-broker.js';
 import { PublishService } from './publish/service.js';
 import { buildSessions } from './session/build.js';
 import type { Sessions } from './session/sessions.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 // The parts of a node that do not depend on how clients reach it: broker, hub, the session layer
 // and the publish service. The HTTP front door, and later the ingest listeners, are built on it.
@@ -24,6 +25,8 @@ export interface Core {
   hub: Hub;
   sessions: Sessions;
   publishing: PublishService;
+  /** Events to the app's backend and the publish proxy (docs/webhooks.md); close() with the node. */
+  webhooks: Webhooks;
   /** What clients got wrong, counted per kind and logged as a sample. */
   clientErrors: SampledLog;
   startedAt: number;
@@ -45,11 +48,15 @@ export function tokenVerifier(config: Config): TokenVerifier | undefined {
 export function createCore(config: Config, logger: Logger, broker?: Broker, metrics: Metrics = noMetrics): Core {
   const store = broker ?? memoryBroker(config);
   let clientSeq = 0;
+  const clientErrors = new SampledLog(logger);
+  // Namespace rules are read from the session layer in force at each event (a reload may change them).
+  const webhooks = new Webhooks(config.webhooks, { nodeId: config.nodeId, namespace: (ns) => sessions.policy.namespaces.of(ns), log: new SampledLog(logger) });
   const sessions = buildSessions(config, {
     verifier: tokenVerifier(config),
     newClientId: () => `${config.nodeId}-${(++clientSeq).toString(36)}`,
     logger,
     metrics,
+    events: webhooks,
   });
   // The hub's broker calls are timed only when metrics are on: off, it talks to the broker itself.
   const hub = new Hub(metrics.enabled ? new TimedBroker(store, metrics) : store, {
@@ -58,6 +65,7 @@ export function createCore(config: Config, logger: Logger, broker?: Broker, metr
     presenceEvents: (channel) => sessions.policy.namespaces.of(channelNamespace(channel)).joinLeave,
     historySize: config.historySize,
     historyTtlMs: config.historyTtl * 1000,
+    occupancy: (channel, occupied) => webhooks.occupancy(channel, occupied),
   });
   return {
     config,
@@ -66,8 +74,9 @@ export function createCore(config: Config, logger: Logger, broker?: Broker, metr
     broker: store,
     hub,
     sessions,
-    publishing: new PublishService(hub, { maxMessageBytes: config.maxMessageBytes }),
-    clientErrors: new SampledLog(logger),
+    publishing: new PublishService(hub, { maxMessageBytes: config.maxMessageBytes }, webhooks),
+    webhooks,
+    clientErrors,
     startedAt: Date.now(),
   };
 }

@@ -1,10 +1,14 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_TABLE, type ErrorCode, ErrorBody, type JsonData, MAX_DATA_DEPTH } from '../contract/index.js';
 import { BrokerUnavailableError } from '../server/broker/broker.js';
 import { MemoryBroker } from '../server/broker/memory.js';
 import { type TestServer, TEST_API_KEY, startServer } from './support/server.js';
 import { serverSecret, signToken } from './support/tokens.js';
+import { WebhookReceiver } from './support/webhook-receiver.js';
 import { connectWs } from './support/ws-client.js';
 
 /** A memory broker whose publish fails the way a real backbone can. */
@@ -60,6 +64,25 @@ async function wsError(srv: TestServer, frames: unknown[]): Promise<Produced> {
   return { status: ERROR_TABLE[err.code].status, body };
 }
 
+/** A client publish to a namespace whose publish proxy answers `status` (0: the proxy is down). */
+async function proxiedPublish(start: Start, status: number): Promise<Produced> {
+  const receiver = await WebhookReceiver.start();
+  receiver.respond = () => ({ status, body: {} });
+  if (status === 0) await receiver.close();
+  const dir = await mkdtemp(join(tmpdir(), 'hubbub-proxy-'));
+  try {
+    const file = join(dir, 'hubbub.yaml');
+    await writeFile(file, `namespaces:\n  mod:\n    publish: authenticated\n    publishProxy: { url: "${receiver.url}/proxy" }\n`);
+    const secret = 'error-codes-token-secret-0123456789abcdef';
+    const srv = await start({ HUBBUB_CONFIG: file, HUBBUB_TOKEN_SECRET: secret });
+    const token = await signToken(secret, { sub: 'ada' });
+    return await fetch(`${srv.url}/publish?token=${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"channel":"mod:a","data":1}' }).then(json);
+  } finally {
+    await receiver.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** How to make the server answer with each code. Every row of ERROR_TABLE must be here. */
 type Start = (env: Record<string, string>) => Promise<TestServer>;
 const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker) => Promise<TestServer>, start: Start) => Promise<Produced>> = {
@@ -95,6 +118,8 @@ const PRODUCERS: Record<ErrorCode, (srv: TestServer, setBroker: (b: MemoryBroker
     const admin = await start({ HUBBUB_ADMIN_PASSWORD: 'correct horse battery' });
     return fetch(`${admin.url}/admin/api/nodes`).then(json);
   },
+  publish_rejected: (_srv, _setBroker, start) => proxiedPublish(start, 403),
+  webhook_unavailable: (_srv, _setBroker, start) => proxiedPublish(start, 0),
   not_found: (srv) => fetch(`${srv.url}/no/such/thing`).then(json),
   method_not_allowed: (srv) => srv.api('/api/publish', { method: 'DELETE' }).then(json),
   already_subscribed: (srv) =>

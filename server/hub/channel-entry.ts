@@ -24,6 +24,8 @@ export interface ChannelEntry {
   /** Set while the channel has no subscriber and waits out the linger before unfollowing. */
   linger: NodeJS.Timeout | undefined;
   recent: RecentWindow;
+  /** Has had a live subscriber since the hub began following it (its occupied event went out). */
+  occupied: boolean;
 }
 
 /**

@@ -51,6 +51,7 @@ export class Hub {
   private readonly recentSize: number;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
+  private readonly occupancy: ((channel: string, occupied: boolean) => void) | undefined;
 
   constructor(
     readonly broker: Broker,
@@ -67,6 +68,7 @@ export class Hub {
     this.historySize = options.historySize ?? 100;
     this.historyTtlMs = options.historyTtlMs ?? 300_000;
     this.recentSize = Math.min(options.recentSize ?? 128, this.historySize);
+    this.occupancy = options.occupancy;
     this.interest = new BrokerInterest(broker, (m, e) => this.logger.warn(m, e));
     broker.setHandler({
       onPublication: (pub) => this.onBrokerPublication(pub),
@@ -137,6 +139,7 @@ export class Hub {
       entry.pending.delete(sub);
       entry.live.set(sub, this.now());
       entry.last ??= last;
+      this.occupy(entry);
       this.announce(channel, sub, 'join');
       return result;
     } catch (err) {
@@ -199,6 +202,7 @@ export class Hub {
       last = deliverOne(sub, pub, from, this.frames);
     }
     entry.live.set(sub, this.now());
+    this.occupy(entry);
     this.announce(channel, sub, 'join');
     return start.result;
   }
@@ -225,6 +229,12 @@ export class Hub {
   presence(channel: string): PresenceEntry[] {
     const entry = this.channels.get(channel);
     return entry ? presenceOf(entry, this.nodeId) : [];
+  }
+
+  private occupy(entry: ChannelEntry): void {
+    if (entry.occupied) return;
+    entry.occupied = true;
+    this.occupancy?.(entry.name, true);
   }
 
   private announce(channel: string, sub: Subscriber, type: 'join' | 'leave'): void {
@@ -288,6 +298,7 @@ export class Hub {
         resync: undefined,
         linger: undefined,
         recent: new RecentWindow(this.recentSize, { size: this.historySize, ttlMs: this.historyTtlMs }),
+        occupied: false,
       };
       created.ready = this.interest.follow(channel).then(() => void (created.following = true));
       entry = created;
@@ -322,6 +333,7 @@ export class Hub {
     if (this.channels.get(entry.name) !== entry) return;
     this.channels.delete(entry.name);
     this.interest.unfollow(entry.name);
+    if (entry.occupied) this.occupancy?.(entry.name, false);
   }
 
   private onBrokerPublication(pub: Publication): void {

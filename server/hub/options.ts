@@ -27,4 +27,10 @@ export interface HubOptions {
   /** Live publications buffered per subscriber while its recovery is read from history. */
   maxPendingPerSubscriber?: number;
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * Told when a channel gets its first live subscriber on this node (true), and when the node stops
+   * following it after its last one left and the linger passed (false): the occupied and vacated
+   * webhooks. The linger spares the backend a vacated/occupied pair on every long-poll cycle.
+   */
+  occupancy?: (channel: string, occupied: boolean) => void;
 }

@@ -3,6 +3,7 @@ import type { Broker } from '../broker/broker.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { DeliveryTally } from '../hub/codec.js';
 import type { PublishCounters } from '../publish/service.js';
+import type { WebhookStats } from '../webhooks/webhooks.js';
 
 // The one Metrics dependency, injected beside the logger. Counts a node already keeps (connections,
 // subscriptions, the hub's delivery tallies, the publish service's counters) are read when scraped
@@ -30,6 +31,7 @@ export interface NodeSources {
   };
   readonly publishing: { readonly counters: PublishCounters };
   readonly broker: Pick<Broker, 'kind' | 'ready' | 'stats'>;
+  readonly webhooks: { stats(): WebhookStats };
   cluster(): Pick<Cluster, 'nodes'>;
 }
 

@@ -147,6 +147,13 @@ export class PrometheusMetrics implements Metrics {
     ]);
     readCounter(r, 'hubbub_broker_disconnects_total', 'Times the broker connection (NATS) was lost', ['broker'], () => [[{ broker: node.broker.kind }, node.broker.stats?.disconnects ?? 0]]);
     readCounter(r, 'hubbub_broker_reconnects_total', 'Times the broker connection (NATS) was regained', ['broker'], () => [[{ broker: node.broker.kind }, node.broker.stats?.reconnects ?? 0]]);
+    readCounter(r, 'hubbub_webhook_events_total', 'Webhook events by event and outcome: sent, failed (in a failed attempt), retried, dropped (full queue), abandoned (out of attempts)', ['event', 'outcome'], () =>
+      Object.entries(node.webhooks.stats().events ?? {}).flatMap(([event, outcomes]) => Object.entries(outcomes).map(([outcome, n]): [Labels<'event' | 'outcome'>, number] => [{ event, outcome }, n])),
+    );
+    readGauge(r, 'hubbub_webhook_pending', 'Webhook events waiting on this node, queued or in the request being sent', [], () => [[{}, node.webhooks.stats().pending]]);
+    readCounter(r, 'hubbub_publish_proxy_total', 'Client publications the publish proxy accepted, rewrote, rejected, or could not ask about (unavailable)', ['outcome'], () =>
+      Object.entries(node.webhooks.stats().proxy).map(([outcome, n]) => [{ outcome }, n]),
+    );
     readGauge(r, 'hubbub_cluster_nodes', 'Live nodes of the cluster as this node sees them, itself included', [], async () => [[{}, (await node.cluster().nodes()).length]]);
   }
 

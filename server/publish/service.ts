@@ -25,6 +25,13 @@ export type PublishCaller =
 
 export type BroadcastItem = { channel: string; epoch: string; offset: number } | { channel: string; error: ReturnType<HubbubError['toBody']> };
 
+/** What happens around a client publication besides the checks here: the webhooks' publish proxy and publish event. */
+export interface ClientPublishHooks {
+  /** The data to store (the client's, or a rewrite); throws the contract error that refuses it. */
+  beforeClientPublish(session: Session, req: PublishRequest): Promise<JsonData>;
+  clientPublished(pub: Publication): void;
+}
+
 export interface PublishCounters {
   accepted: number;
   refused: Partial<Record<string, number>>;
@@ -36,19 +43,23 @@ export class PublishService {
   constructor(
     private readonly hub: Hub,
     private readonly options: { maxMessageBytes: number },
+    private readonly hooks?: ClientPublishHooks,
   ) {}
 
   async publish(caller: PublishCaller, req: PublishRequest): Promise<Publication> {
     try {
       this.authorize(caller, req.channel);
       this.checkSize(req.data);
-      const pub = await this.hub.publish(req.channel, req.data, {
+      const data = caller.kind === 'client' && this.hooks ? await this.hooks.beforeClientPublish(caller.session, req) : req.data;
+      if (data !== req.data) this.checkSize(data);
+      const pub = await this.hub.publish(req.channel, data, {
         event: req.event,
         tags: req.tags,
         idempotencyKey: req.idempotencyKey,
         publisher: caller.kind === 'client' ? stamp(caller.session) : undefined,
       });
       this.counters.accepted += 1;
+      if (caller.kind === 'client') this.hooks?.clientPublished(pub);
       return pub;
     } catch (err) {
       throw this.refused(err);

@@ -8,14 +8,24 @@ import { TrustedProxies } from './client-address.js';
 import { Namespaces, type NamespaceOptions } from './namespaces.js';
 import { OriginPolicy } from './origins.js';
 import { Policy } from './policy.js';
-import { type Limits, type SessionRules, Sessions } from './sessions.js';
+import { type ConnectionEvents, type Limits, type SessionRules, Sessions } from './sessions.js';
 
 // The session layer of one node, built from the config: namespaces and their policy, API keys,
 // origins, proxies and limits. Bursts are the rate times a few seconds, so a page reload storm or
 // a reconnect wave after a restart passes while a sustained flood does not.
 
-export function buildSessions(config: Config, deps: { verifier: TokenVerifier | undefined; newClientId(): string; logger?: Logger; metrics?: Metrics }): Sessions {
-  return new Sessions({ ...sessionRules(config, deps.verifier), newClientId: deps.newClientId, logger: deps.logger, metrics: deps.metrics, limits: sessionLimits(config) });
+export function buildSessions(
+  config: Config,
+  deps: { verifier: TokenVerifier | undefined; newClientId(): string; logger?: Logger; metrics?: Metrics; events?: ConnectionEvents },
+): Sessions {
+  return new Sessions({
+    ...sessionRules(config, deps.verifier),
+    newClientId: deps.newClientId,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    events: deps.events,
+    limits: sessionLimits(config),
+  });
 }
 
 /**

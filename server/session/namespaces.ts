@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ChannelWebhookEvents, PublishProxyOptions } from '../webhooks/options.js';
 
 // Per-namespace options of the config file (`namespaces:` and `defaults:`). The namespace of
 // `chat:lobby` is `chat`; a channel without `:` belongs to the namespace `""`.
@@ -16,11 +17,13 @@ export const NamespaceOptions = z
       .describe('Who may publish from a client: nobody (backends only, the default); authenticated users; or whoever may subscribe to the channel'),
     presence: z.boolean().describe('Whether the presence API lists the subscribers of its channels'),
     joinLeave: z.boolean().describe('Publish join/leave events when an identified user subscribes or leaves (anonymous clients never cause them)'),
+    webhooks: ChannelWebhookEvents,
+    publishProxy: PublishProxyOptions.optional(),
   })
   .strict();
 export type NamespaceOptions = z.infer<typeof NamespaceOptions>;
 
-export const DEFAULT_NAMESPACE: NamespaceOptions = { subscribe: 'anyone', publish: 'nobody', presence: true, joinLeave: false };
+export const DEFAULT_NAMESPACE: NamespaceOptions = { subscribe: 'anyone', publish: 'nobody', presence: true, joinLeave: false, webhooks: [] };
 
 export const NamespaceName = z.string().regex(/^[A-Za-z0-9_-]*$/, 'namespace names are [A-Za-z0-9_-]* ("" is the namespace of channels without a colon)');
 

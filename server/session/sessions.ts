@@ -48,6 +48,8 @@ export interface SessionsOptions extends SessionRules {
   logger?: Pick<Logger, 'info'> | undefined;
   /** Counts refused credentials and rate-limit refusals (default: not counted). */
   metrics?: Pick<Metrics, 'authFailed' | 'rateLimited'> | undefined;
+  /** Connection events of identified users (webhooks); anonymous connections cause none. */
+  events?: ConnectionEvents | undefined;
 }
 
 const UNCOUNTED: Pick<Metrics, 'authFailed' | 'rateLimited'> = { authFailed: () => undefined, rateLimited: () => undefined };
@@ -71,8 +73,21 @@ function connectionFields(s: Session): Record<string, unknown> {
   return { transport: s.transport, client: s.client, user: s.user, address: s.ip };
 }
 
+/** How a connection ended, for its close line and the disconnect webhook. */
+export interface ConnectionEnd {
+  by: 'server' | 'client';
+  code?: number | undefined;
+  reason?: string | undefined;
+}
+
+/** Told when a connection of an identified user starts (or gets its user) and ends: the webhooks. */
+export interface ConnectionEvents {
+  connected(s: Session): void;
+  disconnected(s: Session, end: ConnectionEnd, durationMs: number): void;
+}
+
 /** How the connection ended: the server's reason from the disconnect table, else the client's close frame, else the client left. */
-function endFields(s: Session, peer: PeerClose | undefined): Record<string, unknown> {
+function endFields(s: Session, peer: PeerClose | undefined): ConnectionEnd {
   if (s.endedBy !== undefined) return { by: 'server', code: DISCONNECT_TABLE[s.endedBy].code, reason: s.endedBy };
   if (peer) return { by: 'client', code: peer.code, reason: peer.reason === '' ? undefined : scrub(peer.reason) };
   return { by: 'client' };
@@ -147,12 +162,24 @@ export class Sessions {
       },
       isRevoked: (id) => this.isRevoked(id),
       now: this.now,
-      onIdentity: (s, previous) => this.index(s, previous),
-      onOpen: (s) => options.logger?.info('connection opened', connectionFields(s)),
+      onIdentity: (s, previous) => {
+        this.index(s, previous);
+        // A WebSocket may name its user in its first frame, after it opened: it connects as that user then.
+        if (previous === null && s.openedAt > 0 && !s.closed) options.events?.connected(s);
+      },
+      onOpen: (s) => {
+        options.logger?.info('connection opened', connectionFields(s));
+        if (s.user !== null) options.events?.connected(s);
+      },
       onClose: (s, peer) => {
         if (s.longLived) this.concurrent.release(s.ip);
         this.unindex(s, s.user);
-        if (s.openedAt > 0) options.logger?.info('connection closed', { ...connectionFields(s), durationMs: this.now() - s.openedAt, ...endFields(s, peer) });
+        if (s.openedAt === 0) return;
+        const end = endFields(s, peer);
+        const durationMs = this.now() - s.openedAt;
+        options.logger?.info('connection closed', { ...connectionFields(s), durationMs, ...end });
+        // Its user never changes once known (a refresh must name the same one), so this pairs with the connect.
+        if (s.user !== null) options.events?.disconnected(s, end, durationMs);
       },
     };
   }
