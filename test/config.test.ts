@@ -58,6 +58,8 @@ describe('config file', () => {
       ['support-dashboard', ['*'], ['presence', 'history', 'channels', 'info']],
     ]);
     expect(c.devTokenSecret).toBeUndefined();
+    expect(c.webhooks).toMatchObject({ url: 'http://127.0.0.1:3000/hubbub/events', events: ['connect', 'disconnect'], queueSize: 10_000 });
+    expect(c.namespaces['support']?.publishProxy).toEqual({ url: 'http://127.0.0.1:3000/hubbub/publish', timeoutMs: 2000 });
   });
 
   it('reads JSON too, and lets env and flags override the file', () => {
@@ -88,6 +90,17 @@ describe('config file', () => {
     const secret = 's'.repeat(32);
     expect(() => loadConfig({ env: { HUBBUB_TOKEN_SECRET: secret, HUBBUB_TOKEN_JWKS_URL: 'https://a.example/jwks' } })).toThrow(/one token key/);
     expect(() => loadConfig({ env: { HUBBUB_TOKEN_SECRET: secret, HUBBUB_API_KEY: secret } })).toThrow(/must differ/);
+  });
+
+  it('refuses webhook events without webhooks.url, and events that are not where they belong', () => {
+    const refuse = (yaml: string, message: RegExp) => expect(() => loadConfig({ argv: ['--config', write('w.yaml', yaml)] })).toThrow(message);
+    refuse('namespaces:\n  chat:\n    webhooks: [publish]\n', /namespaces\.chat\.webhooks asks for webhook events but webhooks\.url is not set/);
+    refuse('webhooks:\n  events: [connect]\n', /webhooks\.events asks for webhook events but webhooks\.url is not set/);
+    refuse('webhooks:\n  url: http://x\nnamespaces:\n  chat:\n    webhooks: [connect]\n', /namespaces\.chat\.webhooks\.0/);
+    refuse('webhooks:\n  url: http://x\n  events: [publish]\n', /webhooks\.events\.0/);
+    refuse('namespaces:\n  chat:\n    publishProxy: { url: "ftp://x" }\n', /namespaces\.chat\.publishProxy\.url: an http\(s\) URL/);
+    // A secret and a publish proxy need no endpoint of events.
+    expect(loadConfig({ argv: ['--config', write('w.yaml', 'webhooks:\n  secret: sixteen-chars-or-more\nnamespaces:\n  m:\n    publishProxy: { url: "http://x" }\n')] }).webhooks?.secret).toBe('sixteen-chars-or-more');
   });
 
   it('is a development setup (dev tokens on) only without a token key and without a file', () => {
