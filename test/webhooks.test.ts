@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { WebhookEvent } from '../contract/index.js';
+import { DISCONNECT_TABLE, type WebhookEvent } from '../contract/index.js';
 import { scrape } from './support/exposition.js';
 import { TOKEN_SECRET, openSse, startWithConfig } from './support/secured.js';
 import { TEST_API_KEY, type TestServer } from './support/server.js';
@@ -78,6 +78,16 @@ describe('connection events', () => {
     await vi.waitFor(() => expect(ofType(receiver.events(), 'disconnect').map((e) => [e.user, e.transport, e.by])).toEqual([['bob', 'sse', 'client']]), WAIT);
     await vi.waitFor(() => expect(srv.app.registries().transports.sse).toBe(0), WAIT);
     expect(receiver.events().every((e) => e.type !== 'connect' || e.user !== '')).toBe(true);
+  });
+
+  it('says the server ended a connection, with the code and reason of the disconnect table', async () => {
+    const { srv, receiver } = await setUp();
+    const sse = await openSse(srv.url, `channels=open&token=${await token('eve')}`);
+    await sse.next('connected');
+    expect((await srv.api('/api/users/eve/disconnect', { method: 'POST' })).status).toBe(200);
+    await sse.ended;
+    await vi.waitFor(() => expect(ofType(receiver.events(), 'disconnect')).toHaveLength(1), WAIT);
+    expect(ofType(receiver.events(), 'disconnect')[0]).toMatchObject({ user: 'eve', by: 'server', reason: 'disconnected_by_server', code: DISCONNECT_TABLE.disconnected_by_server.code });
   });
 });
 

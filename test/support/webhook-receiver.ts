@@ -14,7 +14,7 @@ export interface ReceivedRequest {
 
 export type Responder = (req: ReceivedRequest) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
 
-export class WebhookReceiver {
+export class WebhookReceiver implements AsyncDisposable {
   readonly requests: ReceivedRequest[] = [];
   respond: Responder = () => ({ status: 200, body: {} });
   private server: Server;
@@ -56,6 +56,10 @@ export class WebhookReceiver {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private create(): Server {
