@@ -1,9 +1,13 @@
 import { createHmac } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DISCONNECT_TABLE, type WebhookEvent } from '../contract/index.js';
+import { loadConfig } from '../server/config.js';
 import { scrape } from './support/exposition.js';
 import { TOKEN_SECRET, openSse, startWithConfig } from './support/secured.js';
-import { TEST_API_KEY, type TestServer } from './support/server.js';
+import { TEST_API_KEY, type TestServer, startServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 import { WebhookReceiver } from './support/webhook-receiver.js';
 import { connectWs } from './support/ws-client.js';
@@ -115,6 +119,29 @@ describe('channel events', () => {
     await vi.waitFor(() => expect(ofType(receiver.events(), 'publish')).toHaveLength(1), WAIT);
     const [event] = ofType(receiver.events(), 'publish');
     expect(event).toMatchObject({ channel: 'room:chat', publication: { channel: 'room:chat', ...stored, data: { text: 'hi' }, publisher: { user: 'ada', info: { name: 'ADA' } } } });
+  });
+});
+
+describe('reload', () => {
+  it('applies a namespace change of events and proxy at once, and leaves the endpoint for a restart', async () => {
+    const receiver = await WebhookReceiver.start();
+    cleanups.push(() => receiver.close());
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-webhooks-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'hubbub.yaml');
+    const write = (ns: string, url = `${receiver.url}/events`) => writeFile(file, `webhooks:\n  url: ${url}\nnamespaces:\n  room:\n    publish: authenticated\n${ns}`);
+    await write('');
+    const env = { HUBBUB_CONFIG: file, HUBBUB_TOKEN_SECRET: TOKEN_SECRET };
+    const srv = await startServer(env);
+    cleanups.push(() => srv.close());
+    expect((await clientPublish(srv, 'ada', 'room:r', 'before')).status).toBe(200);
+    await write(`    webhooks: [publish]\n    publishProxy: { url: "${receiver.url}/proxy" }\n`, `${receiver.url}/elsewhere`);
+    receiver.respond = (req) => ({ status: 200, body: req.path === '/proxy' ? { result: { data: 'rewritten' } } : {} });
+    const result = srv.app.reload(loadConfig({ env: { ...env, HUBBUB_API_KEY: TEST_API_KEY, HUBBUB_HOST: '127.0.0.1', HUBBUB_PORT: '0' }, previous: srv.app.config }));
+    expect(result).toEqual({ applied: ['namespaces'], needsRestart: ['webhooks'] });
+    expect((await clientPublish(srv, 'ada', 'room:r', 'after')).status).toBe(200);
+    await vi.waitFor(() => expect(ofType(receiver.events(), 'publish').map((e) => e.publication.data)).toEqual(['rewritten']), WAIT);
+    expect(receiver.requests.map((r) => r.path)).toEqual(['/proxy', '/events']);
   });
 });
 
