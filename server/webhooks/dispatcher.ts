@@ -60,13 +60,22 @@ export class WebhookDispatcher {
     if (this.closing.signal.aborted) return;
     const dropped = this.queue.push(event);
     if (dropped) this.count([dropped], 'dropped');
-    this.running ??= this.drain().finally(() => (this.running = undefined));
+    this.kick();
   }
 
   /** Stops sending; queued events are lost (docs/webhooks.md: at-least-once while the node runs). */
   async close(): Promise<void> {
     this.closing.abort();
     await this.running;
+  }
+
+  /** One drain at a time; an event queued while a finished drain was settling starts the next. */
+  private kick(): void {
+    if (this.running || this.closing.signal.aborted) return;
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.queue.length > 0) this.kick();
+    });
   }
 
   private async drain(): Promise<void> {
