@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DISCONNECT_TABLE, type WebhookEvent } from '../contract/index.js';
 import { loadConfig } from '../server/config.js';
 import { scrape } from './support/exposition.js';
+import { openSession } from './support/raw-clients.js';
 import { TOKEN_SECRET, openSse, startWithConfig } from './support/secured.js';
 import { TEST_API_KEY, type TestServer, startServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
@@ -108,6 +109,21 @@ describe('channel events', () => {
     await vi.waitFor(() => expect(ofType(receiver.events(), 'vacated').map((e) => e.channel)).toEqual(['room:one']), WAIT);
     // `elsewhere` is in a namespace without webhooks, and the second subscriber occupied nothing new.
     expect(receiver.events().filter((e) => e.type === 'occupied' || e.type === 'vacated')).toHaveLength(2);
+  });
+
+  it('keeps a channel occupied across the polls of a long-poll client: one occupied, then one vacated after it stops', async () => {
+    const { srv, receiver } = await setUp();
+    const poller = await openSession('poll', srv.url, ['room:polled']);
+    for (let i = 1; i <= 3; i++) {
+      await srv.publish('room:polled', i);
+      await vi.waitFor(() => expect(poller.publications).toHaveLength(i), WAIT);
+    }
+    await vi.waitFor(() => expect(ofType(receiver.events(), 'occupied')).toHaveLength(1), WAIT);
+    // Each publication ended a poll and the client polled again: the linger bridged every gap.
+    expect(ofType(receiver.events(), 'vacated')).toEqual([]);
+    await poller.close();
+    await vi.waitFor(() => expect(ofType(receiver.events(), 'vacated')).toHaveLength(1), WAIT);
+    expect(ofType(receiver.events(), 'occupied')).toHaveLength(1);
   });
 
   it('sends a publish event with the stored publication for a client publication, none for a backend one', async () => {
