@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ChannelName } from './channel.js';
-import { JsonData, Publication, Tags } from './publication.js';
+import { EventName, JsonData, Publication, Tags } from './publication.js';
 
 // What Hubbub POSTs to the app's backend (docs/webhooks.md): batches of asynchronous events, and the
 // synchronous publish proxy's request and its answer. Receivers can validate bodies with these
@@ -75,6 +75,7 @@ export type WebhookDelivery = z.infer<typeof WebhookDelivery>;
 export const PublishProxyRequest = z
   .object({
     channel: ChannelName,
+    event: EventName.optional().describe('The publication\'s event name, when the client gave one'),
     data: JsonData,
     tags: Tags.optional(),
     user: z.string().describe('The user id from the connection token ("" for an anonymous client)'),

@@ -117,9 +117,10 @@ describe('publish proxy', () => {
     const ws = await connectWs(srv.wsUrl);
     ws.send({ id: 1, type: 'connect', token: await signToken(TOKEN_SECRET, { sub: 'bob' }) });
     await ws.next('connected', (f) => f.user === 'bob');
-    ws.send({ id: 2, type: 'publish', channel: 'mod:room', data: 'from ws' });
+    ws.send({ id: 2, type: 'publish', channel: 'mod:room', event: 'create', data: 'from ws' });
     expect(await ws.next('error', (f) => f.id === 2)).toMatchObject({ code: 'publish_rejected' });
-    expect(PublishProxyRequest.parse(JSON.parse(receiver.requests[0]!.body))).toMatchObject({ user: 'bob', transport: 'websocket' });
+    // The backend decides knowing the publication's event name too.
+    expect(PublishProxyRequest.parse(JSON.parse(receiver.requests[0]!.body))).toMatchObject({ user: 'bob', transport: 'websocket', event: 'create' });
     await ws.close();
     await srv.publish('mod:room', 'from the backend');
     await vi.waitFor(() => expect(received()).toEqual(['from the backend']), { timeout: 10_000 });

@@ -26,10 +26,11 @@ export class PublishProxy {
   constructor(private readonly deps: PublishProxyDeps) {}
 
   /** The data to publish (the client's, or the backend's rewrite); throws publish_rejected or webhook_unavailable. */
-  async check(options: PublishProxyOptions, session: Session, req: { channel: string; data: JsonData; tags?: Record<string, string> | undefined }): Promise<JsonData> {
+  async check(options: PublishProxyOptions, session: Session, req: { channel: string; event?: string | undefined; data: JsonData; tags?: Record<string, string> | undefined }): Promise<JsonData> {
     const info = session.identity.info;
     const request: PublishProxyRequest = {
       channel: req.channel,
+      ...(req.event === undefined ? {} : { event: req.event }),
       data: req.data,
       ...(req.tags === undefined ? {} : { tags: req.tags }),
       user: session.user ?? '',
