@@ -5,6 +5,7 @@ export { Hubbub, type ConnectionState, type HubbubEvents } from './hubbub.js';
 export type { HubbubOptions } from './options.js';
 export {
   Subscription,
+  type EventHandler,
   type SubscribeOptions,
   type SubscriptionStateEvent,
   type SubscriptionStatus,

@@ -19,7 +19,7 @@ export function isSubscribeResult(v: unknown): v is SubscribeResult {
 }
 
 export function isPublication(v: unknown): v is Publication {
-  return isObj(v) && typeof v.channel === 'string' && typeof v.epoch === 'string' && isOffset(v.offset) && 'data' in v;
+  return isObj(v) && typeof v.channel === 'string' && typeof v.epoch === 'string' && isOffset(v.offset) && 'data' in v && (v.event === undefined || typeof v.event === 'string');
 }
 
 export function isPollResponse(v: unknown): v is PollResponse {

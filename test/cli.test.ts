@@ -30,10 +30,13 @@ afterAll(async () => {
   await build?.remove();
 });
 
-async function history(channel: string): Promise<unknown[]> {
+async function publications(channel: string): Promise<Publication[]> {
   const res = await fetch(`${server.url}/api/channels/${encodeURIComponent(channel)}/history`, { headers: { authorization: `Bearer ${KEY}` } });
-  const body = (await res.json()) as { publications: Publication[] };
-  return body.publications.map((p) => p.data);
+  return ((await res.json()) as { publications: Publication[] }).publications;
+}
+
+async function history(channel: string): Promise<unknown[]> {
+  return (await publications(channel)).map((p) => p.data);
 }
 
 /** Connects over WebSocket with a connection token; the user the server saw, or the error code. */
@@ -120,6 +123,19 @@ describe('hubbub publish', () => {
     expect(ran.code).toBe(0);
     expect(ran.stdout.trim().split('\n').map((l) => l.split(':')[1])).toEqual(['1', '2', '3']);
     expect(await history('ops:alerts')).toEqual([{ text: 'backup done' }, 42, 'three']);
+  });
+
+  it('--event names each publication, from DATA and from stdin lines; a malformed name exits 2 and publishes nothing', async () => {
+    expect((await publish(['cli:event', '{"id":1}', '--event', 'order.created'])).code).toBe(0);
+    expect((await publish(['cli:event', '-', '--event', 'order.paid'], '{"id":1}\n')).code).toBe(0);
+    expect((await publications('cli:event')).map((p) => [p.event, p.data])).toEqual([
+      ['order.created', { id: 1 }],
+      ['order.paid', { id: 1 }],
+    ]);
+    const bad = await publish(['cli:event', '{"id":2}', '--event', 'has space']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--event');
+    expect(await publications('cli:event')).toHaveLength(2);
   });
 
   it('--text sends lines as strings; --idempotency-key makes a re-run publish nothing twice', async () => {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { z } from 'zod';
-import { ErrorBody, PublishRequest, PublishResult, formatPosition } from '../../contract/index.js';
+import { ErrorBody, EVENT_NAME_RULE, PublishRequest, PublishResult, formatPosition, isEventName } from '../../contract/index.js';
 import { CommandError, type CommandResult, parseCommand } from './command.js';
 
 // `hubbub publish CHANNEL DATA|-`: POST /api/publish from a shell or cron job. With `-`, every
@@ -17,6 +17,7 @@ prints with its error code: exit 1; a bad flag or DATA: exit 2.
   --api-key KEY            an API key that may publish (default HUBBUB_API_KEY)
   --idempotency-key KEY    a retry with the same key publishes nothing twice; with -, line N
                            uses KEY-N, so re-running the same input is safe
+  --event NAME             the publication's event name (subscribers' subscription.on(NAME, …))
   --text                   send DATA (or each line) as a JSON string, as it is`;
 
 type Publish = z.input<typeof PublishRequest>;
@@ -52,7 +53,7 @@ async function send(url: string, apiKey: string, body: Publish): Promise<string>
 export async function publish(args: readonly string[]): Promise<CommandResult> {
   const { values, positionals, info } = parseCommand(
     args,
-    { url: { type: 'string' }, 'api-key': { type: 'string' }, 'idempotency-key': { type: 'string' }, text: { type: 'boolean' } },
+    { url: { type: 'string' }, 'api-key': { type: 'string' }, 'idempotency-key': { type: 'string' }, event: { type: 'string' }, text: { type: 'boolean' } },
     PUBLISH_HELP,
   );
   if (info !== undefined) {
@@ -68,9 +69,12 @@ export async function publish(args: readonly string[]): Promise<CommandResult> {
   if (!apiKey) throw new CommandError('publish needs an API key: --api-key or HUBBUB_API_KEY', 2);
   const asText = values.text === true;
   const key = values['idempotency-key'];
+  const event = values.event;
+  if (event !== undefined && !isEventName(event)) throw new CommandError(`--event ${JSON.stringify(event)}: ${EVENT_NAME_RULE}`, 2);
+  const named = event === undefined ? {} : { event };
 
   if (data !== '-') {
-    const body: Publish = { channel, data: parseData(data, asText, 'DATA', 2), ...(key === undefined ? {} : { idempotencyKey: key }) };
+    const body: Publish = { channel, ...named, data: parseData(data, asText, 'DATA', 2), ...(key === undefined ? {} : { idempotencyKey: key }) };
     console.log(await send(url, apiKey, body));
     return 0;
   }
@@ -78,7 +82,7 @@ export async function publish(args: readonly string[]): Promise<CommandResult> {
   for await (const raw of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
     lineNo++;
     if (raw.trim() === '') continue;
-    const body: Publish = { channel, data: parseData(raw, asText, `line ${lineNo}`, 1) };
+    const body: Publish = { channel, ...named, data: parseData(raw, asText, `line ${lineNo}`, 1) };
     if (key !== undefined) body.idempotencyKey = `${key}-${lineNo}`;
     try {
       console.log(await send(url, apiKey, body));
