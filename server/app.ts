@@ -184,7 +184,13 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       await door.listen(p, host);
       if (metricsListener) await metricsListener.listen(config.metricsPort!, host);
       for (const l of listeners) {
-        await l.start();
+        try {
+          await l.start();
+        } catch (err) {
+          // A door that cannot open (its socket taken, its port in use) leaves nothing half-open behind.
+          await stop();
+          throw err;
+        }
         started.push(l);
       }
     },

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { ConfigFileError, type FileConfig, readConfigFile } from './config-file.js';
+import { isLoopback, udpAddress } from './ingest/address.js';
 import type { ApiKeyConfig } from './session/api-keys.js';
 import type { NamespaceOptions } from './session/namespaces.js';
 import { SETTINGS, type Settings } from './settings.js';
@@ -116,6 +117,11 @@ export function loadConfig(source: ConfigSource = {}): Config {
   }
   if ((result['tlsCert'] === undefined) !== (result['tlsKey'] === undefined)) {
     throw new ConfigError('TLS needs both --tls-cert and --tls-key (paths to PEM files), or neither');
+  }
+  const udp = result['ingestUdp'] as string | undefined;
+  if (udp !== undefined && !isLoopback(udpAddress(udp).host) && result['ingestUdpSecret'] === undefined) {
+    // Anyone who can reach the port could publish anything: beyond loopback, datagrams must be signed.
+    throw new ConfigError(`--ingest-udp ${udp} is reachable beyond loopback: set --ingest-udp-secret (datagrams signed with HMAC-SHA256, docs/ingest.md)`);
   }
   const devMode = keySources.length === 0 && file.parsed === undefined;
   const kept = source.previous?.apiKeyGenerated ? source.previous.apiKey : undefined;

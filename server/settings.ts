@@ -266,6 +266,58 @@ export const SETTINGS = {
     schema: z.string().min(1).optional(),
     doc: 'PEM private key file of --tls-cert',
   },
+  ingestUnix: {
+    flag: 'ingest-unix',
+    env: 'HUBBUB_INGEST_UNIX',
+    schema: z.string().min(1).max(100, 'a Unix socket path is at most about 100 bytes').optional(),
+    doc: 'Path of a Unix socket taking newline-delimited JSON publishes, one reply line each (docs/ingest.md); off when unset',
+  },
+  ingestUnixMode: {
+    flag: 'ingest-unix-mode',
+    env: 'HUBBUB_INGEST_UNIX_MODE',
+    schema: z
+      .string()
+      .regex(/^0?[0-7]{3}$/, 'an octal file mode like 0660')
+      .default('0660')
+      .transform((s) => parseInt(s, 8)),
+    doc: 'File mode of the --ingest-unix socket: who may connect is who may publish',
+  },
+  ingestUdp: {
+    flag: 'ingest-udp',
+    env: 'HUBBUB_INGEST_UDP',
+    schema: z
+      .string()
+      .regex(/^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, 'HOST:PORT or PORT (binds 127.0.0.1)')
+      .optional(),
+    doc: 'HOST:PORT (or PORT, on 127.0.0.1) taking one JSON publish per UDP datagram, at most once, no reply (docs/ingest.md); off when unset',
+  },
+  ingestUdpSecret: {
+    flag: 'ingest-udp-secret',
+    env: 'HUBBUB_INGEST_UDP_SECRET',
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    doc: 'Shared secret: every datagram must start with the hex HMAC-SHA256 of its JSON and a space; required to bind --ingest-udp beyond loopback',
+  },
+  ingestUdpMaxBytes: {
+    flag: 'ingest-udp-max-bytes',
+    env: 'HUBBUB_INGEST_UDP_MAX_BYTES',
+    schema: z.coerce.number().int().min(64).max(65_507).default(8192),
+    doc: 'Largest datagram taken by --ingest-udp; larger ones are dropped and counted',
+  },
+  ingestNats: {
+    flag: 'ingest-nats',
+    env: 'HUBBUB_INGEST_NATS',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false'])])
+      .default(true)
+      .transform((v) => v === true || v === 'true'),
+    doc: 'With --nats: take NATS requests on <prefix>.ingest.<channel> and reply with the position; false turns it off',
+  },
+  ingestNamespaces: {
+    flag: 'ingest-namespaces',
+    env: 'HUBBUB_INGEST_NAMESPACES',
+    schema: list(/^[A-Za-z0-9_-]+$/, 'namespaces'),
+    doc: 'Namespaces the ingest doors (Unix socket, UDP, NATS) may publish to, comma-separated; empty = every channel',
+  },
   config: {
     flag: 'config',
     env: 'HUBBUB_CONFIG',

@@ -8,7 +8,7 @@ import { SETTINGS } from '../settings.js';
 export const MASK = '••••••••';
 
 /** Settings whose whole value is a secret. */
-const SECRET_SETTINGS = new Set<string>(['apiKey', 'tokenSecret', 'adminPassword']);
+const SECRET_SETTINGS = new Set<string>(['apiKey', 'tokenSecret', 'adminPassword', 'ingestUdpSecret']);
 
 /** `scheme://user:pass@host` → `scheme://••••••••@host`, for each comma-separated URL. */
 export function maskUrlCredentials(text: string): string {

@@ -2,6 +2,7 @@ import { accessNotes } from '../access-notes.js';
 import { type HubbubApp, createHubbub } from '../app.js';
 import { connectBackbone } from '../backbone.js';
 import { infoRequest } from '../cli-help.js';
+import { ingestListeners } from '../ingest/index.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { type Logger, loggerFromConfig } from '../logger.js';
 import { reloadOnHangup } from '../reload.js';
@@ -30,7 +31,7 @@ export async function serve(argv: readonly string[]): Promise<CommandResult> {
   } catch (err) {
     throw new CommandError(err instanceof Error ? err.message : String(err), 1, { cause: err });
   }
-  const app = createHubbub(config, { logger, ...backbone });
+  const app = createHubbub(config, { logger, ...backbone, listeners: ingestListeners(config) });
   // Handlers go in before listening: a signal during startup must still shut down cleanly.
   handleSignals(app, logger);
   reloadOnHangup(app, argv, process.env, logger);

@@ -1,4 +1,5 @@
 import type { DisconnectName } from '../../contract/index.js';
+import type { IngestDoor, IngestOutcome } from '../../contract/ingest.js';
 import type { Broker } from '../broker/broker.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { DeliveryTally } from '../hub/codec.js';
@@ -44,6 +45,8 @@ export interface Metrics {
   rateLimited(limit: RateLimit): void;
   /** One broker call's duration (the broker wrapper in timed-broker.ts reports them). */
   brokerCall(call: BrokerCall, broker: string, seconds: number, ok: boolean): void;
+  /** One message that reached an ingest door (a line, a datagram, a NATS request) and what became of it. */
+  ingested(door: IngestDoor, outcome: IngestOutcome): void;
   /** The node whose counts are read at scrape time; called once, when the node is built. */
   watch(node: NodeSources): void;
   /** The Prometheus text exposition of this node and its process. */
@@ -58,6 +61,7 @@ export const noMetrics: Metrics = {
   authFailed: () => undefined,
   rateLimited: () => undefined,
   brokerCall: () => undefined,
+  ingested: () => undefined,
   watch: () => undefined,
   exposition: async () => '',
   contentType: 'text/plain; version=0.0.4; charset=utf-8',

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DISCONNECT_TABLE, type DisconnectName } from '../../contract/index.js';
+import type { IngestDoor, IngestOutcome } from '../../contract/ingest.js';
 import type { AuthFailure, BrokerCall, Metrics, NodeSources, RateLimit } from './metrics.js';
 
 // Metrics in the Prometheus text format, with prom-client. Each node has its own Registry (never
@@ -61,6 +62,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly authFailures: Counter<'reason'>;
   private readonly limited: Counter<'limit'>;
   private readonly brokerSeconds: Record<BrokerCall, Histogram<'broker' | 'outcome'>>;
+  private readonly ingest: Counter<'door' | 'outcome'>;
   private watched = false;
 
   constructor() {
@@ -87,6 +89,12 @@ export class PrometheusMetrics implements Metrics {
         registers,
       });
     this.brokerSeconds = { publish: histogram('publish'), history: histogram('history') };
+    this.ingest = new Counter({
+      name: 'hubbub_ingest_messages_total',
+      help: 'Lines, datagrams and NATS requests that reached an ingest door, by door (unix, udp, nats) and outcome (accepted, malformed, oversize, refused)',
+      labelNames: ['door', 'outcome'],
+      registers,
+    });
     processMetrics();
   }
 
@@ -108,6 +116,10 @@ export class PrometheusMetrics implements Metrics {
 
   brokerCall(call: BrokerCall, broker: string, seconds: number, ok: boolean): void {
     this.brokerSeconds[call].observe({ broker, outcome: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  ingested(door: IngestDoor, outcome: IngestOutcome): void {
+    this.ingest.inc({ door, outcome });
   }
 
   watch(node: NodeSources): void {

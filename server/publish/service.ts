@@ -1,4 +1,5 @@
-import type { JsonData, Publication } from '../../contract/index.js';
+import { type JsonData, type Publication, channelNamespace } from '../../contract/index.js';
+import type { IngestDoor } from '../../contract/ingest.js';
 import { HubbubError, toHubbubError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { ApiCaller } from '../session/api-keys.js';
@@ -17,11 +18,17 @@ export interface PublishRequest {
   idempotencyKey?: string | undefined;
 }
 
-/** Who publishes: a backend with an API key, or a client connection with its session. */
+/** Who publishes: a backend with an API key, a client connection with its session, or an ingest door. */
 export type PublishCaller =
   | { kind: 'backend'; key: ApiCaller }
   /** `subscribed`: the connection holds a live subscription to the channel (the WebSocket door). */
-  | { kind: 'client'; session: Session; subscribed: boolean };
+  | { kind: 'client'; session: Session; subscribed: boolean }
+  /**
+   * A trusted local door (docs/ingest.md): whoever reached it was already let in by the door's own
+   * guard — the socket file's mode and owner, loopback or an HMAC, the NATS account. `namespaces`
+   * (--ingest-namespaces) narrows where doors may publish; empty = everywhere.
+   */
+  | { kind: 'ingest'; door: IngestDoor; namespaces: readonly string[] };
 
 export type BroadcastItem = { channel: string; epoch: string; offset: number } | { channel: string; error: ReturnType<HubbubError['toBody']> };
 
@@ -92,6 +99,10 @@ export class PublishService {
     if (caller.kind === 'backend') {
       const missing = caller.key.missingChannel(channel);
       if (missing) throw new HubbubError('forbidden', missing);
+    } else if (caller.kind === 'ingest') {
+      if (caller.namespaces.length > 0 && !caller.namespaces.includes(channelNamespace(channel))) {
+        throw new HubbubError('forbidden', `the ${caller.door} ingest door may publish only to the namespaces ${caller.namespaces.join(', ')}`);
+      }
     } else {
       caller.session.authorizePublish(channel, caller.subscribed);
     }
