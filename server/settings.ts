@@ -288,6 +288,7 @@ export const SETTINGS = {
     schema: z
       .string()
       .regex(/^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, 'HOST:PORT or PORT (binds 127.0.0.1)')
+      .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port is at most 65535')
       .optional(),
     doc: 'HOST:PORT (or PORT, on 127.0.0.1) taking one JSON publish per UDP datagram, at most once, no reply (docs/ingest.md); off when unset',
   },
