@@ -29,7 +29,7 @@ const counted = async (srv: IngestServer, outcome: string) =>
   (await scrape(srv.url, TEST_API_KEY)).value('hubbub_ingest_messages_total', { door: 'udp', outcome });
 
 describe('ingest over UDP', () => {
-  it('publishes one JSON object per datagram (dgram, `nc -u -q0`, bash's /dev/udp) to WebSocket subscribers, counted accepted', async () => {
+  it("publishes one JSON object per datagram (dgram, `nc -u -q0`, bash's /dev/udp) to WebSocket subscribers, counted accepted", async () => {
     await using srv = await startIngestServer({ HUBBUB_INGEST_UDP: '127.0.0.1:0' });
     const port = udpPort(srv);
     const sub = await openSession('websocket', srv.url, ['ops:alerts']);
