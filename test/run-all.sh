@@ -20,7 +20,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # test/nginx.test.ts and e2e/nginx.spec.ts run docs/deploy/nginx.conf in Debian's nginx.
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # test/ingest-*.test.ts and docs/ingest.md's examples publish with netcat-openbsd (nc -U, nc -u).
-command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
+nc -h 2>&1 | grep -q 'UNIX domain' || missing+=(netcat-openbsd)
 # test/deploy-docs.test.ts checks docs/deploy/hubbub.service with systemd's own verifier.
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
