@@ -3,7 +3,7 @@
 //                  [--nats] [--nats3] [--auth] [--workers 2] [--stall 30] [--in-flight 8]
 //                  [--scale] [--steps 1000,5000,10000,20000] [--scale-messages 5]
 //                  [--channels] [--channel-count 10000] [--per-channel 2] [--profile DIR] [--node-flags=--trace-gc]
-//                  [--metrics on|off]
+//                  [--metrics on|off] [--ingest unix|udp|unix,udp]
 // Measures Hubbub beside a raw floor server (floor-server.ts) in the same run, every transport, and
 // prints issue #8's table with the ratios: deliveries/s in a fan-out, server CPU µs per delivery
 // (/proc/<pid>/stat), p50/p99 latency at a fixed rate, KB per idle connection (/proc/<pid>/status),
@@ -11,11 +11,14 @@
 // batches by how fast pollers come back), with a fixed-rate long-poll case beside them.
 // --scale: memory per connection from 1,000 to 20,000 subscribers and a fan-out with p99 at each
 // step. --channels: 10,000 channels × 2 subscribers against one channel. Writes .tmp/bench-*.json.
+// --ingest unix|udp: only the ingest doors (ingest.ts): messages through the door, deliveries/s to
+// --subscribers WebSocket subscribers (default 100 here), datagrams sent vs published.
 // --profile DIR: every Hubbub process writes a CPU profile there (node --cpu-prof) when it stops.
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runChannels } from './channels.js';
+import { type IngestDoorName, ingestTable, runIngest } from './ingest.js';
 import { ClientPool } from './client-pool.js';
 import { type Delivery, type System, atRate, fanOut, idleMemory, median, openOrThrow, warmUp } from './phases.js';
 import { loadAverage } from './proc-stats.js';
@@ -52,6 +55,7 @@ const { values: o } = parseArgs({
     profile: { type: 'string' },
     'node-flags': { type: 'string' },
     metrics: { type: 'string', default: 'on' },
+    ingest: { type: 'string' },
   },
 });
 
@@ -140,6 +144,17 @@ const commit = (() => {
 const loadBefore = loadAverage();
 const started = new Date();
 log(`bench on ${commit}, load ${loadBefore}, ${fd.note}, ${o.workers} client processes`);
+if (o.ingest !== undefined) {
+  // The ingest doors alone: their own server processes and subscribers, none of the table's phases.
+  const doors = o.ingest.split(',') as IngestDoorName[];
+  for (const d of doors) if (d !== 'unix' && d !== 'udp') throw new Error(`--ingest unix|udp, not ${d}`);
+  const subscribers = process.argv.includes('--subscribers') ? config.subscribers : 100;
+  const messages = process.argv.includes('--messages') ? config.messages : 5000;
+  const results = [];
+  for (const d of doors) results.push(await runIngest(d, subscribers, messages, log));
+  console.log(`Ingest bench ${started.toISOString()} on ${commit}, load ${loadBefore} before, ${loadAverage()} after:\n\n${ingestTable(results)}`);
+  process.exit(0);
+}
 const nats = config.modes.some((m) => m !== 'memory') ? await BenchNats.start() : undefined;
 const pool = await ClientPool.start(Number(o.workers), fd.prefix);
 const out: Record<string, unknown> = { started: started.toISOString(), commit, node: process.version, fdLimit: fd.limit, config: { ...o } };
