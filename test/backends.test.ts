@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BroadcastResult, HistoryResponse, PublishResult } from '../contract/index.js';
 import { BACKENDS_MD, includedFiles, rewriteIncludes } from '../docs/generate-backends.js';
 import { buildClientPackage } from '../server/build/client-package.js';
+import { UdpIngest } from '../server/ingest/udp.js';
 import { type TestBuild, buildForTest } from './support/cli-process.js';
+import { socketDir, startIngestServer } from './support/ingest.js';
 import { openSession } from './support/raw-clients.js';
 import { TEST_API_KEY, startServer } from './support/server.js';
 import { connectWs } from './support/ws-client.js';
@@ -89,11 +91,39 @@ describe('docs/backends.md', () => {
   it('shows every example file as it is (run: npx tsx docs/generate-backends.ts)', () => {
     const page = readFileSync(BACKENDS_MD, 'utf8');
     expect(rewriteIncludes(page)).toBe(page);
-    const shown = includedFiles(page).map((f) => f.replace('examples/backends/', ''));
+    const shown = includedFiles(page)
+      .filter((f) => f.startsWith('examples/backends/'))
+      .map((f) => f.replace('examples/backends/', ''));
     // Every file of the folder is shown and run here: a new one cannot skip either.
     expect(shown.sort()).toEqual(readdirSync(join(ROOT, DIR)).sort());
     expect(Object.keys(EXAMPLES).sort()).toEqual(shown);
+    // The shell example of the ingest doors is shown too, and run below.
+    expect(includedFiles(page).filter((f) => f.startsWith('examples/ingest/'))).toEqual(['examples/ingest/publish-nc.sh']);
   });
+});
+
+describe('docs/examples/ingest/publish-nc.sh', () => {
+  it('publishes one line through the Unix socket (nc -U, its position printed) and one datagram through UDP (nc -u)', async () => {
+    await using dir = await socketDir();
+    const socket = join(dir.dir, 'hubbub.sock');
+    await using srv = await startIngestServer({ HUBBUB_INGEST_UNIX: socket, HUBBUB_INGEST_UDP: '127.0.0.1:0' });
+    const udp = srv.listeners.find((l): l is UdpIngest => l instanceof UdpIngest)!;
+    const subscriber = await openSession('websocket', srv.url, ['ops:alerts']);
+    const ran = await run('bash', [`${DIR.replace('backends', 'ingest')}/publish-nc.sh`], { PATH: process.env.PATH ?? '', HUBBUB_SOCKET: socket, HUBBUB_UDP_PORT: String(udp.port) });
+    expect(ran, ran.stderr).toMatchObject({ code: 0, stderr: '' });
+    const lines = ran.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([{ unix: { channel: 'ops:alerts', epoch: expect.any(String), offset: 1 } }, { udp: 'sent' }]);
+    // Loopback, one datagram: it arrives (UDP is at most once: docs/ingest.md says what may drop it).
+    await vi.waitFor(
+      () =>
+        expect(subscriber.publications.map((p) => [p.offset, p.event, p.data])).toEqual([
+          [1, undefined, { text: 'disk full on db1' }],
+          [2, 'deploy', { text: 'deploy 42 finished' }],
+        ]),
+      { timeout: 10_000 },
+    );
+    await subscriber.close();
+  }, 60_000);
 });
 
 describe.each(Object.keys(EXAMPLES))('docs/examples/backends/%s', (file) => {
