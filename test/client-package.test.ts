@@ -102,6 +102,23 @@ describe('the client package', () => {
     expect(browser).not.toMatch(/from\s*["'](zod|@ts-rest\/core|eventsource)["']/);
   });
 
+  it("bundles the README's browser snippet with a bundler from the installed package: the browser build, no Node code, no dependency", async () => {
+    const readme = readFileSync(README, 'utf8');
+    const html = /```html\n<script type="module">\n([\s\S]*?)<\/script>\n```/.exec(readme)?.[1];
+    expect(html, 'README.md has the browser snippet').toBeDefined();
+    // As its comment says: with a bundler, the import names the package instead of the server's URL.
+    const source = html!.replace("from 'http://localhost:8080/client/hubbub.js'", "from '@hubbub/client'");
+    expect(source).toContain("from '@hubbub/client'");
+    await writeFile(join(app, 'page.mjs'), source);
+    const { build } = await import('esbuild');
+    const result = await build({ entryPoints: [join(app, 'page.mjs')], absWorkingDir: app, bundle: true, platform: 'browser', format: 'esm', target: 'es2022', write: false, metafile: true, logLevel: 'silent' });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs).toContain('node_modules/@hubbub/client/browser.js');
+    // Only the package itself: no zod, ts-rest or eventsource, and nothing built for Node.
+    expect(inputs.filter((i) => i.startsWith('node_modules/') && !i.startsWith('node_modules/@hubbub/client/'))).toEqual([]);
+    expect(inputs.filter((i) => /node\.js$|publisher/.test(i))).toEqual([]);
+  }, 60_000);
+
   it('typechecks a TypeScript consumer against the installed declarations', async () => {
     await writeFile(
       join(app, 'consumer.ts'),
