@@ -1,20 +1,20 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { JsonData, PresenceEntry, Publication, StreamPosition, SubscribeResult } from '../../contract/index.js';
+// The hub: subscribing (recovery from a position, the long-poll fast paths), the broker's live
+// traffic with its gap recovery, and the fan-out, on top of the channel registry it extends.
+
+import type { JsonData, Publication, StreamPosition, SubscribeResult } from '../../contract/index.js';
 import {
   type Broker,
-  BrokerUnavailableError,
   type HistoryPage,
   type HistoryQuery,
   type PublishOptions,
   UnrecoverablePositionError,
   isEmptyEpoch,
 } from '../broker/broker.js';
-import { type ChannelEntry, channelPositions, deliverOne, presenceOf, resumeFrom, subscriberCounts } from './channel-entry.js';
+import { type ChannelEntry, deliverOne, resumeFrom } from './channel-entry.js';
+import { ChannelRegistry } from './channel-registry.js';
 import { type Codec, CodecRegistry, type DeliveryTally, FrameCache } from './codec.js';
-import { BrokerInterest } from './interest.js';
-import { type Logger, consoleLogger } from '../logger.js';
+import { type GapRetry, readGap } from './gap-read.js';
 import type { HubOptions } from './options.js';
-import { RecentWindow } from './recent.js';
 import { type StartingPoint, startFromWindow, startingPoint } from './starting-point.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -31,45 +31,20 @@ export class SubscriptionAbortedError extends Error {
 }
 
 /**
- * The hub owns the local channel → subscribers registry. It subscribes a channel at the
- * broker on its first local subscriber and unsubscribes after its last, merges recovery
+ * The hub owns the local channel → subscribers registry (channel-registry.ts: it follows a channel
+ * at the broker on its first local subscriber and unfollows after its last). It merges recovery
  * backlogs with live traffic by offset, and fans each publication out encoded once per codec.
  */
-export class Hub {
-  private readonly channels = new Map<string, ChannelEntry>();
-  private readonly interest: BrokerInterest;
+export class Hub extends ChannelRegistry {
   private readonly codecs = new CodecRegistry();
   private readonly frames = new FrameCache();
   private readonly maxPending: number;
-  private readonly logger: Pick<Logger, 'warn'>;
-  private readonly nodeId: string;
-  private readonly presenceEvents: (channel: string) => boolean;
-  private readonly now: () => number;
-  private readonly gapRetries: number;
-  private readonly gapRetryDelayMs: number;
-  private readonly lingerMs: number;
-  private readonly recentSize: number;
-  private readonly historySize: number;
-  private readonly historyTtlMs: number;
-  private readonly occupancy: ((channel: string, occupied: boolean) => void) | undefined;
+  private readonly gapRetry: GapRetry;
 
-  constructor(
-    readonly broker: Broker,
-    options: HubOptions = {},
-  ) {
+  constructor(broker: Broker, options: HubOptions = {}) {
+    super(broker, options);
     this.maxPending = options.maxPendingPerSubscriber ?? 10_000;
-    this.logger = options.logger ?? consoleLogger;
-    this.nodeId = options.nodeId ?? 'local';
-    this.presenceEvents = options.presenceEvents ?? (() => false);
-    this.now = options.now ?? Date.now;
-    this.gapRetries = options.gapRetries ?? 4;
-    this.gapRetryDelayMs = options.gapRetryDelayMs ?? 250;
-    this.lingerMs = options.lingerMs ?? 2000;
-    this.historySize = options.historySize ?? 100;
-    this.historyTtlMs = options.historyTtlMs ?? 300_000;
-    this.recentSize = Math.min(options.recentSize ?? 128, this.historySize);
-    this.occupancy = options.occupancy;
-    this.interest = new BrokerInterest(broker, (m, e) => this.logger.warn(m, e));
+    this.gapRetry = { retries: options.gapRetries ?? 4, delayMs: options.gapRetryDelayMs ?? 250 };
     broker.setHandler({
       onPublication: (pub) => this.onBrokerPublication(pub),
       onGap: (channel) => {
@@ -225,117 +200,6 @@ export class Hub {
     return removed;
   }
 
-  /** This node's subscribers of a channel that have an identity (long-lived connections). */
-  presence(channel: string): PresenceEntry[] {
-    const entry = this.channels.get(channel);
-    return entry ? presenceOf(entry, this.nodeId) : [];
-  }
-
-  private occupy(entry: ChannelEntry): void {
-    if (entry.occupied) return;
-    entry.occupied = true;
-    this.occupancy?.(entry.name, true);
-  }
-
-  private announce(channel: string, sub: Subscriber, type: 'join' | 'leave'): void {
-    const id = sub.identity;
-    // Only identified users: anonymous subscribe/unsubscribe churn must not push real messages out of history.
-    if (!id || id.user === null || id.hidden || !this.presenceEvents(channel)) return;
-    // The user's public info (from the token) rides along, so a page can name who came and went
-    // without the presence API, which takes an API key.
-    const info = id.info?.(channel);
-    const data = { type, client: id.client, user: id.user, node: this.nodeId, ...(info === undefined ? {} : { info }) };
-    this.broker.publish(channel, data, { tags: { hubbub: type } }).catch((err) => this.logger.warn(`${type} publication to ${channel} failed`, err));
-  }
-
-  /** Channels with local subscribers and their counts. */
-  channelCounts(): Array<{ channel: string; subscribers: number }> {
-    return subscriberCounts(this.channels.values());
-  }
-
-  /** Channels with local subscribers, their counts and last delivered position (sampled, never per delivery). */
-  channelPositions(): ReturnType<typeof channelPositions> {
-    return channelPositions(this.channels.values());
-  }
-
-  get subscriptionCount(): number {
-    return subscriberCounts(this.channels.values()).reduce((n, c) => n + c.subscribers, 0);
-  }
-
-  /** Channels with at least one local subscriber. */
-  get channelCount(): number {
-    return subscriberCounts(this.channels.values()).length;
-  }
-
-  /** Channels the hub follows at the broker, lingering ones included. */
-  get followedCount(): number {
-    return this.channels.size;
-  }
-
-  /** Stops following the channels it only lingers on, and waits for the broker calls queued so far (shutdown, tests). */
-  async stopLingering(): Promise<void> {
-    for (const entry of [...this.channels.values()]) {
-      if (entry.linger) {
-        clearTimeout(entry.linger);
-        entry.linger = undefined;
-        this.unfollow(entry);
-      }
-    }
-    await this.interest.idle();
-  }
-
-  private entry(channel: string): ChannelEntry {
-    let entry = this.channels.get(channel);
-    if (!entry) {
-      const created: ChannelEntry = {
-        name: channel,
-        live: new Map(),
-        pending: new Map(),
-        ready: Promise.resolve(),
-        following: false,
-        touched: 0,
-        last: undefined,
-        resync: undefined,
-        linger: undefined,
-        recent: new RecentWindow(this.recentSize, { size: this.historySize, ttlMs: this.historyTtlMs }),
-        occupied: false,
-      };
-      created.ready = this.interest.follow(channel).then(() => void (created.following = true));
-      entry = created;
-      this.channels.set(channel, entry);
-    } else if (entry.linger) {
-      clearTimeout(entry.linger);
-      entry.linger = undefined;
-    }
-    return entry;
-  }
-
-  private release(entry: ChannelEntry): void {
-    if (entry.live.size > 0 || entry.pending.size > 0) return;
-    if (this.channels.get(entry.name) !== entry || entry.linger) return;
-    if (this.lingerMs <= 0) return this.unfollow(entry);
-    this.linger(entry, this.lingerMs);
-  }
-
-  private linger(entry: ChannelEntry, ms: number): void {
-    entry.linger = setTimeout(() => {
-      entry.linger = undefined;
-      if (entry.live.size > 0 || entry.pending.size > 0) return;
-      // Catch-ups answered meanwhile (catchUp) count as uses, as a subscribe and unsubscribe would.
-      const left = entry.touched + this.lingerMs - this.now();
-      if (left > 0) this.linger(entry, left);
-      else this.unfollow(entry);
-    }, ms);
-    entry.linger.unref();
-  }
-
-  private unfollow(entry: ChannelEntry): void {
-    if (this.channels.get(entry.name) !== entry) return;
-    this.channels.delete(entry.name);
-    this.interest.unfollow(entry.name);
-    if (entry.occupied) this.occupancy?.(entry.name, false);
-  }
-
   private onBrokerPublication(pub: Publication): void {
     const entry = this.channels.get(pub.channel);
     if (!entry) return;
@@ -386,7 +250,7 @@ export class Hub {
     entry.resync = held;
     try {
       if (entry.last) {
-        const page = await this.readGap(entry.name, entry.last, held[0]);
+        const page = await readGap(this.broker, entry.name, entry.last, held[0], this.gapRetry);
         for (const pub of page.publications) {
           if (this.channels.get(entry.name) !== entry) return;
           // The page is in one epoch: entry.last's, or the first generation's after an empty position.
@@ -402,28 +266,6 @@ export class Hub {
     const replay = entry.resync ?? [];
     entry.resync = undefined;
     for (const pub of replay) this.onBrokerPublication(pub);
-  }
-
-  /**
-   * What follows `last`. After an empty position, a held publication (live, so the hub followed the
-   * channel into its generation) is read from offset 0 of its epoch (resumeFrom); on a bare onGap the
-   * hub may have missed anything, so the broker decides from the empty position itself: it refuses
-   * when a generation was lost before the current one (broker.ts recoverableFromEmpty).
-   */
-  private async readGap(channel: string, last: StreamPosition, held: Publication | undefined): Promise<HistoryPage> {
-    return this.historyWithRetry(channel, held ? (resumeFrom(last, held) ?? last) : last);
-  }
-
-  /** History can be briefly unavailable (a NATS failover electing leaders): retry before dropping anyone. */
-  private async historyWithRetry(channel: string, since: StreamPosition): Promise<HistoryPage> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.broker.history(channel, { since });
-      } catch (err) {
-        if (!(err instanceof BrokerUnavailableError) || attempt >= this.gapRetries) throw err;
-        await sleep(this.gapRetryDelayMs * 2 ** attempt);
-      }
-    }
   }
 
   private dropLive(entry: ChannelEntry): void {
