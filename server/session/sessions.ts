@@ -1,110 +1,26 @@
+// The session registry: opens every realtime request and upgrade (origin, per-address limits,
+// token), indexes live sessions by user for the user commands, and holds the rules a reload swaps.
+
 import type { IncomingMessage } from 'node:http';
-import { DISCONNECT_TABLE } from '../../contract/index.js';
-import type { AdminAuth } from '../admin/auth.js';
-import { ANONYMOUS, type ConnectionIdentity, type TokenVerifier } from '../auth/tokens.js';
+import { ANONYMOUS, type ConnectionIdentity } from '../auth/tokens.js';
 import { HubbubError } from '../errors.js';
-import { scrub } from '../log-format.js';
-import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { ApiKeys } from './api-keys.js';
-import type { TrustedProxies } from './client-address.js';
+import { connectionFields, endFields } from './connection-events.js';
 import { findToken } from './credentials.js';
-import type { OriginPolicy } from './origins.js';
 import type { Policy } from './policy.js';
-import { ConcurrencyCounter, KeyedBuckets, type Rate } from './rate.js';
+import { ConcurrencyCounter, KeyedBuckets } from './rate.js';
 import { AddressVerifier, rateLimited } from './address-verifier.js';
-import { type PeerClose, Session, type SessionDeps, type SessionVerifier } from './session.js';
+import { REVOKED, Revocations } from './revocation.js';
+import { Session, type SessionDeps, type SessionVerifier } from './session.js';
+import type { Limits, OpenOptions, SessionRules, SessionsOptions } from './sessions-options.js';
 
-export interface Limits {
-  /** Concurrent WebSockets, SSE streams and waiting long-polls per client address. */
-  connectionsPerIp: number;
-  /** New connections and realtime requests per client address. */
-  connectionRate: Rate;
-  /** Commands per WebSocket. */
-  commandRate: Rate;
-  /** Client publishes per user (per node). */
-  publishRate: Rate;
-  /** Failed API keys and tokens per client address; past it, credentials from there are refused. */
-  authFailureRate: Rate;
-}
-
-/** What a configuration reload may replace (reload.ts): built whole, then swapped in as one reference. */
-export interface SessionRules {
-  verifier: TokenVerifier | undefined;
-  policy: Policy;
-  proxies: TrustedProxies;
-  origins: OriginPolicy;
-  apiKeys: ApiKeys;
-  cookieName: string | undefined;
-  /** The admin dashboard's access, whose tail tokens (auth/admin-tail.ts) the session layer accepts too. */
-  admin: AdminAuth;
-}
-
-export interface SessionsOptions extends SessionRules {
-  limits: Limits;
-  newClientId(): string;
-  now?: () => number;
-  /** Where each connection's open and close lines go (info). */
-  logger?: Pick<Logger, 'info'> | undefined;
-  /** Counts refused credentials and rate-limit refusals (default: not counted). */
-  metrics?: Pick<Metrics, 'authFailed' | 'rateLimited'> | undefined;
-  /** Connection events of identified users (webhooks); anonymous connections cause none. */
-  events?: ConnectionEvents | undefined;
-}
+export type { Limits, OpenOptions, SessionRules, SessionsOptions } from './sessions-options.js';
+export type { ConnectionEnd, ConnectionEvents } from './connection-events.js';
+export { REVOKED } from './revocation.js';
 
 const UNCOUNTED: Pick<Metrics, 'authFailed' | 'rateLimited'> = { authFailed: () => undefined, rateLimited: () => undefined };
 
-export interface OpenOptions {
-  transport: string;
-  /** The `token` query parameter, when the route has one. */
-  queryToken?: string | undefined;
-  /** Holds a connection open (counts against connectionsPerIp until close()). */
-  longLived: boolean;
-  /**
-   * A connection (WebSocket, SSE stream): a line is logged when it starts and when it ends. A
-   * long-poll is not one: it is stateless (its cursor is all a node needs), so there is no
-   * server-side start or end between two polls to log.
-   */
-  connection?: boolean;
-}
-
-/** The fields both lines of a connection carry. */
-function connectionFields(s: Session): Record<string, unknown> {
-  return { transport: s.transport, client: s.client, user: s.user, address: s.ip };
-}
-
-/** How a connection ended, for its close line and the disconnect webhook. */
-export interface ConnectionEnd {
-  by: 'server' | 'client';
-  code?: number | undefined;
-  reason?: string | undefined;
-}
-
-/** Told when a connection of an identified user starts (or gets its user) and ends: the webhooks. */
-export interface ConnectionEvents {
-  connected(s: Session): void;
-  disconnected(s: Session, end: ConnectionEnd, durationMs: number): void;
-}
-
-/** How the connection ended: the server's reason from the disconnect table, else the client's close frame, else the client left. */
-function endFields(s: Session, peer: PeerClose | undefined): ConnectionEnd {
-  if (s.endedBy !== undefined) return { by: 'server', code: DISCONNECT_TABLE[s.endedBy].code, reason: s.endedBy };
-  if (peer) return { by: 'client', code: peer.code, reason: peer.reason === '' ? undefined : scrub(peer.reason) };
-  return { by: 'client' };
-}
-
-interface Revocation {
-  at: number;
-  /** Digests of the tokens the user's connections held when they were disconnected. */
-  tokens: Set<string>;
-}
-
 const RATES = ['connectionRate', 'commandRate', 'publishRate', 'authFailureRate'] as const;
-
-/** How long a user disconnect keeps refusing the tokens issued before it. */
-const REVOCATION_MS = 24 * 3600_000;
-
-export const REVOKED = () => new HubbubError('token_invalid', 'this token was revoked when the server disconnected its user: sign a new one');
 
 /**
  * The front of the session layer: every realtime request and upgrade is opened here, once, before
@@ -117,10 +33,7 @@ export class Sessions {
   private readonly failures: KeyedBuckets;
   private readonly publishes: KeyedBuckets;
   private readonly byUser = new Map<string, Set<Session>>();
-  /** user → when their tokens were revoked (a disconnect through the server API), and the tokens their connections held. */
-  private readonly revoked = new Map<string, Revocation>();
-  /** The token each verified identity came from, as a digest: a disconnect refuses exactly the tokens in use. */
-  private readonly tokenDigests = new WeakMap<ConnectionIdentity, string>();
+  private readonly revocations: Revocations;
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
   /** Shared by every session (a poll opens one per request). */
@@ -133,6 +46,7 @@ export class Sessions {
 
   constructor(options: SessionsOptions) {
     this.now = options.now ?? Date.now;
+    this.revocations = new Revocations(this.now);
     // The limits' Rate objects are shared by every bucket, so setLimits() can change them in place.
     const limits: Limits = { ...options.limits };
     for (const k of RATES) limits[k] = { ...limits[k] };
@@ -255,26 +169,11 @@ export class Sessions {
    * this node for the next 24 hours. Call it before disconnecting them.
    */
   revoke(user: string): void {
-    const tokens = new Set(this.revoked.get(user)?.tokens);
-    for (const s of this.byUser.get(user) ?? []) {
-      const d = this.tokenDigests.get(s.identity);
-      if (d !== undefined) tokens.add(d);
-    }
-    this.revoked.delete(user);
-    if (this.revoked.size >= 100_000) this.revoked.delete(this.revoked.keys().next().value!);
-    this.revoked.set(user, { at: this.now(), tokens });
+    this.revocations.revoke(user, this.byUser.get(user) ?? []);
   }
 
   isRevoked(identity: ConnectionIdentity): boolean {
-    if (identity.user === null) return false;
-    const r = this.revoked.get(identity.user);
-    if (r === undefined) return false;
-    // iat has second resolution: a token signed in the second of the revocation still passes, so
-    // the backend's fresh token is never refused. The tokens the disconnected connections held are
-    // refused by digest, whatever their iat says (same second, or a backend clock running ahead).
-    if ((identity.issuedAt ?? 0) < Math.floor(r.at / 1000) * 1000) return true;
-    const d = this.tokenDigests.get(identity);
-    return d !== undefined && r.tokens.has(d);
+    return this.revocations.isRevoked(identity);
   }
 
   /** Live sessions of a user on this node. */
@@ -292,7 +191,7 @@ export class Sessions {
   }
 
   private async verify(o: SessionsOptions, token: string, ip: string): Promise<ConnectionIdentity> {
-    const verifier = (o.verifier || o.admin.tail) && new AddressVerifier(() => o.verifier, this.failures, this.tokenDigests, ip, this.metrics, () => o.admin.tail);
+    const verifier = (o.verifier || o.admin.tail) && new AddressVerifier(() => o.verifier, this.failures, this.revocations.tokenDigests, ip, this.metrics, () => o.admin.tail);
     if (!verifier) throw new HubbubError('token_invalid', 'this server has no token key configured');
     let identity: ConnectionIdentity;
     try {
@@ -310,7 +209,7 @@ export class Sessions {
   private verifierFor(ip: string): SessionVerifier | undefined {
     // A session keeps this one for its life, so it reads the verifier in force at each use (a reload may rotate the key).
     const o = this.current;
-    return (o.verifier || o.admin.tail) && new AddressVerifier(this.verifierInForce, this.failures, this.tokenDigests, ip, this.metrics, this.tailInForce);
+    return (o.verifier || o.admin.tail) && new AddressVerifier(this.verifierInForce, this.failures, this.revocations.tokenDigests, ip, this.metrics, this.tailInForce);
   }
 
   private index(s: Session, previous: string | null): void {
@@ -330,8 +229,7 @@ export class Sessions {
   }
 
   private sweep(): void {
-    const cutoff = this.now() - REVOCATION_MS;
-    for (const [user, r] of this.revoked) if (r.at < cutoff) this.revoked.delete(user);
+    this.revocations.sweep();
     this.opening.sweep();
     this.failures.sweep();
     this.publishes.sweep();
