@@ -3,8 +3,16 @@ import { existsSync } from 'node:fs';
 import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { IngestReply } from '../contract/ingest.js';
+import { createHubbub } from '../server/app.js';
+import { connectBackbone } from '../server/backbone.js';
+import { loadConfig } from '../server/config.js';
+import { ingestListeners } from '../server/ingest/index.js';
 import { UnixIngestError } from '../server/ingest/unix.js';
+import { memoryLogger } from '../server/logger.js';
+import { freshPrefix } from './support/cluster.js';
 import { LineClient, shell, socketDir, startIngestServer } from './support/ingest.js';
+import { NatsServer } from './support/nats-server.js';
 import { openSession } from './support/raw-clients.js';
 import { scrape } from './support/exposition.js';
 import { TEST_API_KEY } from './support/server.js';
@@ -159,5 +167,98 @@ describe('ingest over a Unix socket', () => {
     await writeFile(plain, 'keep me');
     await expect(startIngestServer({ HUBBUB_INGEST_UNIX: plain })).rejects.toThrow(/not a socket/);
     expect(await readFile(plain, 'utf8')).toBe('keep me');
+  });
+});
+
+/** What line i must get back: an error code, a new publication on a channel, or the reply of the earlier line it repeats. */
+type Expected = { error: string } | { channel: string; data: { i: number } } | { repeats: number };
+
+/** `n` lines mixing four channels, malformed lines and idempotent repeats, from a fixed seed. */
+function mixedLines(n: number, seed: number): { lines: string[]; expected: Expected[] } {
+  let x = seed;
+  const rnd = () => (x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  const channels = ['ops:a', 'ops:b', 'ops:c', 'ops:d'];
+  const lines: string[] = [];
+  const expected: Expected[] = [];
+  const keyed: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = rnd();
+    if (r < 0.05) {
+      lines.push('not json');
+      expected.push({ error: 'invalid_json' });
+    } else if (r < 0.08) {
+      lines.push(line({ channel: 'bad channel!', data: i }));
+      expected.push({ error: 'invalid_channel' });
+    } else if (r < 0.13 && keyed.length > 0) {
+      const of = keyed[Math.floor(rnd() * keyed.length)]!;
+      lines.push(lines[of]!);
+      expected.push({ repeats: of });
+    } else {
+      const channel = channels[Math.floor(rnd() * channels.length)]!;
+      const key = rnd() < 0.08 ? { idempotencyKey: `k-${i}` } : {};
+      if ('idempotencyKey' in key) keyed.push(i);
+      lines.push(line({ channel, data: { i }, ...key }));
+      expected.push({ channel, data: { i } });
+    }
+  }
+  return { lines, expected };
+}
+
+/** A node on nats-server (built as `hubbub serve` builds it) with the Unix door. */
+async function natsIngestNode(nats: NatsServer, path: string) {
+  const config = loadConfig({
+    env: {
+      HUBBUB_API_KEY: TEST_API_KEY,
+      HUBBUB_HOST: '127.0.0.1',
+      HUBBUB_NATS_URL: nats.url,
+      HUBBUB_NATS_PREFIX: freshPrefix(),
+      HUBBUB_INGEST_UNIX: path,
+      HUBBUB_HISTORY_SIZE: '1000',
+    },
+  });
+  const logger = memoryLogger();
+  const app = createHubbub(config, { logger, ...(await connectBackbone(config, logger)), listeners: ingestListeners(config) });
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+describe.each(['memory', 'nats'] as const)('pipelined lines of one connection (%s broker)', (broker) => {
+  it('answers 2,000 lines written at once in line order, and each channel stores and numbers them in line order', async () => {
+    await using d = await socketDir();
+    const path = join(d.dir, 'hubbub.sock');
+    const nats = broker === 'nats' ? await NatsServer.start() : undefined;
+    const app = nats ? await natsIngestNode(nats, path) : (await startIngestServer({ HUBBUB_INGEST_UNIX: path, HUBBUB_HISTORY_SIZE: '1000' })).app;
+    try {
+      const { lines, expected } = mixedLines(2000, broker === 'nats' ? 7 : 11);
+      const client = await LineClient.open(path);
+      client.send(...lines);
+      const replies = await client.replied(lines.length);
+      client.close();
+
+      // (1) Reply i answers line i.
+      const got = (r: IngestReply) => ('error' in r ? { error: r.error.code } : { channel: r.channel });
+      const want = (e: Expected): object => ('error' in e ? e : 'repeats' in e ? want(expected[e.repeats]!) : { channel: e.channel });
+      expect(replies.map(got)).toEqual(expected.map(want));
+      expected.forEach((e, i) => 'repeats' in e && expect(replies[i]).toEqual(replies[e.repeats]));
+
+      // (2) Per channel, new publications are numbered in line order; (3) history holds them in that order.
+      const perChannel = new Map<string, Array<{ data: { i: number }; offset: number }>>();
+      expected.forEach((e, i) => {
+        const r = replies[i]!;
+        if (!('channel' in e) || !('offset' in r)) return;
+        perChannel.set(e.channel, [...(perChannel.get(e.channel) ?? []), { data: e.data, offset: r.offset }]);
+      });
+      expect(perChannel.size).toBe(4);
+      for (const [channel, pubs] of perChannel) {
+        const offsets = pubs.map((p) => p.offset);
+        expect(offsets.every((o, k) => k === 0 || o > offsets[k - 1]!), `${channel} offsets ${offsets.join(',')}`).toBe(true);
+        const res = await fetch(`${app.url}/api/channels/${channel}/history`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+        const history = (await res.json()) as { publications: Array<{ data: unknown; offset: number }> };
+        expect(history.publications.map((p) => [p.data, p.offset])).toEqual(pubs.map((p) => [p.data, p.offset]));
+      }
+    } finally {
+      await app.close();
+      await nats?.close();
+    }
   });
 });

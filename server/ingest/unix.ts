@@ -8,11 +8,16 @@ import { type LineEvent, LineSplitter } from './lines.js';
 
 // The Unix socket door (--ingest-unix): newline-delimited JSON in, one reply line out per line, in
 // order. Who may connect is who may publish: the socket file's mode (--ingest-unix-mode) and owner
-// are the permission. Lines of one connection are published one at a time, so they keep their
-// order; reading pauses while replies back up or lines queue, so a fast writer cannot flood memory.
+// are the permission. Lines of one connection are pipelined: up to IN_FLIGHT_MAX publishes are
+// started in line order without waiting for the previous one, and their replies written in line
+// order. Both brokers take offsets in call order (the memory broker synchronously, NATS through
+// one append lane per channel), so a channel still gets a connection's lines in line order.
+// Reading pauses while replies back up or lines queue, so a fast writer cannot flood memory.
 
 /** Lines queued per connection before reading pauses. */
 const QUEUE_HIGH = 256;
+/** Publishes started per connection whose replies are not written yet. */
+const IN_FLIGHT_MAX = 64;
 
 export interface UnixIngestOptions {
   path: string;
@@ -108,9 +113,18 @@ async function removeStale(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** One client of the socket: its lines in order, one publish at a time. */
+/** A line handed to the gate: its reply once the publish settled. */
+interface Started {
+  reply: IngestReply | undefined;
+  settled: Promise<unknown>;
+}
+
+/** One client of the socket: its lines published in order, up to IN_FLIGHT_MAX at once, answered in order. */
 class LineConnection {
+  /** Lines read, not handed to the gate yet. */
   private readonly queue: LineEvent[] = [];
+  /** Lines handed to the gate, in line order: replies leave from the front only. */
+  private readonly inFlight: Started[] = [];
   private running: Promise<void> | undefined;
   private ended = false;
 
@@ -131,7 +145,7 @@ class LineConnection {
     socket.on('error', (err) => this.logger.debug('ingest unix: connection error', { err: String(err) }));
   }
 
-  /** Stops reading, answers what was already read, then closes. */
+  /** Stops reading, answers what was already read (publishes in flight included), then closes. */
   async finish(): Promise<void> {
     this.socket.pause();
     this.ended = true;
@@ -146,17 +160,36 @@ class LineConnection {
   private enqueue(e: LineEvent): void {
     this.queue.push(e);
     if (this.queue.length >= QUEUE_HIGH) this.socket.pause();
+    this.start();
     this.kick();
   }
 
-  /** Runs the queue unless it runs already; once the client has ended and all is answered, ends too. */
+  /**
+   * Hands queued lines to the gate in line order. gate.publish reaches the broker's publish without
+   * an await for an ingest caller, so the calls, and with them each channel's offsets, follow the lines.
+   */
+  private start(): void {
+    while (this.queue.length > 0 && this.inFlight.length < IN_FLIGHT_MAX && !this.socket.destroyed) {
+      const e = this.queue.shift()!;
+      if ('line' in e) {
+        const s: Started = { reply: undefined, settled: Promise.resolve() };
+        s.settled = this.gate.publish(e.line).then((reply) => (s.reply = reply));
+        this.inFlight.push(s);
+      } else {
+        this.inFlight.push({ reply: this.gate.oversize('the line', this.limit), settled: Promise.resolve() });
+      }
+    }
+  }
+
+  /** Runs the writer unless it runs already; once the client has ended and all is answered, ends too. */
   private kick(): void {
     if (this.running) return;
     if (this.socket.destroyed) {
       this.queue.length = 0;
+      this.inFlight.length = 0;
       return;
     }
-    if (this.queue.length === 0) {
+    if (this.queue.length === 0 && this.inFlight.length === 0) {
       // Everything answered and flushed: nothing more can come or go.
       if (this.ended) this.socket.end(() => this.socket.destroy());
       return;
@@ -167,13 +200,20 @@ class LineConnection {
     });
   }
 
+  /** Writes the replies in line order: every settled one at the front goes out in one write. */
   private async drain(): Promise<void> {
-    while (this.queue.length > 0 && !this.socket.destroyed) {
-      const e = this.queue.shift()!;
-      const reply: IngestReply = 'line' in e ? await this.gate.publish(e.line) : this.gate.oversize('the line', this.limit);
-      if (this.socket.destroyed) return;
-      const flushed = this.socket.write(`${JSON.stringify(reply)}\n`);
-      // A client that does not read its replies is not read from either.
+    while (!this.socket.destroyed) {
+      this.start();
+      const head = this.inFlight[0];
+      if (!head) return;
+      if (head.reply === undefined) {
+        await head.settled;
+        continue;
+      }
+      let out = '';
+      while (this.inFlight[0]?.reply !== undefined) out += `${JSON.stringify(this.inFlight.shift()!.reply)}\n`;
+      const flushed = this.socket.write(out);
+      // A client that does not read its replies is not read from either: nothing more starts, the queue fills, reading pauses.
       if (!flushed) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
       if (this.queue.length < QUEUE_HIGH / 4 && !this.ended) this.socket.resume();
     }
