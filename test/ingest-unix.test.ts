@@ -205,13 +205,13 @@ function mixedLines(n: number, seed: number): { lines: string[]; expected: Expec
 }
 
 /** A node on nats-server (built as `hubbub serve` builds it) with the Unix door. */
-async function natsIngestNode(nats: NatsServer, path: string) {
+async function natsIngestNode(nats: NatsServer, path: string, prefix = freshPrefix()) {
   const config = loadConfig({
     env: {
       HUBBUB_API_KEY: TEST_API_KEY,
       HUBBUB_HOST: '127.0.0.1',
       HUBBUB_NATS_URL: nats.url,
-      HUBBUB_NATS_PREFIX: freshPrefix(),
+      HUBBUB_NATS_PREFIX: prefix,
       HUBBUB_INGEST_UNIX: path,
       HUBBUB_HISTORY_SIZE: '1000',
     },
@@ -259,6 +259,37 @@ describe.each(['memory', 'nats'] as const)('pipelined lines of one connection (%
     } finally {
       await app.close();
       await nats?.close();
+    }
+  });
+});
+
+describe('stopping with publishes in flight', () => {
+  it('answers every line it published before closing the connection (NATS keeps what was stored: history = replies)', async () => {
+    await using d = await socketDir();
+    const nats = await NatsServer.start();
+    const prefix = freshPrefix();
+    try {
+      const app = await natsIngestNode(nats, join(d.dir, 'a.sock'), prefix);
+      const client = await LineClient.open(join(d.dir, 'a.sock'));
+      const ended = new Promise<void>((resolve) => client.socket.once('end', resolve));
+      client.send(...Array.from({ length: 2000 }, (_, i) => line({ channel: 'ops:stop', data: i })));
+      await client.replied(1);
+      await app.close();
+      await ended;
+      const replies = client.replies;
+      expect(replies.map((r) => ('offset' in r ? r.offset : r))).toEqual(replies.map((_, k) => k + 1));
+
+      // A second node on the same stream reads what the first one stored: exactly the lines it answered.
+      const reader = await natsIngestNode(nats, join(d.dir, 'b.sock'), prefix);
+      try {
+        const res = await fetch(`${reader.url}/api/channels/ops:stop/history?limit=1000`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+        const history = (await res.json()) as { offset: number };
+        expect(history.offset).toBe(replies.length);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await nats.close();
     }
   });
 });
