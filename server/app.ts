@@ -214,7 +214,8 @@ export function createHubbub(config: Config, deps: HubbubDeps = {}): HubbubApp {
       await stop();
       sessions.close();
       await hub.stopLingering();
-      await core.webhooks.close();
+      // The clients' disconnect events were queued by stop(): they get the drain's time to leave.
+      await core.webhooks.close(config.shutdownTimeout * 1000);
       await cluster.close();
       await broker.close();
     },

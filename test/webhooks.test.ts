@@ -96,6 +96,40 @@ describe('connection events', () => {
   });
 });
 
+describe('shutdown', () => {
+  it("sends the disconnects of the clients a draining node closes before close() resolves", async () => {
+    const receiver = await WebhookReceiver.start();
+    cleanups.push(() => receiver.close());
+    const srv = await startWithConfig(config(receiver), { HUBBUB_LIMIT_PUBLISHES: '10000' });
+    const ws = await connectWs(srv.wsUrl);
+    ws.send({ id: 1, type: 'connect', token: await token('ada') });
+    await ws.next('connected');
+    const sse = await openSse(srv.url, `channels=open&token=${await token('bob')}`);
+    await sse.next('connected');
+    await vi.waitFor(() => expect(ofType(receiver.events(), 'connect')).toHaveLength(2), WAIT);
+
+    await srv.close();
+    // No waiting here: close() resolved, so the drain's events were sent (or its time ran out).
+    const gone = ofType(receiver.events(), 'disconnect');
+    expect(gone.map((e) => [e.user, e.by, e.reason, e.code]).sort()).toEqual([
+      ['ada', 'server', 'shutdown', DISCONNECT_TABLE.shutdown.code],
+      ['bob', 'server', 'shutdown', DISCONNECT_TABLE.shutdown.code],
+    ]);
+  });
+
+  it('gives up on a receiver that is down once --shutdown-timeout has passed', async () => {
+    const receiver = await WebhookReceiver.start();
+    const srv = await startWithConfig(config(receiver), { HUBBUB_SHUTDOWN_TIMEOUT: '1' });
+    const sse = await openSse(srv.url, `channels=open&token=${await token('cy')}`);
+    await sse.next('connected');
+    await vi.waitFor(() => expect(ofType(receiver.events(), 'connect')).toHaveLength(1), WAIT);
+    await receiver.close();
+    // The disconnect cannot be delivered: close() still resolves (the test's timeout is the check).
+    await srv.close();
+    expect(ofType(receiver.events(), 'disconnect')).toEqual([]);
+  });
+});
+
 describe('channel events', () => {
   it('sends occupied on the first subscriber of a namespace that asks for it, and vacated once the last left and the linger passed', async () => {
     const { srv, receiver } = await setUp();

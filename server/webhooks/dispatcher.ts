@@ -41,6 +41,8 @@ export class WebhookDispatcher {
   private inFlight = 0;
   private running: Promise<void> | undefined;
   private readonly closing = new AbortController();
+  /** False once close() began: later events are not queued. */
+  private accepting = true;
   private readonly random: () => number;
 
   constructor(
@@ -57,16 +59,31 @@ export class WebhookDispatcher {
   }
 
   enqueue(event: WebhookEvent): void {
-    if (this.closing.signal.aborted) return;
+    if (!this.accepting) return;
     const dropped = this.queue.push(event);
     if (dropped) this.count([dropped], 'dropped');
     this.kick();
   }
 
-  /** Stops sending; queued events are lost (docs/webhooks.md: at-least-once while the node runs). */
-  async close(): Promise<void> {
+  /**
+   * Stops taking events, sends what is queued (the disconnects of a draining node among them) for up
+   * to `flushMs`, retries included, then stops: what is left then is lost (docs/webhooks.md).
+   */
+  async close(flushMs = 0): Promise<void> {
+    this.accepting = false;
+    if (flushMs > 0 && this.queue.length > 0) {
+      this.kick();
+      const deadline = new AbortController();
+      await Promise.race([this.idle(), sleep(flushMs, undefined, { signal: deadline.signal, ref: false }).catch(() => undefined)]);
+      deadline.abort();
+    }
     this.closing.abort();
     await this.running;
+  }
+
+  /** Resolves once nothing is queued or being sent (each finished drain may start the next). */
+  private async idle(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   /** One drain at a time; an event queued while a finished drain was settling starts the next. */

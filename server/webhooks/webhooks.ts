@@ -75,8 +75,9 @@ export class Webhooks implements ConnectionEvents, ClientPublishHooks {
     if (this.wants(pub.channel, 'publish')) this.send({ type: 'publish', ...this.base(), channel: pub.channel, publication: pub });
   }
 
-  async close(): Promise<void> {
-    await this.dispatcher?.close();
+  /** Sends what is queued for up to `flushMs`, then stops (WebhookDispatcher.close). */
+  async close(flushMs = 0): Promise<void> {
+    await this.dispatcher?.close(flushMs);
   }
 
   private wants(channel: string, event: ChannelEventName): boolean {
