@@ -1,5 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildAll } from '../server/build/build.js';
+import { ROOT } from '../server/build/config.js';
 import type { MainProcess } from '../test/support/main-process.js';
 
 export interface ServerProcess extends MainProcess {
@@ -16,7 +19,10 @@ export const LOAD_TEST_LIMITS = {
   HUBBUB_LIMIT_COMMANDS: '1000000',
 };
 
-const MAIN = fileURLToPath(new URL('../server/main.ts', import.meta.url));
+/** The bench measures the server as `npm start` runs it: built once per bench run, then plain node. */
+const BUILT = resolve(ROOT, '.tmp/bench-dist');
+let built: Promise<string> | undefined;
+const builtMain = () => (built ??= buildAll(BUILT).then(() => resolve(BUILT, 'server/main.js')));
 const FLOOR = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
 const LISTENING = /listening on http:\/\/[^:\s]+:(\d+)/;
 
@@ -46,9 +52,13 @@ export function fdLimit(want: number): FdLimit {
   return { prefix: [], limit: soft, note };
 }
 
-/** Starts a TypeScript program in its own process, under `prefix`, and resolves once it prints its URL. */
+/**
+ * Starts a program in its own process, under `prefix`, and resolves once it prints its URL: a
+ * TypeScript file through tsx, a built .js file with plain node.
+ */
 export async function spawnListening(file: string, args: string[], env: NodeJS.ProcessEnv, prefix: string[] = [], nodeFlags: string[] = []): Promise<MainProcess> {
-  const command = [...prefix, process.execPath, ...nodeFlags, '--import', 'tsx', file, ...args];
+  const loader = file.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const command = [...prefix, process.execPath, ...nodeFlags, ...loader, file, ...args];
   const child = spawn(command[0]!, command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -73,9 +83,9 @@ export async function spawnListening(file: string, args: string[], env: NodeJS.P
 
 const API_KEY = 'bench-api-key-0123456789';
 
-/** Starts `server/main.ts` in its own process (its own core), on a free port. */
+/** Starts the built server (`npm run build`'s dist/server/main.js) in its own process (its own core), on a free port. */
 export async function startServerProcess(extraArgs: string[] = [], env: Record<string, string> = {}, prefix: string[] = [], nodeFlags: string[] = []): Promise<ServerProcess> {
-  const main = await spawnListening(MAIN, ['--port', '0', '--host', '127.0.0.1', ...extraArgs], { ...process.env, HUBBUB_API_KEY: API_KEY, ...LOAD_TEST_LIMITS, ...env }, prefix, nodeFlags);
+  const main = await spawnListening(await builtMain(), ['--port', '0', '--host', '127.0.0.1', ...extraArgs], { ...process.env, HUBBUB_API_KEY: API_KEY, ...LOAD_TEST_LIMITS, ...env }, prefix, nodeFlags);
   return { ...main, apiKey: API_KEY };
 }
 
