@@ -96,7 +96,7 @@ export const SETTINGS = {
     flag: 'shutdown-timeout',
     env: 'HUBBUB_SHUTDOWN_TIMEOUT',
     schema: z.coerce.number().int().min(0).max(600).default(10),
-    doc: 'Seconds to finish in-flight requests on SIGINT/SIGTERM',
+    doc: 'Seconds to finish in-flight requests on SIGINT/SIGTERM; then at most as long again to send queued webhook events',
   },
   nodeId: {
     flag: 'node-id',
