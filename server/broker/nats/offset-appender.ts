@@ -1,35 +1,22 @@
+// The conditional append that gives a publication its channel's next offset, and the per-channel
+// lane that keeps this node's publishes to a channel in call order and batches them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonData, Publication } from '../../../contract/index.js';
 import { BrokerUnavailableError, type PublishOptions } from '../broker.js';
-import {
-  type Head,
-  Header,
-  type IdempotencyBody,
-  type IdempotencyRecord,
-  decodeIdempotencyRecord,
-  decodePublication,
-  type EntryExtras,
-  encodeEntry,
-  encodeIdempotencyRecord,
-  encodeMessage,
-  idempotencyDigest,
-} from './codec.js';
+import { type Head, Header, encodeEntry, encodeMessage } from './codec.js';
 import type { EpochRecords, JoinState } from './epochs.js';
-import type { ChannelStore } from './store.js';
+import { type IdempotencyContext, IdempotentPublisher } from './idempotent-publish.js';
+import { type AppendItem, type Queued, takeBatch, withExtras } from './publish-batch.js';
 
-export interface PublisherContext {
-  store: ChannelStore;
+export { BATCH_MAX } from './publish-batch.js';
+
+export interface PublisherContext extends IdempotencyContext {
   epochs: EpochRecords;
-  timeoutMs: number;
-  /** Throws BrokerUnavailableError when the connection is down or closed. */
-  assertUsable(): void;
   /** The connection's max_payload: a batch stays well under it. */
   maxPayload(): number;
   /** A publication was stored (the sealer watches for the channel to go quiet). */
   onStored(pub: Publication): void;
   onConflict(): void;
-  onDecodeError(channel: string, where: string, err: unknown): void;
-  warn(message: string, context: Record<string, unknown>): void;
 }
 
 /**
@@ -38,33 +25,6 @@ export interface PublisherContext {
  * each cost an extra round trip (at 10,000, the bench's 10,000 channels did, at half the speed).
  */
 const HEAD_CACHE_MAX = 100_000;
-/**
- * Publications stored in one message at most. A subject keeps historySize messages, so a batch
- * multiplies what the stream may hold per channel: kept small, as bursts behind one append rarely
- * exceed the publishes in flight.
- */
-export const BATCH_MAX = 32;
-
-/** What a publication carries besides its data: its event name, tags, and the publisher a client publish is stamped with. */
-type PublicationExtras = EntryExtras;
-
-/** In the order toPublication (codec.ts) decodes them, so a publication reads the same live and from history. */
-function withExtras(pub: Publication, extras: PublicationExtras): void {
-  if (extras.event !== undefined) pub.event = extras.event;
-  if (extras.tags) pub.tags = extras.tags;
-  if (extras.publisher) pub.publisher = extras.publisher;
-}
-
-/** A publish waiting for its channel's append in flight. */
-interface Queued {
-  data: JsonData;
-  extras: PublicationExtras;
-  key: string | undefined;
-  /** Its stored JSON body (encodeEntry); unkeyed publishes only. */
-  entry: string;
-  resolve(pub: Publication): void;
-  reject(err: unknown): void;
-}
 
 /**
  * Stores publications at the next offset of their channel: a conditional append on the channel's
@@ -79,8 +39,11 @@ export class OffsetAppender {
   private readonly heads = new Map<string, { head: Head; trusted: boolean }>();
   /** Per channel, publishes waiting while one append is in flight (call order); gone when idle. */
   private readonly lanes = new Map<string, Queued[]>();
+  private readonly idempotent: IdempotentPublisher;
 
-  constructor(private readonly ctx: PublisherContext) {}
+  constructor(private readonly ctx: PublisherContext) {
+    this.idempotent = new IdempotentPublisher(ctx, (channel, subject, items, digest) => this.append(channel, subject, items, digest));
+  }
 
   /** After a reconnect or a stream change, cached heads may describe another stream incarnation. */
   forgetHeads(): void {
@@ -115,10 +78,10 @@ export class OffsetAppender {
       const next = lane[0]!;
       if (next.key !== undefined) {
         lane.shift();
-        await this.appendOnce(channel, subject, next.data, next.extras, next.key).then(next.resolve, next.reject);
+        await this.idempotent.appendOnce(channel, subject, next.data, next.extras, next.key).then(next.resolve, next.reject);
         continue;
       }
-      const batch = this.takeBatch(lane);
+      const batch = takeBatch(lane, this.ctx.maxPayload());
       try {
         const { pubs } = await this.append(channel, subject, batch);
         batch.forEach((q, i) => q.resolve(pubs[i]!));
@@ -130,21 +93,6 @@ export class OffsetAppender {
     this.lanes.delete(channel);
   }
 
-  /** The unkeyed publishes at the front of the lane, up to BATCH_MAX and well under max_payload. */
-  private takeBatch(lane: Queued[]): Queued[] {
-    // Room for the headers, and for the ones the stream's republish adds.
-    const budget = Math.floor(this.ctx.maxPayload() / 2);
-    let n = 1;
-    let bytes = Buffer.byteLength(lane[0]!.entry);
-    while (n < lane.length && n < BATCH_MAX && lane[n]!.key === undefined) {
-      const size = Buffer.byteLength(lane[n]!.entry) + 1;
-      if (bytes + size > budget) break;
-      bytes += size;
-      n++;
-    }
-    return lane.splice(0, n);
-  }
-
   /**
    * Appends `items` as one message at the channel's next offsets (one conditional append, one
    * claim); on a refusal the head is read again and the whole message tried again, in order.
@@ -152,7 +100,7 @@ export class OffsetAppender {
   private async append(
     channel: string,
     subject: string,
-    items: readonly Pick<Queued, 'data' | 'extras' | 'entry'>[],
+    items: readonly AppendItem[],
     digest?: string,
   ): Promise<{ pubs: Publication[]; seq: number }> {
     const deadline = Date.now() + this.ctx.timeoutMs * 3;
@@ -215,102 +163,4 @@ export class OffsetAppender {
       return { pubs, seq };
     }
   }
-
-  /**
-   * Idempotent publish: the key is reserved first (a claim on `<prefix>.idem.<digest>`, in a stream
-   * whose duplicate window is the idempotency window), then published, then its result recorded.
-   */
-  private async appendOnce(
-    channel: string,
-    subject: string,
-    data: JsonData,
-    extras: PublicationExtras,
-    key: string,
-  ): Promise<Publication> {
-    const digest = idempotencyDigest(channel, key);
-    const idemSubject = this.ctx.store.space.idempotency(digest);
-    const deadline = Date.now() + this.ctx.timeoutMs * 3;
-    const staleMs = Math.max(10_000, this.ctx.timeoutMs * 5);
-    for (let attempt = 1; ; attempt++) {
-      this.ctx.assertUsable();
-      if (attempt > 1 && Date.now() > deadline) {
-        throw new BrokerUnavailableError(`publish to ${channel}: the same idempotency key is still being published`);
-      }
-      const rec = await this.readRecord(idemSubject);
-      if (rec?.state === 'done') return this.firstResult(channel, subject, rec, data, extras);
-      if (rec?.state === 'pending') {
-        if (Date.now() - rec.time < staleMs) {
-          await sleep(Math.min(100, 5 * attempt));
-          continue;
-        }
-        // Its owner gave up or died, maybe after storing the publication: look for it before taking over.
-        const found = await this.findInHistory(channel, subject, digest);
-        if (found) {
-          await this.record(idemSubject, rec.seq, digest, done(found.pub, found.seq), channel);
-          return found.pub;
-        }
-      }
-      const reservation = await this.ctx.store.append(
-        idemSubject,
-        encodeIdempotencyRecord({ state: 'pending' }),
-        rec?.seq ?? 0,
-        `${digest}:${rec?.seq ?? 0}`,
-      );
-      if (reservation === null) continue;
-      const entry = encodeEntry(data, extras);
-      const stored = await this.append(channel, subject, [{ data, extras, entry }], digest);
-      const pub = stored.pubs[0]!;
-      await this.record(idemSubject, reservation, digest, done(pub, stored.seq), channel);
-      return pub;
-    }
-  }
-
-  private async readRecord(idemSubject: string): Promise<IdempotencyRecord | null> {
-    const msg = await this.ctx.store.last(idemSubject, this.ctx.store.space.idempotencyStream);
-    return msg ? decodeIdempotencyRecord(msg.seq, msg.time, msg.data) : null;
-  }
-
-  /** A failed write leaves the key pending: a later duplicate finds the publication in history instead. */
-  private async record(idemSubject: string, prevSeq: number, digest: string, body: IdempotencyBody, channel: string): Promise<void> {
-    try {
-      const seq = await this.ctx.store.append(idemSubject, encodeIdempotencyRecord(body), prevSeq, `${digest}:${prevSeq}`);
-      if (seq === null) this.ctx.warn('idempotency result not recorded: the record changed meanwhile', { channel });
-    } catch (err) {
-      this.ctx.warn('idempotency result not recorded', { channel, err: String(err) });
-    }
-  }
-
-  private async firstResult(
-    channel: string,
-    subject: string,
-    rec: Extract<IdempotencyRecord, { state: 'done' }>,
-    data: JsonData,
-    extras: PublicationExtras,
-  ): Promise<Publication> {
-    const original = await this.ctx.store.bySeq(rec.pubSeq);
-    if (original && original.subject === subject) {
-      try {
-        const d = decodePublication(channel, original.headers, original.data).pub;
-        if (d.epoch === rec.epoch && d.offset === rec.offset) return d;
-      } catch (err) {
-        this.ctx.onDecodeError(channel, `stream sequence ${rec.pubSeq}`, err);
-      }
-    }
-    // The first publication has left history: its position and time are what the key promised.
-    const pub: Publication = { channel, epoch: rec.epoch, offset: rec.offset, time: rec.pubTime, data };
-    withExtras(pub, extras);
-    return pub;
-  }
-
-  private async findInHistory(channel: string, subject: string, digest: string): Promise<{ pub: Publication; seq: number } | null> {
-    for (const m of await this.ctx.store.retained(subject)) {
-      if (m.headers?.get(Header.idempotency) !== digest) continue;
-      return { pub: decodePublication(channel, m.headers, m.data).pub, seq: m.seq };
-    }
-    return null;
-  }
-}
-
-function done(pub: Publication, seq: number): IdempotencyBody {
-  return { state: 'done', epoch: pub.epoch, offset: pub.offset, pubTime: pub.time, pubSeq: seq };
 }
