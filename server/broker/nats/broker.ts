@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Msg, type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
+import { type NatsConnection, connect } from '@nats-io/transport-node';
 import type { JsonData, Publication, StreamPosition } from '../../../contract/index.js';
-import { KeyedQueue } from '../../keyed-queue.js';
 import {
   type Broker,
   type BrokerHandler,
@@ -10,15 +9,15 @@ import {
   type HistoryQuery,
   type PublishOptions,
 } from '../broker.js';
-import { NatsDecodeError, decodeMessage, isSeal } from './codec.js';
+import { NatsDecodeError } from './codec.js';
 import { EpochRecords, channelState } from './epochs.js';
 import { isUnavailable, toBrokerError, withTimeout } from './errors.js';
 import { readHistory } from './history.js';
+import { LiveChannels } from './live-channels.js';
 import { type NatsBrokerOptions, type NatsBrokerStats, storeLimits } from './options.js';
 import { type Logger, consoleLogger } from '../../logger.js';
 import { OffsetAppender } from './offset-appender.js';
 import { Sealer } from './seal.js';
-import { ChannelSequencer } from './sequencer.js';
 import { ChannelStore, isStreamMissing } from './store.js';
 import { type SubjectSpace, assertChannel, subjectSpace } from './subject.js';
 
@@ -26,11 +25,6 @@ export type { NatsBrokerOptions, NatsBrokerStats } from './options.js';
 
 /** nats-server's default, for the moment before the connection reported its own. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
-
-interface LiveSubscription {
-  sub: Subscription;
-  sequencer: ChannelSequencer;
-}
 
 /**
  * Broker over NATS JetStream, shared by every Hubbub node of a deployment (docs/nats-design.md).
@@ -47,14 +41,12 @@ export class NatsBroker implements Broker {
   private handler: BrokerHandler | undefined;
   private connected = true;
   private closed = false;
-  /** subscribe()/unsubscribe() of one channel run in call order. */
-  private readonly subscribeLanes = new KeyedQueue();
-  private readonly live = new Map<string, LiveSubscription>();
   private readonly log: Pick<Logger, 'warn'>;
   private readonly timeoutMs: number;
   private readonly epochs: EpochRecords;
   private readonly appender: OffsetAppender;
   private readonly sealer: Sealer;
+  private readonly live: LiveChannels;
   private readonly consumerPath = { downUntil: 0 };
 
   private constructor(
@@ -88,6 +80,19 @@ export class NatsBroker implements Broker {
         this.stats.seals += 1;
         this.appender.forgetHead(channel);
       },
+      warn: (message, context) => this.log.warn(message, context),
+    });
+    this.live = new LiveChannels({
+      nc,
+      store,
+      epochs: this.epochs,
+      timeoutMs: this.timeoutMs,
+      reorderWindowMs: options.reorderWindowMs ?? 1_000,
+      stats: this.stats,
+      assertUsable: () => this.assertUsable(),
+      deliver: (pub) => this.deliver(pub),
+      reportGap: (channel, reason) => this.reportGap(channel, reason),
+      decodeFailed: (channel, where, err) => this.decodeFailed(channel, where, err),
       warn: (message, context) => this.log.warn(message, context),
     });
     void this.watchStatus();
@@ -135,18 +140,12 @@ export class NatsBroker implements Broker {
 
   async subscribe(channel: string): Promise<void> {
     const subject = this.space.live(channel);
-    return this.subscribeLanes.run(channel, () => this.startLive(channel, subject));
+    return this.live.subscribe(channel, subject);
   }
 
   async unsubscribe(channel: string): Promise<void> {
     assertChannel(channel);
-    return this.subscribeLanes.run(channel, async () => {
-      const live = this.live.get(channel);
-      if (!live) return;
-      this.live.delete(channel);
-      live.sequencer.dispose();
-      live.sub.unsubscribe();
-    });
+    return this.live.unsubscribe(channel);
   }
 
   async history(channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
@@ -180,8 +179,7 @@ export class NatsBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     this.sealer.stop();
-    for (const live of this.live.values()) live.sequencer.dispose();
-    this.live.clear();
+    this.live.dispose();
     this.handler = undefined;
     if (this.nc.isClosed()) return;
     try {
@@ -192,56 +190,6 @@ export class NatsBroker implements Broker {
       this.log.warn('could not drain the NATS connection, closing it', { err: String(err) });
       await this.nc.close();
     }
-  }
-
-  private async startLive(channel: string, subject: string): Promise<void> {
-    if (this.live.has(channel)) return;
-    this.assertUsable();
-    const sequencer = new ChannelSequencer(channel, {
-      deliver: (pub) => this.deliver(pub),
-      gap: (ch, reason) => this.reportGap(ch, reason),
-      reorderWindowMs: this.options.reorderWindowMs ?? 1_000,
-      maxBuffered: 1_000,
-    });
-    const sub = this.nc.subscribe(subject, { callback: (err, msg) => this.onLive(channel, sequencer, err, msg) });
-    this.live.set(channel, { sub, sequencer });
-    try {
-      // Once the server has the interest, read the head: everything stored later arrives live.
-      await withTimeout(`subscribe ${channel}`, this.timeoutMs, this.nc.flush());
-      const found = await this.store.head(channel);
-      // Nothing stored: a closed generation goes on after its last offset (a record read after the
-      // empty head still says closed only if nothing was appended since: reopening comes first).
-      const rec = found ? null : await this.epochs.read(channel);
-      const head = found?.head ?? (rec?.state === 'closed' ? rec : undefined);
-      sequencer.start(head ? { kind: 'position', position: { epoch: head.epoch, offset: head.offset } } : { kind: 'empty' });
-    } catch (err) {
-      this.live.delete(channel);
-      sequencer.dispose();
-      sub.unsubscribe();
-      throw toBrokerError(`subscribe ${channel}`, err);
-    }
-  }
-
-  private onLive(channel: string, sequencer: ChannelSequencer, err: Error | null, msg: Msg): void {
-    if (err) {
-      this.log.warn('live subscription error', { channel, err: String(err) });
-      return;
-    }
-    // A seal repeats the channel's position: nothing to deliver, nothing missed.
-    if (isSeal(msg.headers)) return;
-    let pubs: Publication[];
-    try {
-      // One message may be a batch of consecutive publications: each goes through the sequencer.
-      pubs = decodeMessage(channel, msg.headers, msg.data).pubs;
-    } catch (e) {
-      this.decodeFailed(channel, `live message ${msg.headers?.get('Nats-Sequence') ?? '?'}`, e);
-      // A publication this node cannot read is one its subscribers miss.
-      this.reportGap(channel, 'undecodable live message');
-      return;
-    }
-    const before = sequencer.duplicates;
-    for (const pub of pubs) sequencer.push(pub);
-    this.stats.duplicatesDropped += sequencer.duplicates - before;
   }
 
   private deliver(pub: Publication): void {
@@ -274,8 +222,7 @@ export class NatsBroker implements Broker {
       if (s.type === 'disconnect') {
         this.connected = false;
         this.stats.disconnects += 1;
-        // Whatever arrives after the reconnect becomes each channel's new baseline.
-        for (const live of this.live.values()) live.sequencer.forget();
+        this.live.forgetPositions();
         this.log.warn('NATS disconnected', { server: s.server });
       } else if (s.type === 'reconnect') {
         this.connected = true;
@@ -297,7 +244,7 @@ export class NatsBroker implements Broker {
    * may still be electing leaders (a cluster that lost a server) and the first reads would fail.
    */
   private async gapsAfterReconnect(): Promise<void> {
-    const probe = this.live.keys().next().value;
+    const probe = this.live.channels().next().value;
     const deadline = Date.now() + 30_000;
     for (let attempt = 1; probe !== undefined && this.connected && !this.closed; attempt++) {
       try {
@@ -308,7 +255,7 @@ export class NatsBroker implements Broker {
         await sleep(Math.min(1_000, 50 * attempt));
       }
     }
-    for (const channel of this.live.keys()) this.reportGap(channel, 'NATS reconnected');
+    for (const channel of this.live.channels()) this.reportGap(channel, 'NATS reconnected');
   }
 
   private assertUsable(): void {
