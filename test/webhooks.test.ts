@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DISCONNECT_TABLE, type WebhookEvent } from '../contract/index.js';
 import { loadConfig } from '../server/config.js';
-import { scrape } from './support/exposition.js';
+import { parseExposition, scrape } from './support/exposition.js';
 import { openSession } from './support/raw-clients.js';
 import { TOKEN_SECRET, openSse, startWithConfig } from './support/secured.js';
 import { TEST_API_KEY, type TestServer, startServer } from './support/server.js';
@@ -115,6 +115,25 @@ describe('shutdown', () => {
       ['ada', 'server', 'shutdown', DISCONNECT_TABLE.shutdown.code],
       ['bob', 'server', 'shutdown', DISCONNECT_TABLE.shutdown.code],
     ]);
+  });
+
+  it('waits for a batch already in flight at close() instead of aborting it: every disconnect is acknowledged', async () => {
+    const receiver = await WebhookReceiver.start();
+    cleanups.push(() => receiver.close());
+    const srv = await startWithConfig(config(receiver), { HUBBUB_LIMIT_PUBLISHES: '10000' });
+    const sse = await openSse(srv.url, `channels=open&token=${await token('dee')}`);
+    await sse.next('connected');
+    await vi.waitFor(() => expect(ofType(receiver.events(), 'connect')).toHaveLength(1), WAIT);
+    // The receiver answers the disconnect late, so its batch is still in flight, with nothing queued
+    // behind it, when the node's close() comes to the webhooks.
+    receiver.respond = async (req) => {
+      if (req.body.includes('"disconnect"')) await new Promise((resolve) => setTimeout(resolve, 300));
+      return { status: 200, body: {} };
+    };
+
+    await srv.close();
+    const metrics = parseExposition(await srv.app.metrics.exposition());
+    expect(metrics.value('hubbub_webhook_events_total', { event: 'disconnect', outcome: 'sent' })).toBe(1);
   });
 
   it('gives up on a receiver that is down once --shutdown-timeout has passed', async () => {

@@ -71,7 +71,8 @@ export class WebhookDispatcher {
    */
   async close(flushMs = 0): Promise<void> {
     this.accepting = false;
-    if (flushMs > 0 && this.queue.length > 0) {
+    // A batch may be in flight with nothing left queued: it is waited for too, not aborted.
+    if (flushMs > 0 && (this.queue.length > 0 || this.running)) {
       this.kick();
       const deadline = new AbortController();
       await Promise.race([this.idle(), sleep(flushMs, undefined, { signal: deadline.signal, ref: false }).catch(() => undefined)]);
