@@ -1,7 +1,6 @@
-import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildAsyncApi } from '../contract/asyncapi.js';
-import { canonical } from './generate-openapi.js';
+import { canonical, writeIfChanged } from './generate-openapi.js';
 
 // `npm run asyncapi`: writes docs/asyncapi.json; test/asyncapi.test.ts fails when it is out of date.
 export const ASYNCAPI_JSON = fileURLToPath(new URL('./asyncapi.json', import.meta.url));
@@ -12,10 +11,7 @@ export function renderAsyncApiJson(doc: object = buildAsyncApi()): string {
 }
 
 async function main(): Promise<void> {
-  const text = renderAsyncApiJson();
-  const before = await readFile(ASYNCAPI_JSON, 'utf8').catch(() => '');
-  if (text !== before) await writeFile(ASYNCAPI_JSON, text);
-  console.log(`docs/asyncapi.json: ${text === before ? 'up to date' : 'written'}`);
+  await writeIfChanged(ASYNCAPI_JSON, renderAsyncApiJson(), 'docs/asyncapi.json');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -18,15 +18,19 @@ export function canonical(value: unknown, keepOrder = false): unknown {
   return Object.fromEntries(entries.map(([k, v]) => [k, canonical(v, k === 'properties')]));
 }
 
+/** Writes `text` to `file` unless it already holds it; says which on the console, named by `label`. */
+export async function writeIfChanged(file: string, text: string, label: string): Promise<void> {
+  const before = await readFile(file, 'utf8').catch(() => '');
+  if (text !== before) await writeFile(file, text);
+  console.log(`${label}: ${text === before ? 'up to date' : 'written'}`);
+}
+
 export function renderOpenApiJson(doc: object = buildOpenApi()): string {
   return `${JSON.stringify(canonical(doc), null, 2)}\n`;
 }
 
 async function main(): Promise<void> {
-  const text = renderOpenApiJson();
-  const before = await readFile(OPENAPI_JSON, 'utf8').catch(() => '');
-  if (text !== before) await writeFile(OPENAPI_JSON, text);
-  console.log(`docs/openapi.json: ${text === before ? 'up to date' : 'written'}`);
+  await writeIfChanged(OPENAPI_JSON, renderOpenApiJson(), 'docs/openapi.json');
   const changed = await writeProtocolTables();
   console.log(`docs/protocol.md: tables ${changed ? 'rewritten' : 'up to date'}`);
 }

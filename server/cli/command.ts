@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type Config, ConfigError, loadConfig } from '../config.js';
 import { VERSION } from '../version.js';
 
 // What the subcommands of `hubbub` share: one error type with its exit code (2 for a usage or
@@ -56,4 +57,14 @@ export function parseCommand<O extends Options>(args: readonly string[], options
   const flags = parsed.values as Record<string, unknown>;
   const info = flags['help'] === true ? help : flags['version'] === true ? VERSION : undefined;
   return { values: parsed.values, positionals: parsed.positionals, info };
+}
+
+/** The configuration from these flags and the HUBBUB_* environment, as `serve` reads it; a bad one is a usage error (exit 2). */
+export function commandConfig(argv: readonly string[]): Config {
+  try {
+    return loadConfig({ argv, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CommandError(err.message, 2, { cause: err });
+    throw err;
+  }
 }

@@ -3,10 +3,9 @@ import { type HubbubApp, createHubbub } from '../app.js';
 import { connectBackbone } from '../backbone.js';
 import { infoRequest } from '../cli-help.js';
 import { ingestListeners } from '../ingest/index.js';
-import { ConfigError, loadConfig } from '../config.js';
 import { type Logger, loggerFromConfig } from '../logger.js';
 import { reloadOnHangup } from '../reload.js';
-import { CommandError, type CommandResult } from './command.js';
+import { CommandError, type CommandResult, commandConfig } from './command.js';
 
 // `hubbub serve` (the default command), `npm start` and `node dist/server/main.js`: the server,
 // with every setting from flags, HUBBUB_* variables and --config.
@@ -17,13 +16,7 @@ export async function serve(argv: readonly string[]): Promise<CommandResult> {
     console.log(info);
     return 0;
   }
-  let config;
-  try {
-    config = loadConfig({ argv, env: process.env });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CommandError(err.message, 2, { cause: err });
-    throw err;
-  }
+  const config = commandConfig(argv);
   const logger = loggerFromConfig(config);
   let backbone;
   try {

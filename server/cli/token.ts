@@ -1,7 +1,6 @@
 import { SignJWT } from 'jose';
 import { ConnectionClaims } from '../../contract/index.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { CommandError, type CommandResult, parseCommand } from './command.js';
+import { CommandError, type CommandResult, commandConfig, parseCommand } from './command.js';
 
 // `hubbub token --user ID`: a connection token for development and scripts, signed (HS256) with
 // the server's own token secret, so a test page or a curl can connect as a user without a
@@ -34,13 +33,7 @@ export function parseTtl(text: string): number {
 /** The secret and claims the server checks, from the same settings it reads. */
 function signingSetup(flags: { config?: string | undefined; 'token-secret'?: string | undefined }) {
   const argv = [...(flags.config === undefined ? [] : ['--config', flags.config]), ...(flags['token-secret'] === undefined ? [] : ['--token-secret', flags['token-secret']])];
-  let config;
-  try {
-    config = loadConfig({ argv, env: process.env });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CommandError(err.message, 2, { cause: err });
-    throw err;
-  }
+  const config = commandConfig(argv);
   // A generated API key makes the dev secret random: no server would accept what it signs.
   const secret = config.tokenSecret ?? (config.apiKeyGenerated ? undefined : config.devTokenSecret);
   if (secret === undefined) {

@@ -1,6 +1,7 @@
 import { type JsonData, PublishProxyResponse, type PublishProxyRequest, SIGNATURE_HEADER, dataProblem } from '../../contract/index.js';
 import { HubbubError } from '../errors.js';
 import type { SampledLog } from '../log-sampler.js';
+import type { PublishRequest } from '../publish/service.js';
 import type { Session } from '../session/session.js';
 import { VERSION } from '../version.js';
 import type { PublishProxyOptions } from './options.js';
@@ -26,7 +27,7 @@ export class PublishProxy {
   constructor(private readonly deps: PublishProxyDeps) {}
 
   /** The data to publish (the client's, or the backend's rewrite); throws publish_rejected or webhook_unavailable. */
-  async check(options: PublishProxyOptions, session: Session, req: { channel: string; event?: string | undefined; data: JsonData; tags?: Record<string, string> | undefined }): Promise<JsonData> {
+  async check(options: PublishProxyOptions, session: Session, req: PublishRequest): Promise<JsonData> {
     const info = session.identity.info;
     const request: PublishProxyRequest = {
       channel: req.channel,

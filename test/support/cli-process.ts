@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type BuildResult, buildAll } from '../../server/build/build.js';
+import { untilListening } from './main-process.js';
 
 // The built `hubbub` command and server, run as a user would: `node <dist>/bin/hubbub.js …`.
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const LISTENING = /listening on http:\/\/[^:\s]+:(\d+)/;
 
 /**
  * A fresh build in its own folder under .tmp/ (inside the checkout, so node_modules resolves as
@@ -58,22 +58,12 @@ export interface Running {
 /** Starts a server script and resolves once it listens. */
 export async function startNode(args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<Running> {
   const child = spawn(process.execPath, [...nodeFlags, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<string>((resolve, reject) => {
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      const m = LISTENING.exec(out);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${out}`)));
-  });
+  const { port, output } = await untilListening(child, args.join(' '));
   return {
     url: `http://127.0.0.1:${port}`,
     child,
-    output: () => out,
+    output,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;

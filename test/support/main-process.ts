@@ -16,11 +16,12 @@ export interface MainProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the server with these flags and exactly this environment; resolves with its URL. */
-export async function spawnMain(args: string[], env: NodeJS.ProcessEnv): Promise<MainProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Waits until a server process prints its listening line (stdout or stderr) and resolves with the
+ * port; `output()` keeps collecting everything it prints. Rejects if it exits first.
+ */
+export async function untilListening(child: ChildProcess, what: string): Promise<{ port: string; output: () => string }> {
   let out = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<string>((resolve, reject) => {
     const onData = (c: Buffer) => {
       out += c.toString();
@@ -29,8 +30,16 @@ export async function spawnMain(args: string[], env: NodeJS.ProcessEnv): Promise
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server/main.ts exited with ${code}: ${out}`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
   });
+  return { port, output: () => out };
+}
+
+/** Starts the server with these flags and exactly this environment; resolves with its URL. */
+export async function spawnMain(args: string[], env: NodeJS.ProcessEnv): Promise<MainProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { port, output } = await untilListening(child, 'server/main.ts');
   const signal = async (sig: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill(sig);
@@ -39,7 +48,7 @@ export async function spawnMain(args: string[], env: NodeJS.ProcessEnv): Promise
   return {
     url: `http://127.0.0.1:${port}`,
     child,
-    output: () => out,
+    output,
     kill9: () => signal('SIGKILL'),
     stop: () => signal('SIGTERM'),
   };
